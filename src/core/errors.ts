@@ -69,9 +69,13 @@ export class InputError extends BatonError {
 /** A compare-and-set write lost: somebody else wrote first. */
 export class ConflictError extends BatonError {
   constructor(key: string, expected: number | null, actual: number | null) {
-    super('CONFLICT', `write to ${key} expected revision ${expected ?? 'none'} but found ${actual ?? 'none'}`, {
-      details: { key, expected, actual },
-    });
+    super(
+      'CONFLICT',
+      `write to ${key} expected revision ${expected ?? 'none'} but found ${actual ?? 'none'}`,
+      {
+        details: { key, expected, actual },
+      },
+    );
   }
 }
 

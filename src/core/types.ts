@@ -47,6 +47,8 @@ export interface Revision {
   spec: ServiceSpec;
   createdAt: string;
   status: RevisionStatus;
+  /** Env var names whose values are secret: redacted wherever the spec is shown. */
+  secretEnv?: string[] | undefined;
   /** Why it failed, when it did. */
   reason?: string | undefined;
 }

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { BatonError, InputError } from '../core/errors.js';
+import { ServiceControl } from '../engine/control.js';
+import { Deployer } from '../engine/deployer.js';
+import type { EngineDeps } from '../engine/deps.js';
+import { recoverInterrupted } from '../engine/recover.js';
+import { Supervisor } from '../engine/supervisor.js';
+import { createRouter } from '../router/create.js';
+import { ensureProxy } from '../router/proxy/launch.js';
+import { createRuntime } from '../runtime/create.js';
+import { openStore } from '../store/open.js';
+import { Repo } from '../store/repo.js';
+import { dataPaths } from './paths.js';
+import { createApiServer } from './server.js';
+
+export interface ServeOptions {
+  dataDir: string;
+  /** host:port; port 0 picks a free one (written to api.json). */
+  listen: string;
+  logger: Logger;
+  version: string;
+}
+
+export interface RunningDaemon {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Reads the token, creating it (0600) on first start. */
+export function ensureToken(path: string): string {
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  return token;
+}
+
+function writeAtomic(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
+
+/** Another control plane on this data dir that still answers is an error, not something to fight. */
+async function refuseSecondDaemon(apiFile: string): Promise<void> {
+  if (!existsSync(apiFile)) return;
+  try {
+    const { url, pid } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url: string; pid: number };
+    process.kill(pid, 0);
+    const r = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(1000) });
+    if (r.ok) throw new InputError(`a control plane (pid ${pid}) already serves this data dir at ${url}`);
+  } catch (err) {
+    if (err instanceof BatonError) throw err;
+  }
+}
+
+/**
+ * `baton serve`: the control plane. Starts the embedded proxy if it is not running, adopts the
+ * instances that outlived a previous control plane, finishes interrupted deploys, supervises, and
+ * serves the API. Stopping it leaves instances and the proxy running: traffic does not depend on it.
+ */
+export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
+  const paths = dataPaths(opts.dataDir);
+  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  await refuseSecondDaemon(paths.api);
+  const token = ensureToken(paths.token);
+  const { logger } = opts;
+  const proxy = await ensureProxy(paths.root);
+  logger.info(
+    { pid: proxy.pid, started: proxy.started },
+    proxy.started ? 'started the embedded proxy' : 'embedded proxy already running',
+  );
+
+  const store = openStore(paths.root);
+  const deps: EngineDeps = {
+    repo: new Repo(store),
+    runtime: createRuntime('process', { dataDir: paths.root, logger }),
+    router: createRouter('proxy', { dataDir: paths.root }),
+    logger,
+    holder: `baton serve pid ${process.pid} on ${hostname()}`,
+  };
+  const deployer = new Deployer(deps);
+  const recovered = await recoverInterrupted(deps, deployer);
+  if (recovered) logger.warn({ recovered }, 'restored services after interrupted deploys');
+  const supervisor = new Supervisor(deps, deployer);
+  supervisor.start();
+
+  const server = createApiServer(
+    { deps, deployer, control: new ServiceControl(deps, deployer), version: opts.version },
+    token,
+  );
+  const colon = opts.listen.lastIndexOf(':');
+  const host = opts.listen.slice(0, colon);
+  const port = Number(opts.listen.slice(colon + 1));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  writeAtomic(paths.api, `${JSON.stringify({ url, pid: process.pid })}\n`);
+  logger.info({ url, dataDir: paths.root }, 'control plane ready');
+
+  return {
+    url,
+    async close() {
+      await supervisor.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deps.runtime.close();
+      await deps.router.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { Instance } from '../core/types.js';
+import type { EngineDeps } from '../engine/deps.js';
+import type { RouteStatus } from '../router/router.js';
+import { redactRevision } from './redact.js';
+
+export interface ServiceStatus {
+  service: string;
+  current: number | null;
+  stopped: boolean;
+  replicas: number | null;
+  listen: string | null;
+  /** Deployment holding the lock, if a deploy runs now. */
+  deploying: string | null;
+  instances: Array<
+    Instance & { routed: 'active' | 'draining' | 'none'; healthy: boolean | null; inFlight: number }
+  >;
+  route: RouteStatus | null;
+}
+
+export async function serviceStatus(deps: EngineDeps, name: string): Promise<ServiceStatus | undefined> {
+  const record = await deps.repo.getService(name);
+  if (!record) return undefined;
+  const [revision, instances, route, lock] = await Promise.all([
+    record.current != null ? deps.repo.getRevision(name, record.current) : undefined,
+    deps.runtime.list(name),
+    deps.router.status(name),
+    deps.repo.getLock(name),
+  ]);
+  const backends = new Map(route?.backends.map((b) => [b.id, b]));
+  return {
+    service: name,
+    current: record.current,
+    stopped: record.stopped ?? false,
+    replicas: revision ? redactRevision(revision).spec.replicas : null,
+    listen: revision?.spec.traffic.listen ?? null,
+    deploying: lock?.deployment ?? null,
+    instances: instances.map((i) => {
+      const b = backends.get(i.id);
+      return { ...i, routed: b?.state ?? 'none', healthy: b ? b.healthy : null, inFlight: b?.inFlight ?? 0 };
+    }),
+    route: route ?? null,
+  };
+}
+
+export async function allStatus(deps: EngineDeps): Promise<ServiceStatus[]> {
+  const services = await deps.repo.listServices();
+  const out = await Promise.all(services.map((s) => serviceStatus(deps, s.name)));
+  return out.filter((s): s is ServiceStatus => s !== undefined);
+}

@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import type { DeployEvent } from '../../engine/events.js';
+import { action, client, type Io, stdio } from '../context.js';
+import { progressPrinter } from '../progress.js';
+import { collect, selectServices } from '../spec-input.js';
+import { type Preview, printPlan } from './plan.js';
+
+type Result = Extract<DeployEvent, { type: 'result' }>;
+
+export function registerDeploy(program: Command, io: Io = stdio): void {
+  program
+    .command('deploy')
+    .description('deploy SERVICE (or every service in the file) with no dropped request')
+    .argument('[service]', 'service to deploy (default: all in the file)')
+    .option('-f, --file <path>', 'spec file', 'baton.yaml')
+    .option('--profile <name>', 'profile picked by !profile values')
+    .option('--set <key=value>', 'override a value, e.g. services.web.replicas=3 (repeatable)', collect)
+    .option('--dry-run', 'print the plan; change nothing')
+    .option('--json', 'print the result as JSON on stdout')
+    .action(
+      action(
+        async (
+          service: string | undefined,
+          opts: { file: string; profile?: string; set?: string[]; dryRun?: boolean; json?: boolean },
+          cmd: Command,
+        ) => {
+          // Validation first: a bad file exits 2 before any daemon is contacted.
+          const selected = await selectServices(opts, service);
+          const api = client(cmd);
+          if (opts.dryRun) {
+            const previews: Array<Preview & { service: string }> = [];
+            for (const s of selected) {
+              previews.push({
+                service: s.name,
+                ...(await api.json<Preview>('POST', '/v1/deploy', {
+                  service: s.name,
+                  spec: s.spec,
+                  dryRun: true,
+                })),
+              });
+            }
+            if (opts.json) io.out(JSON.stringify({ ok: true, dryRun: true, plans: previews }, null, 2));
+            else for (const p of previews) printPlan(io, p.service, p);
+            return 0;
+          }
+          const results: Result[] = [];
+          const print = opts.json ? () => undefined : progressPrinter(io.err);
+          for (const s of selected) {
+            const last = await api.stream<DeployEvent>(
+              'POST',
+              '/v1/deploy',
+              {
+                service: s.name,
+                spec: s.spec,
+                secretEnv: s.secretEnv,
+                actor: `cli:${process.env.USER ?? 'unknown'}`,
+              },
+              print,
+            );
+            if (!last || last.type !== 'result') {
+              throw new Error(`the control plane ended the deploy of ${s.name} without a result`);
+            }
+            results.push(last);
+            if (!last.ok) break;
+          }
+          const ok = results.every((r) => r.ok);
+          if (opts.json) io.out(JSON.stringify({ ok, results }, null, 2));
+          return ok ? 0 : 1;
+        },
+      ),
+    );
+}

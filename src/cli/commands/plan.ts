@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { describeStep } from '../../plan/plan.js';
+import type { Plan } from '../../plan/types.js';
+import { action, client, type Io, stdio } from '../context.js';
+import { collect, selectServices } from '../spec-input.js';
+
+export interface Preview {
+  plan: Plan;
+  current: number | null;
+  revision: number;
+}
+
+export function printPlan(io: Io, service: string, p: Preview): void {
+  io.out(
+    `${service}: revision ${p.revision}${p.current ? ` would replace revision ${p.current}` : ' (first deploy)'}`,
+  );
+  if (p.plan.steps.length === 0) io.out('  nothing to change');
+  p.plan.steps.forEach((s, i) => io.out(`  ${i + 1}. ${describeStep(s)}`));
+}
+
+export function registerPlan(program: Command, io: Io = stdio): void {
+  program
+    .command('plan')
+    .description('print the steps a deploy would take; change nothing')
+    .argument('[service]', 'service (default: all in the file)')
+    .option('-f, --file <path>', 'spec file', 'baton.yaml')
+    .option('--profile <name>', 'profile picked by !profile values')
+    .option('--set <key=value>', 'override a value (repeatable)', collect)
+    .option('--json', 'print as JSON')
+    .action(
+      action(
+        async (
+          service: string | undefined,
+          opts: { file: string; profile?: string; set?: string[]; json?: boolean },
+          cmd: Command,
+        ) => {
+          const selected = await selectServices(opts, service);
+          const api = client(cmd);
+          const plans: Array<Preview & { service: string }> = [];
+          for (const s of selected) {
+            plans.push({
+              service: s.name,
+              ...(await api.json<Preview>('POST', '/v1/deploy', {
+                service: s.name,
+                spec: s.spec,
+                dryRun: true,
+              })),
+            });
+          }
+          if (opts.json) io.out(JSON.stringify({ ok: true, plans }, null, 2));
+          else for (const p of plans) printPlan(io, p.service, p);
+          return 0;
+        },
+      ),
+    );
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { serve } from '../../api/daemon.js';
+import { DEFAULT_API } from '../../api/paths.js';
+import { createLogger } from '../../core/logger.js';
+import { action, globals } from '../context.js';
+import { VERSION } from '../version.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the control plane (API, engine, supervisor); starts the embedded proxy if needed')
+    .option('--listen <host:port>', 'API address (env BATON_API)', process.env.BATON_API ?? DEFAULT_API)
+    .action(
+      action(async (opts: { listen: string }, cmd: Command) => {
+        const { dataDir } = globals(cmd);
+        const logger = createLogger('baton');
+        const daemon = await serve({
+          dataDir,
+          listen: opts.listen.replace(/^https?:\/\//, ''),
+          logger,
+          version: VERSION,
+        });
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            logger.info({ signal }, 'stopping the control plane; instances and the proxy keep running');
+            resolve();
+          };
+          process.once('SIGTERM', () => stop('SIGTERM'));
+          process.once('SIGINT', () => stop('SIGINT'));
+        });
+        await daemon.close();
+        return 0;
+      }),
+    );
+}

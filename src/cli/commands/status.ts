@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import type { ServiceStatus } from '../../api/status.js';
+import { action, client, type Io, stdio } from '../context.js';
+
+function printService(io: Io, s: ServiceStatus): void {
+  const serving = s.instances.filter(
+    (i) => i.state === 'running' && i.routed === 'active' && i.healthy,
+  ).length;
+  const state = s.stopped
+    ? 'stopped'
+    : s.deploying
+      ? `deploying (${s.deploying})`
+      : serving >= (s.replicas ?? 0)
+        ? 'ok'
+        : 'degraded';
+  io.out(
+    `${s.service}  revision ${s.current ?? '-'}  ${serving}/${s.replicas ?? 0} serving  ${s.listen ?? ''}  ${state}`,
+  );
+  for (const i of s.instances) {
+    const health = i.healthy === null ? '' : i.healthy ? 'healthy' : 'unhealthy';
+    io.out(
+      `  ${i.id}  r${i.revision}  ${i.state}${i.pid ? ` pid ${i.pid}` : ''}  ${i.host}:${i.port}  ${i.routed}${health ? ` ${health}` : ''}  in-flight ${i.inFlight}${i.restarts ? `  restarts ${i.restarts}` : ''}`,
+    );
+  }
+}
+
+export function registerStatus(program: Command, io: Io = stdio): void {
+  program
+    .command('status')
+    .description('services, their revisions and instances')
+    .argument('[service]')
+    .option('--json', 'print as JSON')
+    .action(
+      action(async (service: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+        const api = client(cmd);
+        const services = service
+          ? [await api.json<ServiceStatus>('GET', `/v1/services/${encodeURIComponent(service)}`)]
+          : (await api.json<{ services: ServiceStatus[] }>('GET', '/v1/status')).services;
+        if (opts.json) io.out(JSON.stringify({ services }, null, 2));
+        else if (services.length === 0) io.out('no services deployed yet (baton deploy)');
+        else for (const s of services) printService(io, s);
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { defaultDataDir } from '../api/paths.js';
+import { registerDeploy } from './commands/deploy.js';
+import { registerHistory } from './commands/history.js';
+import { registerInit } from './commands/init.js';
+import { registerLogs } from './commands/logs.js';
+import { registerPlan } from './commands/plan.js';
+import { registerRollback } from './commands/rollback.js';
+import { registerServe } from './commands/serve.js';
+import { registerStatus } from './commands/status.js';
+import { registerStop } from './commands/stop.js';
+import { VERSION } from './version.js';
+
+const program = new Command('baton')
+  .description('zero-downtime deploys of processes and containers, without a cluster')
+  .version(VERSION)
+  .option('--data-dir <dir>', `state directory (env BATON_DATA_DIR, default ${defaultDataDir()})`)
+  .option('--api <host:port>', 'control plane API address (env BATON_API; default: from the data dir)')
+  .option('--token <token>', 'API token (env BATON_TOKEN; default: read from the data dir)')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerInit(program);
+registerServe(program);
+registerDeploy(program);
+registerPlan(program);
+registerStatus(program);
+registerHistory(program);
+registerRollback(program);
+registerLogs(program);
+registerStop(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version are not errors; usage mistakes are bad input.
+    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+  } else throw err;
+}

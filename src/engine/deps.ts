@@ -1,0 +1,14 @@
+import type { Logger } from 'pino';
+import type { Router } from '../router/router.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Repo } from '../store/repo.js';
+
+/** What the engine acts through. Passed in, never global, so tests swap in fakes. */
+export interface EngineDeps {
+  repo: Repo;
+  runtime: Runtime;
+  router: Router;
+  logger: Logger;
+  /** Who holds deploy locks taken by this engine, e.g. `baton serve pid 123 on host`. */
+  holder: string;
+}

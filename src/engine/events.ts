@@ -1,0 +1,38 @@
+import type { ProbeResult } from '../core/types.js';
+import type { Step } from '../plan/types.js';
+
+/** Progress of a deployment, streamed to the CLI (NDJSON) and written to the daemon's log. */
+export type DeployEvent =
+  | {
+      type: 'deployment';
+      deployment: string;
+      service: string;
+      fromRevision: number | null;
+      toRevision: number;
+      kind: string;
+    }
+  | { type: 'plan'; steps: Step[] }
+  | {
+      type: 'step';
+      index: number;
+      total: number;
+      op: Step['op'];
+      phase: 'begin' | 'done' | 'failed';
+      message: string;
+    }
+  | { type: 'instance'; instance: string; message: string }
+  | { type: 'probe'; instance: string; result: ProbeResult }
+  | { type: 'warning'; message: string }
+  | { type: 'rollback'; reason: string }
+  | {
+      type: 'result';
+      ok: boolean;
+      deployment: string;
+      service: string;
+      revision: number;
+      state: string;
+      message: string;
+      error?: { code: string; message: string; details?: Record<string, unknown> };
+    };
+
+export type Emit = (event: DeployEvent) => void;

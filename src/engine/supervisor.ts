@@ -1,0 +1,171 @@
+import { type Instance, InstanceState, type Revision } from '../core/types.js';
+import { runProbe } from '../probe/probe.js';
+import type { Deployer } from './deployer.js';
+import type { EngineDeps } from './deps.js';
+
+interface Watch {
+  nextProbeAt: number;
+  passes: number;
+  fails: number;
+  /** What the router was last told. */
+  healthy: boolean | undefined;
+  restarts: number;
+  nextRestartAt: number;
+  healthySince: number | undefined;
+}
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+/** A restarted instance that stays healthy this long gets its backoff reset. */
+const STABLE_MS = 30_000;
+
+/**
+ * Keeps the current revision of every service healthy between deploys: probes routed instances and
+ * tells the router when one turns unhealthy or recovers, and restarts crashed instances with backoff.
+ * Services with a deploy in progress are left to the deploy.
+ */
+export class Supervisor {
+  private readonly watches = new Map<string, Watch>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly specs = new Map<string, Revision>();
+
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly deployer: Deployer,
+    private readonly tickMs = 250,
+  ) {}
+
+  start(): void {
+    const loop = () => {
+      this.running = this.tick()
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'supervisor tick failed'))
+        .finally(() => {
+          if (this.timer !== undefined) this.timer = setTimeout(loop, this.tickMs);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    const t = this.timer;
+    this.timer = undefined;
+    if (t) clearTimeout(t);
+    await this.running;
+  }
+
+  /** One pass over every service. Exposed for tests. */
+  async tick(): Promise<void> {
+    const services = await this.deps.repo.listServices();
+    await Promise.all(
+      services
+        .filter((s) => s.current !== null && !s.stopped && !this.deployer.busy.has(s.name))
+        .map(async (s) => {
+          const revision = await this.revision(s.name, s.current!);
+          if (revision) await this.superviseService(revision);
+        }),
+    );
+  }
+
+  private async revision(service: string, n: number): Promise<Revision | undefined> {
+    const cached = this.specs.get(service);
+    if (cached?.number === n) return cached;
+    const r = await this.deps.repo.getRevision(service, n);
+    if (r) this.specs.set(service, r);
+    return r;
+  }
+
+  private async superviseService(revision: Revision): Promise<void> {
+    const { runtime, router } = this.deps;
+    const service = revision.service;
+    const [instances, route] = await Promise.all([runtime.list(service), router.status(service)]);
+    const backends = new Map(route?.backends.map((b) => [b.id, b]));
+    const now = Date.now();
+    await Promise.all(
+      instances
+        .filter((i) => i.revision === revision.number && i.state !== InstanceState.Stopped)
+        .map(async (inst) => {
+          const w = this.watch(inst.id, backends.get(inst.id)?.healthy);
+          if (inst.state === InstanceState.Exited) return this.restart(inst, w, now);
+          if (now < w.nextProbeAt) return;
+          const probe = revision.spec.probe;
+          w.nextProbeAt = now + probe.interval;
+          const r = await runProbe(probe, { host: inst.host, port: inst.port });
+          if (r.ok) {
+            w.passes++;
+            w.fails = 0;
+          } else {
+            w.fails++;
+            w.passes = 0;
+          }
+          const backend = backends.get(inst.id);
+          if (r.ok && w.passes >= probe.healthyThreshold) {
+            w.healthySince ??= now;
+            if (w.healthySince && now - w.healthySince > STABLE_MS) w.restarts = 0;
+            if (!backend) {
+              // Adopted after the router lost its state: give it traffic again.
+              await router.addBackends(service, [
+                { id: inst.id, address: `${inst.host}:${inst.port}`, revision: inst.revision, weight: 1 },
+              ]);
+              w.healthy = true;
+            } else if (backend.state === 'active' && w.healthy !== true) {
+              await router.setHealthy(service, inst.id, true);
+              w.healthy = true;
+            }
+          } else if (!r.ok && w.fails >= probe.unhealthyThreshold && w.healthy !== false && backend) {
+            this.deps.logger.warn(
+              { service, instance: inst.id, probe: r.detail },
+              'instance unhealthy; no new requests',
+            );
+            await router.setHealthy(service, inst.id, false);
+            w.healthy = false;
+            w.healthySince = undefined;
+          }
+        }),
+    );
+    for (const id of this.watches.keys()) if (!instances.some((i) => i.id === id)) this.watches.delete(id);
+  }
+
+  private watch(id: string, routerHealthy: boolean | undefined): Watch {
+    let w = this.watches.get(id);
+    if (!w) {
+      w = {
+        nextProbeAt: 0,
+        passes: 0,
+        fails: 0,
+        healthy: routerHealthy,
+        restarts: 0,
+        nextRestartAt: 0,
+        healthySince: undefined,
+      };
+      this.watches.set(id, w);
+    }
+    return w;
+  }
+
+  private async restart(inst: Instance, w: Watch, now: number): Promise<void> {
+    const { router, runtime, logger } = this.deps;
+    if (w.healthy !== false) {
+      await router.setHealthy(inst.service, inst.id, false).catch(() => undefined);
+      w.healthy = false;
+    }
+    w.healthySince = undefined;
+    if (now < w.nextRestartAt) return;
+    const delay = Math.min(BACKOFF_BASE_MS * 2 ** w.restarts, BACKOFF_MAX_MS);
+    w.restarts++;
+    w.nextRestartAt = now + delay;
+    w.passes = 0;
+    w.nextProbeAt = 0;
+    logger.warn(
+      {
+        service: inst.service,
+        instance: inst.id,
+        exitCode: inst.exitCode,
+        signal: inst.signal,
+        nextBackoffMs: delay,
+      },
+      'instance exited; restarting',
+    );
+    await runtime.restart(inst.id);
+  }
+}

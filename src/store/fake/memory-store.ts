@@ -67,9 +67,9 @@ export class MemoryStore implements Store {
 
   async read<T>(log: string, opts: { from?: number; limit?: number } = {}): Promise<LogRecord<T>[]> {
     this.check(log, 'log name');
-    const from = Math.max(1, opts.from ?? 1);
+    const from = Math.max(1, Math.floor(opts.from ?? 1));
     const records = (this.logs.get(log) ?? []).slice(from - 1);
-    const page = opts.limit === undefined ? records : records.slice(0, Math.max(0, opts.limit));
+    const page = opts.limit === undefined ? records : records.slice(0, Math.max(0, Math.floor(opts.limit)));
     return page.map((r) => ({ seq: r.seq, at: r.at, value: JSON.parse(r.json) as T }));
   }
 

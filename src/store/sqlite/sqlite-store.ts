@@ -138,8 +138,8 @@ export class SqliteStore implements Store {
 
   async read<T>(log: string, opts: { from?: number; limit?: number } = {}): Promise<LogRecord<T>[]> {
     checkKey(log, 'log name');
-    const from = Math.max(1, opts.from ?? 1);
-    const limit = opts.limit === undefined ? -1 : Math.max(0, opts.limit);
+    const from = Math.max(1, Math.floor(opts.from ?? 1));
+    const limit = opts.limit === undefined ? -1 : Math.max(0, Math.floor(opts.limit));
     const rows = this.run(() => this.sql.read.all(log, from, limit));
     return rows.map((r) => ({ seq: r.seq, at: r.at, value: JSON.parse(r.value) as T }));
   }

@@ -1,0 +1,193 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const HELLO = join(ROOT, 'examples', 'hello');
+
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+
+/** A free port chosen by the OS (bound, read, released). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `baton ARGS` as a user would, with the env given. */
+export function baton(args: string[], opts: { dataDir: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [CLI, '--data-dir', opts.dataDir, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c;
+    });
+    child.on('error', rej);
+    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export interface Daemon {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Sends a signal and waits until the process is gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `baton serve` on an OS-chosen port and waits until its API answers. */
+export async function startDaemon(dataDir: string): Promise<Daemon> {
+  const apiFile = join(dataDir, 'api.json');
+  rmSync(apiFile, { force: true });
+  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
+    cwd: ROOT,
+    env: { ...process.env, BATON_LOG_LEVEL: process.env.BATON_LOG_LEVEL ?? 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c;
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    out += c;
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`baton serve exited with ${child.exitCode}: ${out}`);
+      if (!existsSync(apiFile)) return undefined;
+      const { url, pid } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url: string; pid: number };
+      if (pid !== child.pid) return undefined;
+      const r = await fetch(`${url}/v1/health`);
+      return r.ok ? url : undefined;
+    },
+    { timeoutMs: 20_000, message: 'baton serve to answer' },
+  );
+  return {
+    child,
+    url,
+    output: () => out,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export interface Workspace {
+  dir: string;
+  dataDir: string;
+  specFile: string;
+  /** Stops the proxy and every instance by PID, then removes the directory. */
+  cleanup(): Promise<void>;
+}
+
+export function workspace(): Workspace {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-e2e-'));
+  const dataDir = join(dir, 'data');
+  return {
+    dir,
+    dataDir,
+    specFile: join(dir, 'baton.yaml'),
+    async cleanup() {
+      await killAll(dataDir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills every instance (its process group) and the proxy that a data dir knows of. */
+export async function killAll(dataDir: string): Promise<void> {
+  const pids: Array<{ pid: number; group: boolean }> = [];
+  const instDir = join(dataDir, 'instances');
+  if (existsSync(instDir)) {
+    for (const f of readdirSync(instDir).filter((f) => f.endsWith('.json'))) {
+      try {
+        const rec = JSON.parse(readFileSync(join(instDir, f), 'utf8')) as { pid?: number };
+        if (rec.pid) pids.push({ pid: rec.pid, group: true });
+      } catch {}
+    }
+  }
+  const proxyPid = join(dataDir, 'proxy', 'proxy.pid');
+  if (existsSync(proxyPid)) pids.push({ pid: Number(readFileSync(proxyPid, 'utf8').trim()), group: false });
+  for (const { pid, group } of pids) {
+    try {
+      process.kill(group ? -pid : pid, 'SIGKILL');
+    } catch {}
+  }
+  await waitFor(() => pids.every(({ pid }) => !alive(pid)), { timeoutMs: 10_000, message: 'test processes to exit' });
+}
+
+export interface HelloSpec {
+  version: string;
+  listen: number;
+  replicas?: number;
+  strategy?: string;
+  env?: Record<string, string>;
+  drainTimeout?: string;
+  startTimeout?: string;
+  probePath?: string;
+}
+
+/** A baton.yaml for examples/hello. */
+export function helloYaml(s: HelloSpec): string {
+  const env = { VERSION: s.version, ...s.env };
+  return `services:
+  hello:
+    command: ${process.execPath}
+    args: [server.js]
+    cwd: ${HELLO}
+    env:
+${Object.entries(env)
+  .map(([k, v]) => `      ${k}: "${v}"`)
+  .join('\n')}
+    replicas: ${s.replicas ?? 2}
+    probe:
+      http: { path: ${s.probePath ?? '/health'} }
+      interval: 200ms
+      timeout: 1s
+      startTimeout: ${s.startTimeout ?? '10s'}
+    traffic:
+      listen: 127.0.0.1:${s.listen}
+      drainTimeout: ${s.drainTimeout ?? '10s'}
+    strategy: ${s.strategy ?? '{ type: rolling, maxSurge: 1, maxUnavailable: 0 }'}
+    stopTimeout: 5s
+`;
+}
+
+export function writeHello(ws: Workspace, s: HelloSpec): void {
+  writeFileSync(ws.specFile, helloYaml(s));
+}

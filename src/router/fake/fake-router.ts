@@ -1,0 +1,218 @@
+import { InputError, NotFoundError } from '../../core/errors.js';
+import { LATENCY_BOUNDS_MS } from '../proxy/histogram.js';
+import {
+  type Backend,
+  BackendState,
+  type BackendStatus,
+  type DrainResult,
+  type RevisionStats,
+  type RouteConfig,
+  type Router,
+  type RouteStatus,
+} from '../router.js';
+
+export type FakeRouterOp = Exclude<keyof Router, 'kind'>;
+
+export interface FakeRouterCall {
+  op: FakeRouterOp;
+  args: unknown[];
+}
+
+interface FakeRoute {
+  config: RouteConfig;
+  backends: Map<string, BackendStatus>;
+  stats: Map<number, RevisionStats>;
+}
+
+/**
+ * In-memory router for tests: same semantics as the proxy (the contract suite runs against both),
+ * records every call, fails on demand, and lets a test set in-flight counts to exercise draining.
+ */
+export class FakeRouter implements Router {
+  readonly kind = 'fake';
+  readonly calls: FakeRouterCall[] = [];
+  private readonly routes = new Map<string, FakeRoute>();
+  private readonly failures = new Map<FakeRouterOp, unknown[]>();
+  private readonly waiters = new Set<() => void>();
+
+  /** The next call of `op` throws `err` (queued: call it twice to fail twice). */
+  failNext(op: FakeRouterOp, err: unknown): void {
+    const q = this.failures.get(op) ?? [];
+    q.push(err);
+    this.failures.set(op, q);
+  }
+
+  /** Pretends `n` requests are open on a backend; lowering it wakes `waitDrained`. */
+  setInFlight(service: string, id: string, n: number, websockets = 0): void {
+    const b = this.routes.get(service)?.backends.get(id);
+    if (!b) throw new NotFoundError(`backend ${id} of service ${service}`);
+    b.inFlight = n;
+    b.websockets = websockets;
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Replaces a revision's counters, as canary analysis would read them. */
+  setRevisionStats(service: string, stats: RevisionStats): void {
+    this.route(service).stats.set(stats.revision, structuredClone(stats));
+  }
+
+  /** Calls of one operation, in order. */
+  callsOf(op: FakeRouterOp): unknown[][] {
+    return this.calls.filter((c) => c.op === op).map((c) => c.args);
+  }
+
+  private enter(op: FakeRouterOp, args: unknown[]): void {
+    this.calls.push({ op, args: structuredClone(args) });
+    const q = this.failures.get(op);
+    if (q && q.length > 0) throw q.shift();
+  }
+
+  private route(service: string): FakeRoute {
+    const r = this.routes.get(service);
+    if (!r) throw new NotFoundError(`route for service ${service}`);
+    return r;
+  }
+
+  async ensureRoute(route: RouteConfig): Promise<void> {
+    this.enter('ensureRoute', [route]);
+    if (!/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(route.listen)) {
+      throw new InputError(`listen address "${route.listen}" is not host:port`);
+    }
+    for (const r of this.routes.values()) {
+      if (r.config.service !== route.service && r.config.listen === route.listen) {
+        throw new InputError(`listen address ${route.listen} is already used by service ${r.config.service}`);
+      }
+    }
+    const existing = this.routes.get(route.service);
+    if (existing) existing.config = { ...route };
+    else this.routes.set(route.service, { config: { ...route }, backends: new Map(), stats: new Map() });
+  }
+
+  async removeRoute(service: string): Promise<void> {
+    this.enter('removeRoute', [service]);
+    this.routes.delete(service);
+    this.wake();
+  }
+
+  async addBackends(service: string, backends: Backend[]): Promise<void> {
+    this.enter('addBackends', [service, backends]);
+    const r = this.route(service);
+    for (const b of backends) {
+      const prev = r.backends.get(b.id);
+      r.backends.set(b.id, {
+        id: b.id,
+        address: b.address,
+        revision: b.revision,
+        weight: b.weight ?? 1,
+        state: BackendState.Active,
+        healthy: prev?.healthy ?? true,
+        inFlight: prev?.inFlight ?? 0,
+        websockets: prev?.websockets ?? 0,
+        requests: prev?.requests ?? 0,
+      });
+      if (!r.stats.has(b.revision)) r.stats.set(b.revision, emptyStats(b.revision));
+    }
+  }
+
+  async switchTo(service: string, ids: string[]): Promise<void> {
+    this.enter('switchTo', [service, ids]);
+    const r = this.route(service);
+    for (const id of ids)
+      if (!r.backends.has(id)) throw new NotFoundError(`backend ${id} of service ${service}`);
+    const wanted = new Set(ids);
+    for (const b of r.backends.values())
+      b.state = wanted.has(b.id) ? BackendState.Active : BackendState.Draining;
+  }
+
+  async drain(service: string, ids: string[]): Promise<void> {
+    this.enter('drain', [service, ids]);
+    const r = this.routes.get(service);
+    for (const id of ids) {
+      const b = r?.backends.get(id);
+      if (b) b.state = BackendState.Draining;
+    }
+  }
+
+  waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
+    try {
+      this.enter('waitDrained', [service, ids, timeoutMs]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const started = Date.now();
+    const open = (): number => {
+      const r = this.routes.get(service);
+      return ids.reduce((n, id) => {
+        const b = r?.backends.get(id);
+        return n + (b ? b.inFlight + b.websockets : 0);
+      }, 0);
+    };
+    const result = (drained: boolean): DrainResult => ({
+      drained,
+      inFlight: open(),
+      waitedMs: Date.now() - started,
+    });
+    if (open() === 0) return Promise.resolve(result(true));
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (open() > 0) return;
+        finish(true);
+      };
+      const finish = (drained: boolean): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(result(drained));
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  async removeBackends(service: string, ids: string[]): Promise<void> {
+    this.enter('removeBackends', [service, ids]);
+    const r = this.routes.get(service);
+    if (!r) return;
+    for (const id of ids) r.backends.delete(id);
+    const live = new Set([...r.backends.values()].map((b) => b.revision));
+    for (const rev of r.stats.keys()) if (!live.has(rev)) r.stats.delete(rev);
+    this.wake();
+  }
+
+  async setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
+    this.enter('setHealthy', [service, id, healthy]);
+    const b = this.routes.get(service)?.backends.get(id);
+    if (b) b.healthy = healthy;
+  }
+
+  async status(service: string): Promise<RouteStatus | undefined> {
+    this.enter('status', [service]);
+    const r = this.routes.get(service);
+    if (!r) return undefined;
+    return structuredClone({
+      service,
+      listen: r.config.listen,
+      backends: [...r.backends.values()],
+      revisions: [...r.stats.values()].sort((a, b) => a.revision - b.revision),
+    });
+  }
+
+  async close(): Promise<void> {
+    this.enter('close', []);
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
+
+function emptyStats(revision: number): RevisionStats {
+  return {
+    revision,
+    requests: 0,
+    errors: 0,
+    latency: {
+      bounds: [...LATENCY_BOUNDS_MS],
+      counts: new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0),
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { BatonError, DriverError, InputError, NotFoundError } from '../../core/errors.js';
+import type { Backend, RouteConfig } from '../router.js';
+import type { ProxyServer } from './server.js';
+
+const MAX_BODY = 1 << 20;
+
+const STATUS: Record<string, number> = {
+  BAD_INPUT: 400,
+  SPEC_INVALID: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  UNAVAILABLE: 503,
+};
+
+/**
+ * The admin API (HTTP + JSON on the unix socket), one route per Router method:
+ *   GET /health · GET /routes · GET|PUT|DELETE /routes/:service
+ *   POST|DELETE /routes/:service/backends · POST /routes/:service/{switch,drain,wait-drained,health}
+ * Errors answer `{code, message}` with 400/404/409/500.
+ */
+export function adminServer(proxy: ProxyServer, log: Logger): Server {
+  return createServer((req, res) => {
+    handle(proxy, req, res).catch((e: unknown) => {
+      const err =
+        e instanceof BatonError ? e : new DriverError('proxy', (e as Error).message ?? String(e), e);
+      if (!(e instanceof BatonError))
+        log.error({ err: e, method: req.method, url: req.url }, 'admin call failed');
+      send(res, STATUS[err.code] ?? 500, err.toJSON());
+    });
+  });
+}
+
+/** Listens on the unix socket path (the caller removed any stale file first). */
+export function listenAdmin(server: Server, socketPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new DriverError('proxy', `another baton proxy is already running on ${socketPath}`, e)
+          : new DriverError('proxy', `cannot listen on admin socket ${socketPath}: ${e.message}`, e),
+      ),
+    );
+    server.listen(socketPath, () => {
+      server.removeAllListeners('error');
+      resolve();
+    });
+  });
+}
+
+async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://proxy');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const method = req.method ?? 'GET';
+  if (parts.length === 1 && parts[0] === 'health' && method === 'GET') {
+    return send(res, 200, { ok: true, pid: process.pid, routes: proxy.routeCount });
+  }
+  if (parts[0] !== 'routes') throw new NotFoundError(`admin path ${method} ${url.pathname}`);
+  if (parts.length === 1 && method === 'GET') return send(res, 200, proxy.list());
+  const service = parts[1];
+  if (!service) throw new NotFoundError(`admin path ${method} ${url.pathname}`);
+  const action = parts.length === 2 ? '' : parts.slice(2).join('/');
+  const key = `${method} ${action}`;
+  switch (key) {
+    case 'GET ': {
+      const status = proxy.status(service);
+      if (!status) throw new NotFoundError(`route for service ${service}`);
+      return send(res, 200, status);
+    }
+    case 'PUT ': {
+      const b = await body(req);
+      const route: RouteConfig = {
+        service,
+        listen: str(b.listen, 'listen'),
+        drainTimeoutMs: num(b.drainTimeoutMs ?? 30_000, 'drainTimeoutMs'),
+      };
+      await proxy.ensureRoute(route);
+      return send(res, 200, proxy.status(service));
+    }
+    case 'DELETE ':
+      await proxy.removeRoute(service);
+      return send(res, 200, {});
+    case 'POST backends': {
+      const b = await body(req);
+      if (!Array.isArray(b.backends)) throw new InputError('backends must be a list');
+      await proxy.addBackends(service, b.backends.map(backend));
+      return send(res, 200, {});
+    }
+    case 'DELETE backends':
+      await proxy.removeBackends(service, ids((await body(req)).ids));
+      return send(res, 200, {});
+    case 'POST switch':
+      await proxy.switchTo(service, ids((await body(req)).ids));
+      return send(res, 200, {});
+    case 'POST drain':
+      await proxy.drain(service, ids((await body(req)).ids));
+      return send(res, 200, {});
+    case 'POST wait-drained': {
+      const b = await body(req);
+      return send(res, 200, await proxy.waitDrained(service, ids(b.ids), num(b.timeoutMs, 'timeoutMs')));
+    }
+    case 'POST health': {
+      const b = await body(req);
+      if (typeof b.healthy !== 'boolean') throw new InputError('healthy must be true or false');
+      await proxy.setHealthy(service, str(b.id, 'id'), b.healthy);
+      return send(res, 200, {});
+    }
+    default:
+      throw new NotFoundError(`admin path ${method} ${url.pathname}`);
+  }
+}
+
+function send(res: ServerResponse, status: number, value: unknown): void {
+  const text = JSON.stringify(value ?? {});
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_BODY) throw new InputError('admin request body too large');
+    chunks.push(c);
+  }
+  if (size === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new InputError('admin request body is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new InputError('admin request body must be an object');
+  return v as Record<string, unknown>;
+}
+
+function str(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v === '') throw new InputError(`${name} must be a non-empty string`);
+  return v;
+}
+
+function num(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new InputError(`${name} must be a number >= 0`);
+  return v;
+}
+
+function ids(v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new InputError('ids must be a list of strings');
+  return v as string[];
+}
+
+function backend(v: unknown): Backend {
+  const o = (v ?? {}) as Record<string, unknown>;
+  const address = str(o.address, 'backend address');
+  if (!/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(address))
+    throw new InputError(`backend address "${address}" is not host:port`);
+  const b: Backend = { id: str(o.id, 'backend id'), address, revision: num(o.revision, 'backend revision') };
+  if (o.weight !== undefined) b.weight = num(o.weight, 'backend weight');
+  return b;
+}

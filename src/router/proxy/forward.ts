@@ -1,0 +1,201 @@
+import {
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  request,
+  type ServerResponse,
+} from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { BackendEntry } from './backend.js';
+import { downstreamHeaders, upstreamHeaders } from './headers.js';
+import { type DataPlane, release } from './plane.js';
+import type { ServiceTable } from './service.js';
+
+/** Errors that can only happen while connecting: nothing reached the backend. */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ETIMEDOUT',
+]);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** First try plus retries, whatever their reason. */
+const MAX_ATTEMPTS = 4;
+
+/** Proxies one HTTP request of `table`'s service. */
+export function forward(
+  table: ServiceTable,
+  plane: DataPlane,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const start = performance.now();
+  const b = table.pick(start, undefined);
+  if (b === undefined) {
+    reply(res, 503, 'no-healthy-backend', `baton: no healthy backend for service ${table.service}\n`);
+    return;
+  }
+  new Exchange(table, plane, req, res, start).send(b);
+}
+
+/** Answers with a short text error from the proxy itself. */
+export function reply(res: ServerResponse, status: number, kind: string, body: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-baton-error': kind,
+  });
+  res.end(body);
+}
+
+/**
+ * One client request and its upstream attempts. The client's body is only read once the upstream
+ * socket is connected, so a refused connection can be retried elsewhere for any method.
+ */
+class Exchange {
+  private backend: BackendEntry | undefined;
+  private upstream: ClientRequest | undefined;
+  private readonly headers: OutgoingHttpHeaders;
+  private readonly hasBody: boolean;
+  private bodyStarted = false;
+  private responded = false;
+  private failed = false;
+  private done = false;
+  private attempts = 0;
+  private retriedAfterSend = false;
+  private tried: BackendEntry[] | undefined;
+
+  constructor(
+    private readonly table: ServiceTable,
+    private readonly plane: DataPlane,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly start: number,
+  ) {
+    this.headers = upstreamHeaders(req);
+    const len = req.headers['content-length'];
+    this.hasBody = req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+    res.on('close', this.onClose);
+  }
+
+  send(b: BackendEntry): void {
+    this.backend = b;
+    this.attempts++;
+    b.inFlight++;
+    b.requests++;
+    const up = request({
+      host: b.host,
+      port: b.port,
+      method: this.req.method,
+      path: this.req.url,
+      headers: this.headers,
+      agent: b.agent,
+      setHost: false,
+    });
+    this.upstream = up;
+    up.on('response', this.onResponse);
+    up.on('error', this.onError);
+    if (this.hasBody) up.on('socket', this.onSocket);
+    else up.end();
+  }
+
+  private readonly onSocket = (s: Socket): void => {
+    if (s.connecting) s.once('connect', this.pipeBody);
+    else this.pipeBody();
+  };
+
+  private readonly pipeBody = (): void => {
+    const up = this.upstream;
+    if (this.done || this.bodyStarted || up === undefined || up.destroyed) return;
+    this.bodyStarted = true;
+    this.req.pipe(up);
+  };
+
+  private readonly onResponse = (up: IncomingMessage): void => {
+    this.responded = true;
+    if (this.done) {
+      up.resume();
+      return;
+    }
+    up.on('error', this.onResponseError);
+    this.res.writeHead(
+      up.statusCode ?? 502,
+      up.statusMessage,
+      downstreamHeaders(up.rawHeaders, up.headers.connection),
+    );
+    up.pipe(this.res);
+  };
+
+  /** The backend went away in the middle of its response: the client sees its connection cut. */
+  private readonly onResponseError = (): void => {
+    this.failed = true;
+    this.res.destroy();
+  };
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    if (this.done) return;
+    if (this.responded) {
+      this.onResponseError();
+      return;
+    }
+    const b = this.backend!;
+    const up = this.upstream!;
+    const now = performance.now();
+    this.backend = undefined;
+    release(this.plane, b, false);
+    this.table.counters(b.revision).observe(now - this.start, true);
+    const code = err.code ?? '';
+    const refused = CONNECT_FAILURES.has(code);
+    if (refused) b.passiveUntil = now + this.plane.passiveUnhealthyMs;
+    // Nothing of this request reached the backend: a refused connection, or a reused keep-alive
+    // socket the backend had closed (it never read the request).
+    const unsent =
+      !this.bodyStarted && (refused || (up.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')));
+    let retry = false;
+    if (this.attempts < MAX_ATTEMPTS) {
+      if (unsent) retry = true;
+      else if (!this.bodyStarted && !this.retriedAfterSend && IDEMPOTENT.has(this.req.method ?? '')) {
+        retry = true;
+        this.retriedAfterSend = true;
+      }
+    }
+    if (retry) {
+      // A stale keep-alive socket says nothing about the backend; anything else does.
+      if (!unsent || refused) {
+        this.tried ??= [];
+        this.tried.push(b);
+      }
+      const next = this.table.pick(now, this.tried);
+      if (next !== undefined) {
+        this.send(next);
+        return;
+      }
+    }
+    reply(
+      this.res,
+      502,
+      'upstream-failed',
+      `baton: upstream failed for service ${this.table.service} (${code || err.message})\n`,
+    );
+  };
+
+  private readonly onClose = (): void => {
+    if (this.done) return;
+    this.done = true;
+    const b = this.backend;
+    if (b === undefined) return;
+    const up = this.upstream!;
+    // The client left before the whole response was written: stop the upstream request too.
+    if (!this.res.writableFinished && !up.destroyed) up.destroy();
+    release(this.plane, b, false);
+    this.table
+      .counters(b.revision)
+      .observe(performance.now() - this.start, this.failed || this.res.statusCode >= 500);
+  };
+}

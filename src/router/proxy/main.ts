@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * Entry of the proxy process: `node dist/router/proxy/main.js --data-dir DIR [--log-level info]`.
+ * Runs apart from the control plane, so restarting the control plane drops no request.
+ */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { ProxyServer } from './server.js';
+
+const { values } = parseArgs({
+  options: {
+    'data-dir': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    'shutdown-timeout-ms': { type: 'string', default: '10000' },
+  },
+});
+const dataDir = values['data-dir'];
+if (!dataDir) {
+  process.stderr.write('usage: main.js --data-dir DIR [--log-level info] [--shutdown-timeout-ms 10000]\n');
+  process.exit(2);
+}
+
+const log = pino(
+  { name: 'baton-proxy', level: values['log-level'] },
+  pino.destination({ dest: 1, sync: true }),
+);
+
+let server: ProxyServer;
+try {
+  server = await ProxyServer.start({
+    dataDir,
+    logger: log,
+    shutdownTimeoutMs: Number(values['shutdown-timeout-ms']),
+  });
+} catch (e) {
+  const msg = (e as Error).message;
+  log.fatal({ err: e }, msg);
+  process.stderr.write(`baton proxy: ${msg}\n`);
+  process.exit(1);
+}
+
+let stopping = false;
+const stop = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down');
+  server.close().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      log.error({ err: e }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('uncaughtException', (e) => {
+  log.fatal({ err: e }, 'uncaught exception');
+  process.exit(1);
+});

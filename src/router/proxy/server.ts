@@ -1,0 +1,326 @@
+import { chmod, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import pino, { type Logger } from 'pino';
+import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
+import type { Backend, DrainResult, RouteConfig, RouteStatus } from '../router.js';
+import { adminServer, listenAdmin } from './admin.js';
+import type { BackendEntry } from './backend.js';
+import { proxyHealth } from './client.js';
+import { closeListener, openListener } from './listener.js';
+import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
+import type { DataPlane } from './plane.js';
+import { ServiceTable } from './service.js';
+import { loadSnapshot, type Snapshot, writeAtomic } from './snapshot.js';
+
+export interface ProxyServerOptions {
+  dataDir: string;
+  /** Defaults to a silent logger. */
+  logger?: Logger;
+  /** Bound on finishing in-flight requests at shutdown (default 10 s). */
+  shutdownTimeoutMs?: number;
+  /** How long a connection failure keeps a backend out of rotation (default 3 s). */
+  passiveUnhealthyMs?: number;
+}
+
+interface Route {
+  table: ServiceTable;
+  /** Undefined when restoring from the snapshot could not listen; the next ensureRoute tries again. */
+  server: Server | undefined;
+}
+
+interface Waiter {
+  table: ServiceTable;
+  ids: string[];
+  done(timedOut: boolean): void;
+}
+
+/**
+ * Baton's embedded proxy: one HTTP listener per service, an admin API on a unix socket, and a snapshot
+ * of its routes that is written (atomically) before every admin change is acknowledged.
+ */
+export class ProxyServer implements DataPlane {
+  readonly paths: ProxyPaths;
+  readonly passiveUnhealthyMs: number;
+  private readonly log: Logger;
+  private readonly shutdownTimeoutMs: number;
+  private readonly routes = new Map<string, Route>();
+  private readonly waiters = new Set<Waiter>();
+  private admin: Server | undefined;
+  private writes: Promise<void> = Promise.resolve();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+
+  private constructor(opts: ProxyServerOptions) {
+    this.paths = proxyPaths(opts.dataDir);
+    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
+    this.passiveUnhealthyMs = opts.passiveUnhealthyMs ?? 3000;
+  }
+
+  /** Restores the snapshot, listens again, then serves the admin socket and writes the pid file. */
+  static async start(opts: ProxyServerOptions): Promise<ProxyServer> {
+    const p = new ProxyServer(opts);
+    await mkdir(p.paths.dir, { recursive: true, mode: 0o700 });
+    await p.claimSocket();
+    await p.restore();
+    p.admin = adminServer(p, p.log);
+    try {
+      await listenAdmin(p.admin, p.paths.socket);
+    } catch (e) {
+      await p.close();
+      throw e;
+    }
+    await chmod(p.paths.socket, 0o600);
+    await writeFile(p.paths.pid, `${process.pid}\n`);
+    p.log.info({ socket: p.paths.socket, routes: p.routes.size }, 'proxy started');
+    return p;
+  }
+
+  /** Refuses to start next to a live proxy; removes a stale socket file. */
+  private async claimSocket(): Promise<void> {
+    const live = await proxyHealth(this.paths.socket, 1000);
+    if (live) {
+      throw new DriverError(
+        'proxy',
+        `another baton proxy (pid ${live.pid}) is already running on ${this.paths.socket}`,
+      );
+    }
+    await rm(this.paths.socket, { force: true });
+  }
+
+  private async restore(): Promise<void> {
+    const { snapshot, corrupt } = await loadSnapshot(this.paths.state);
+    if (corrupt) this.log.error({ movedTo: corrupt }, 'snapshot unreadable; starting without routes');
+    for (const r of snapshot.routes) {
+      const table = new ServiceTable(r);
+      table.add(r.backends);
+      for (const b of r.backends) {
+        const e = table.byId.get(b.id)!;
+        e.state = b.state;
+        e.healthy = b.healthy;
+      }
+      let server: Server | undefined;
+      try {
+        server = await openListener(table, this, r.listen);
+      } catch (e) {
+        this.log.error({ service: r.service, err: (e as Error).message }, 'cannot listen for restored route');
+      }
+      this.routes.set(r.service, { table, server });
+    }
+  }
+
+  /** Runs admin changes one at a time, each followed by its snapshot write. */
+  private serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      const out = await fn();
+      await this.persist();
+      return out;
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private persist(): Promise<void> {
+    const snap: Snapshot = { version: 1, routes: [] };
+    for (const { table } of this.routes.values()) {
+      snap.routes.push({
+        service: table.service,
+        listen: table.listen,
+        drainTimeoutMs: table.drainTimeoutMs,
+        backends: table.list.map((b) => ({
+          id: b.id,
+          address: b.address,
+          revision: b.revision,
+          weight: b.weight,
+          state: b.state,
+          healthy: b.healthy,
+        })),
+      });
+    }
+    const data = `${JSON.stringify(snap, null, 2)}\n`;
+    const write = this.writes.then(() => writeAtomic(this.paths.state, data));
+    this.writes = write.catch(() => {});
+    return write.catch((e: Error) => {
+      throw new DriverError('proxy', `cannot write snapshot ${this.paths.state}: ${e.message}`, e);
+    });
+  }
+
+  private table(service: string): ServiceTable {
+    const r = this.routes.get(service);
+    if (!r) throw new NotFoundError(`route for service ${service}`);
+    return r.table;
+  }
+
+  ensureRoute(route: RouteConfig): Promise<void> {
+    return this.serial(async () => {
+      const { service, listen, drainTimeoutMs } = route;
+      if (!parseListen(listen)) throw new InputError(`listen address "${listen}" is not host:port`);
+      for (const other of this.routes.values()) {
+        if (other.table.service !== service && other.table.listen === listen) {
+          throw new InputError(`listen address ${listen} is already used by service ${other.table.service}`);
+        }
+      }
+      const existing = this.routes.get(service);
+      if (existing?.server && existing.table.listen === listen) {
+        existing.table.drainTimeoutMs = drainTimeoutMs;
+        return;
+      }
+      const table = existing?.table ?? new ServiceTable(route);
+      const server = await openListener(table, this, listen);
+      const old = existing?.server;
+      table.listen = listen;
+      table.drainTimeoutMs = drainTimeoutMs;
+      this.routes.set(service, { table, server });
+      if (old) void closeListener(old, drainTimeoutMs);
+      this.log.info({ service, listen }, 'route ready');
+    });
+  }
+
+  removeRoute(service: string): Promise<void> {
+    return this.serial(async () => {
+      const r = this.routes.get(service);
+      if (!r) return;
+      this.routes.delete(service);
+      const backends = r.table.list;
+      const drainMs = r.table.drainTimeoutMs;
+      if (r.server) await closeListener(r.server, drainMs);
+      for (const b of backends) b.close();
+      this.wake();
+      this.log.info({ service }, 'route removed');
+    });
+  }
+
+  addBackends(service: string, backends: Backend[]): Promise<void> {
+    return this.serial(() => {
+      this.table(service).add(backends);
+      this.log.info({ service, ids: backends.map((b) => b.id) }, 'backends added');
+    });
+  }
+
+  switchTo(service: string, ids: string[]): Promise<void> {
+    return this.serial(() => {
+      this.table(service).switchTo(ids);
+      this.log.info({ service, ids }, 'switched');
+    });
+  }
+
+  drain(service: string, ids: string[]): Promise<void> {
+    return this.serial(() => {
+      this.routes.get(service)?.table.drain(ids);
+    });
+  }
+
+  removeBackends(service: string, ids: string[]): Promise<void> {
+    return this.serial(() => {
+      const gone = this.routes.get(service)?.table.remove(ids) ?? [];
+      for (const b of gone) {
+        if (b.open() > 0)
+          this.log.warn({ service, id: b.id, open: b.open() }, 'closing backend with open connections');
+        b.close();
+      }
+      if (gone.length > 0) this.log.info({ service, ids: gone.map((b) => b.id) }, 'backends removed');
+      this.wake();
+    });
+  }
+
+  setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
+    return this.serial(() => {
+      this.routes.get(service)?.table.setHealthy(id, healthy);
+    });
+  }
+
+  waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
+    const started = performance.now();
+    const table = this.routes.get(service)?.table;
+    const result = (drained: boolean): DrainResult => ({
+      drained,
+      inFlight: table && this.routes.get(service)?.table === table ? table.openOn(ids) : 0,
+      waitedMs: Math.round(performance.now() - started),
+    });
+    if (!table || table.openOn(ids) === 0) return Promise.resolve(result(true));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => w.done(true), Math.max(0, timeoutMs));
+      const w: Waiter = {
+        table,
+        ids,
+        done: (timedOut) => {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          resolve(result(!timedOut));
+        },
+      };
+      this.waiters.add(w);
+    });
+  }
+
+  /** DataPlane: a backend has nothing open any more. */
+  idle(_b: BackendEntry): void {
+    if (this.waiters.size > 0) this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) {
+      const live = this.routes.get(w.table.service)?.table === w.table;
+      if (!live || w.table.openOn(w.ids) === 0) w.done(false);
+    }
+  }
+
+  status(service: string): RouteStatus | undefined {
+    return this.routes.get(service)?.table.status(performance.now());
+  }
+
+  list(): RouteStatus[] {
+    const now = performance.now();
+    return [...this.routes.values()].map((r) => r.table.status(now));
+  }
+
+  get routeCount(): number {
+    return this.routes.size;
+  }
+
+  /**
+   * Stops listening, lets in-flight requests and WebSockets finish (bounded by `shutdownTimeoutMs`), then
+   * closes everything and removes the socket and pid files. The snapshot stays for the next start.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.log.info('proxy stopping');
+    const admin = this.admin;
+    if (admin) {
+      admin.close();
+      admin.closeAllConnections();
+    }
+    const tables = [...this.routes.values()];
+    const closing = tables.map((r) =>
+      r.server ? closeListener(r.server, this.shutdownTimeoutMs) : undefined,
+    );
+    const open = tables.reduce((n, r) => n + r.table.openOn([...r.table.byId.keys()]), 0);
+    if (open > 0) {
+      const left = await Promise.all(
+        tables.map((r) =>
+          this.waitDrained(r.table.service, [...r.table.byId.keys()], this.shutdownTimeoutMs),
+        ),
+      );
+      const still = left.reduce((n, d) => n + d.inFlight, 0);
+      if (still > 0) this.log.warn({ open: still }, 'shutdown timeout: closing open connections');
+    }
+    for (const r of tables) {
+      r.server?.closeAllConnections();
+      for (const b of r.table.list) b.close();
+    }
+    await Promise.all(closing);
+    this.routes.clear();
+    for (const w of [...this.waiters]) w.done(false);
+    if (admin) {
+      await unlink(this.paths.socket).catch(() => {});
+      const pid = await readFile(this.paths.pid, 'utf8').catch(() => '');
+      if (pid.trim() === String(process.pid)) await unlink(this.paths.pid).catch(() => {});
+    }
+    this.log.info('proxy stopped');
+  }
+}

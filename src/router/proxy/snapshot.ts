@@ -1,0 +1,59 @@
+import { open, readFile, rename } from 'node:fs/promises';
+import type { BackendState, RouteConfig } from '../router.js';
+
+/** What `<dataDir>/proxy/state.json` holds: enough to serve again after a restart. */
+export interface Snapshot {
+  version: 1;
+  routes: SnapshotRoute[];
+}
+
+export interface SnapshotRoute extends RouteConfig {
+  backends: SnapshotBackend[];
+}
+
+export interface SnapshotBackend {
+  id: string;
+  address: string;
+  revision: number;
+  weight: number;
+  state: BackendState;
+  healthy: boolean;
+}
+
+/**
+ * Reads the snapshot; a missing file is an empty one. A file that cannot be parsed is moved aside
+ * (`state.json.corrupt-<time>`) and reported, so the proxy still starts.
+ */
+export async function loadSnapshot(path: string): Promise<{ snapshot: Snapshot; corrupt?: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { snapshot: { version: 1, routes: [] } };
+    throw e;
+  }
+  try {
+    const parsed = JSON.parse(text) as Snapshot;
+    if (parsed.version !== 1 || !Array.isArray(parsed.routes)) throw new Error('unknown snapshot format');
+    return { snapshot: parsed };
+  } catch {
+    const aside = `${path}.corrupt-${Date.now()}`;
+    await rename(path, aside);
+    return { snapshot: { version: 1, routes: [] }, corrupt: aside };
+  }
+}
+
+let seq = 0;
+
+/** Writes the file atomically: a temporary file in the same directory, fsync, rename. */
+export async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${++seq}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}

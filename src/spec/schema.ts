@@ -49,7 +49,10 @@ const hostPort = z
     return port > 0 && port < 65536;
   }, 'port must be between 1 and 65535');
 
-const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+const envMap = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
+  z.union([z.string(), z.number(), z.boolean()]).transform(String),
+);
 
 export const probeSchema = z
   .strictObject({
@@ -118,7 +121,10 @@ export const fileSchema = z
     services: z.record(
       z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'service names are lower-case letters, digits and dashes'),
       // A missing `runtime` means the embedded default.
-      z.preprocess((v) => (v && typeof v === 'object' && !('runtime' in v) ? { runtime: 'process', ...v } : v), serviceSchema),
+      z.preprocess(
+        (v) => (v && typeof v === 'object' && !('runtime' in v) ? { runtime: 'process', ...v } : v),
+        serviceSchema,
+      ),
     ),
   })
   .superRefine((f, ctx) => {

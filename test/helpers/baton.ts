@@ -31,7 +31,10 @@ export interface CliResult {
 }
 
 /** Runs `baton ARGS` as a user would, with the env given. */
-export function baton(args: string[], opts: { dataDir: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+export function baton(
+  args: string[],
+  opts: { dataDir: string; cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<CliResult> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [CLI, '--data-dir', opts.dataDir, ...args], {
       cwd: opts.cwd ?? ROOT,
@@ -148,7 +151,10 @@ export async function killAll(dataDir: string): Promise<void> {
       process.kill(group ? -pid : pid, 'SIGKILL');
     } catch {}
   }
-  await waitFor(() => pids.every(({ pid }) => !alive(pid)), { timeoutMs: 10_000, message: 'test processes to exit' });
+  await waitFor(() => pids.every(({ pid }) => !alive(pid)), {
+    timeoutMs: 10_000,
+    message: 'test processes to exit',
+  });
 }
 
 export interface HelloSpec {

@@ -42,7 +42,10 @@ function freshGet(url: URL): Promise<{ status: number; body: string }> {
  * Continuous load against `base` until `stop()`: a steady rate, half on keep-alive connections (undici
  * pool), half on new connections. Counts anything but a 200 as failed. Bounded by the caller's stop().
  */
-export function startLoad(base: string, opts: LoadOptions): { stop: () => Promise<LoadReport>; report: LoadReport } {
+export function startLoad(
+  base: string,
+  opts: LoadOptions,
+): { stop: () => Promise<LoadReport>; report: LoadReport } {
   const url = new URL(opts.path ?? '/', base);
   const agent = new Agent({ connections: 16, keepAliveTimeout: 10_000 });
   const report: LoadReport = { sent: 0, ok: 0, failed: 0, errors: [], bodies: new Map(), latenciesMs: [] };
@@ -71,14 +74,15 @@ export function startLoad(base: string, opts: LoadOptions): { stop: () => Promis
         opts.onResponse?.({ sentAt, doneAt, status, body });
         if (status === 200) {
           report.ok++;
-          report.bodies.set(body, (report.bodies.get(body) ?? 0) + 1);
+          report.bodies.set(body.trim(), (report.bodies.get(body.trim()) ?? 0) + 1);
         } else {
           report.failed++;
           if (report.errors.length < 10) report.errors.push(`HTTP ${status}: ${body.slice(0, 200)}`);
         }
       } catch (err) {
         report.failed++;
-        if (report.errors.length < 10) report.errors.push(`${keepAlive ? 'keep-alive' : 'new-conn'}: ${(err as Error).message}`);
+        if (report.errors.length < 10)
+          report.errors.push(`${keepAlive ? 'keep-alive' : 'new-conn'}: ${(err as Error).message}`);
       }
     })();
     pending.add(p);

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { DeployEvent } from '../../engine/events.js';
 import { action, client, type Io, stdio } from '../context.js';
@@ -53,7 +54,7 @@ export function registerDeploy(program: Command, io: Io = stdio): void {
                 service: s.name,
                 spec: s.spec,
                 secretEnv: s.secretEnv,
-                actor: `cli:${process.env.USER ?? 'unknown'}`,
+                actor: `cli:${userInfo().username}`,
               },
               print,
             );

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { InputError } from '../../core/errors.js';
 import type { DeployEvent } from '../../engine/events.js';
@@ -19,7 +20,7 @@ export function registerRollback(program: Command, io: Io = stdio): void {
         const last = await client(cmd).stream<DeployEvent>(
           'POST',
           `/v1/services/${encodeURIComponent(service)}/rollback`,
-          { ...(to !== undefined ? { to } : {}), actor: `cli:${process.env.USER ?? 'unknown'}` },
+          { ...(to !== undefined ? { to } : {}), actor: `cli:${userInfo().username}` },
           opts.json ? () => undefined : progressPrinter(io.err),
         );
         if (opts.json) io.out(JSON.stringify(last, null, 2));

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { action, client, type Io, stdio } from '../context.js';
 
@@ -13,7 +14,7 @@ export function registerStop(program: Command, io: Io = stdio): void {
           'POST',
           `/v1/services/${encodeURIComponent(service)}/stop`,
           {
-            actor: `cli:${process.env.USER ?? 'unknown'}`,
+            actor: `cli:${userInfo().username}`,
           },
         );
         io.out(

@@ -52,6 +52,8 @@ export class Resolver {
   private firstProfile: Pos | undefined;
   private profileReported = false;
   private aliases = 0;
+  /** Alias targets being expanded, to stop an alias inside the value it names. */
+  private readonly expanding = new Set<unknown>();
 
   constructor(private readonly opts: { profile?: string | undefined; env: NodeJS.ProcessEnv }) {}
 
@@ -105,10 +107,23 @@ export class Resolver {
     if (!isNode(n) && !isAlias(n)) return null;
     if (at.length > MAX_DEPTH) return this.fail(this.nodeAt(src, n), at, 'nested too deeply (alias cycle?)');
     if (isAlias(n)) {
-      if (++this.aliases > MAX_ALIASES) return this.fail(this.nodeAt(src, n), at, 'too many aliases');
       const target = n.resolve(src.doc);
       if (!target) return this.fail(this.nodeAt(src, n), at, `unknown alias *${n.source}`);
-      return this.node(target, at, src, stack);
+      if (this.expanding.has(target)) {
+        return this.fail(this.nodeAt(src, n), at, `alias *${n.source} refers to a value that contains it`);
+      }
+      if (++this.aliases > MAX_ALIASES) {
+        // Reported once: a "billion laughs" document would otherwise yield an issue per expansion.
+        return this.aliases === MAX_ALIASES + 1
+          ? this.fail(this.nodeAt(src, n), at, 'too many aliases')
+          : FAILED;
+      }
+      this.expanding.add(target);
+      try {
+        return await this.node(target, at, src, stack);
+      } finally {
+        this.expanding.delete(target);
+      }
     }
     const here = this.nodeAt(src, n);
     this.positions.set(at, here);

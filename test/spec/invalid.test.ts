@@ -302,6 +302,18 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'an alias inside the value it names',
+    files: { 'baton.yaml': `services:\n  web: &w\n    command: node\n    env: *w\n${listen}` },
+    issue: {
+      file: 'baton.yaml',
+      line: 4,
+      column: 10,
+      path: 'services.web.env.env',
+      message: 'alias *w refers to a value that contains it',
+    },
+    more: true,
+  },
+  {
     name: 'empty file',
     files: { 'baton.yaml': '' },
     issue: {

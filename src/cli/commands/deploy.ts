@@ -58,7 +58,7 @@ export function registerDeploy(program: Command, io: Io = stdio): void {
               },
               print,
             );
-            if (!last || last.type !== 'result') {
+            if (last?.type !== 'result') {
               throw new Error(`the control plane ended the deploy of ${s.name} without a result`);
             }
             results.push(last);

@@ -15,7 +15,7 @@ export function printPlan(io: Io, service: string, p: Preview): void {
     `${service}: revision ${p.revision}${p.current ? ` would replace revision ${p.current}` : ' (first deploy)'}`,
   );
   if (p.plan.steps.length === 0) io.out('  nothing to change');
-  p.plan.steps.forEach((s, i) => io.out(`  ${i + 1}. ${describeStep(s)}`));
+  for (const [i, s] of p.plan.steps.entries()) io.out(`  ${i + 1}. ${describeStep(s)}`);
 }
 
 export function registerPlan(program: Command, io: Io = stdio): void {

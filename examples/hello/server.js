@@ -1,7 +1,7 @@
 // A tiny HTTP app to deploy with Baton. No dependencies, except `ws` (resolved from the repo root) for /ws.
 //
 // Env: PORT, HOST (default 127.0.0.1), VERSION, BOOT_DELAY_MS, FAIL_RATE, SLOW_MS, HEALTH=fail, CRASH_ON_BOOT=1.
-// Routes: GET / (text), GET /version (JSON), GET /health, GET /slow?ms=N, WebSocket /ws (echo).
+// Routes: GET / (text), GET /version (JSON: version, pid, inFlight), GET /health, GET /slow?ms=N, WebSocket /ws (echo).
 // SIGTERM: stop accepting, let in-flight requests finish and open WebSockets close, then exit.
 import http from 'node:http';
 
@@ -28,8 +28,13 @@ const send = (res, status, body, type = 'text/plain; charset=utf-8') => {
   res.end(body);
 };
 
+// Requests being answered, shown by /version (tests wait on it before a graceful stop).
+let inFlight = 0;
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  inFlight++;
+  res.on('close', () => inFlight--);
   // Once shutting down, a keep-alive connection that goes idle is closed right away.
   res.on('finish', () => {
     if (closing) server.closeIdleConnections();
@@ -45,7 +50,12 @@ const server = http.createServer((req, res) => {
       return;
     }
     case '/version':
-      return send(res, 200, JSON.stringify({ version, pid: process.pid }), 'application/json');
+      return send(
+        res,
+        200,
+        JSON.stringify({ version, pid: process.pid, inFlight: inFlight - 1 }),
+        'application/json',
+      );
     case '/health':
       return healthFails ? send(res, 500, 'unhealthy\n') : send(res, 200, 'ok\n');
     case '/slow': {

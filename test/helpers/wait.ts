@@ -14,10 +14,7 @@ export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
  * Polls `cond` until it returns a truthy value (sync or async) and resolves with that value. A throwing
  * `cond` counts as "not yet"; the last error is reported if the deadline passes. Use it instead of sleeps.
  */
-export async function waitFor<T>(
-  cond: () => T | Promise<T>,
-  opts: WaitOptions = {},
-): Promise<Truthy<T>> {
+export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitOptions = {}): Promise<Truthy<T>> {
   const { timeoutMs = 10_000, intervalMs = 25 } = opts;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

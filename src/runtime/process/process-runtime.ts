@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DriverError, NotFoundError } from '../../core/errors.js';
@@ -8,6 +8,7 @@ import type { LogOptions, Runtime, StartRequest } from '../runtime.js';
 import { readLines } from './logs.js';
 import { freePort, groupAlive, isAlive, readStartTime, signalGroup } from './proc.js';
 import { type InstanceRecord, RecordDir } from './records.js';
+import { spawnDetached } from './spawn.js';
 
 export interface ProcessRuntimeOptions {
   /** Where instance records live (`<id>.json`). */
@@ -135,44 +136,9 @@ export class ProcessRuntime implements Runtime {
   private async spawn(
     base: Omit<InstanceRecord, 'pid' | 'pidStartTime' | 'startedAt' | 'state'>,
   ): Promise<InstanceRecord> {
-    const { id, spec } = base;
-    const [file, ...args] = [
-      ...(typeof spec.command === 'string' ? spec.command.split(/\s+/).filter(Boolean) : spec.command),
-      ...spec.args,
-    ];
-    if (!file) throw new DriverError('process', `instance ${id}: empty command`);
-    const cwd = path.resolve(spec.cwd ?? '.');
-    mkdirSync(this.logDir, { recursive: true });
-    const out = openSync(this.logFile(id), 'a', 0o640);
-    let child: ChildProcess;
-    try {
-      child = spawn(file, args, {
-        cwd,
-        detached: true,
-        stdio: ['ignore', out, out],
-        env: {
-          ...process.env,
-          ...spec.env,
-          PORT: String(base.port),
-          HOST: base.host,
-          BATON_SERVICE: base.service,
-          BATON_REVISION: String(base.revision),
-          BATON_INSTANCE: id,
-        },
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
-    } catch (err) {
-      const message = `cannot start ${file} in ${cwd}: ${(err as Error).message}`;
-      writeSync(out, `baton: ${message}\n`);
-      throw new DriverError('process', `instance ${id}: ${message}`, err);
-    } finally {
-      closeSync(out);
-    }
+    const { id } = base;
+    const child = await spawnDetached(base, this.logFile(id));
     const pid = child.pid!;
-    child.unref();
     this.children.set(id, child);
     this.exits.delete(id);
     child.on('error', (err) => this.log?.warn({ id, pid, err }, 'instance process error'));

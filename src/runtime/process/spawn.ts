@@ -1,0 +1,61 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { DriverError } from '../../core/errors.js';
+import type { ServiceSpec } from '../../spec/schema.js';
+
+export interface SpawnTarget {
+  id: string;
+  service: string;
+  revision: number;
+  host: string;
+  port: number;
+  spec: ServiceSpec;
+}
+
+/** argv of a process spec: a string command is split on whitespace, an array is taken as is; then `args`. */
+export function argv(spec: ServiceSpec): string[] {
+  const command = typeof spec.command === 'string' ? spec.command.split(/\s+/).filter(Boolean) : spec.command;
+  return [...command, ...spec.args];
+}
+
+/**
+ * Spawns an instance in its own process group (detached), its stdout and stderr appended to `logFile` by
+ * descriptor: no pipe to Baton, so it neither holds Baton up nor dies of SIGPIPE when Baton goes.
+ * Resolves once the OS started it; a command that cannot start is a DriverError (and a line in the log).
+ */
+export async function spawnDetached(t: SpawnTarget, logFile: string): Promise<ChildProcess> {
+  const [file, ...args] = argv(t.spec);
+  if (!file) throw new DriverError('process', `instance ${t.id}: empty command`);
+  const cwd = path.resolve(t.spec.cwd ?? '.');
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const out = openSync(logFile, 'a', 0o640);
+  try {
+    const child = spawn(file, args, {
+      cwd,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: {
+        ...process.env,
+        ...t.spec.env,
+        PORT: String(t.port),
+        HOST: t.host,
+        BATON_SERVICE: t.service,
+        BATON_REVISION: String(t.revision),
+        BATON_INSTANCE: t.id,
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.unref();
+    return child;
+  } catch (err) {
+    const message = `cannot start ${file} in ${cwd}: ${(err as Error).message}`;
+    writeSync(out, `baton: ${message}\n`);
+    throw new DriverError('process', `instance ${t.id}: ${message}`, err);
+  } finally {
+    closeSync(out);
+  }
+}

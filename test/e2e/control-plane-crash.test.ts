@@ -1,16 +1,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baton, type Daemon, freePort, startDaemon, type Workspace, workspace, writeHello } from '../helpers/baton.js';
+import {
+  baton,
+  type Daemon,
+  freePort,
+  startDaemon,
+  type Workspace,
+  workspace,
+  writeHello,
+} from '../helpers/baton.js';
 import { startLoad } from '../helpers/load.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface StatusJson {
-  services: Array<{ service: string; current: number; instances: Array<{ id: string; pid: number; state: string; routed: string }> }>;
+  services: Array<{
+    service: string;
+    current: number;
+    instances: Array<{ id: string; pid: number; state: string; routed: string }>;
+  }>;
 }
 
 const instancesOf = async (dataDir: string) => {
   const r = await baton(['status', '--json'], { dataDir });
   expect(r.code, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as StatusJson).services[0]!.instances.map((i) => ({ id: i.id, pid: i.pid, state: i.state, routed: i.routed }));
+  return (JSON.parse(r.stdout) as StatusJson).services[0]!.instances.map((i) => ({
+    id: i.id,
+    pid: i.pid,
+    state: i.state,
+    routed: i.routed,
+  }));
 };
 
 describe('the control plane can die without dropping traffic', () => {
@@ -86,7 +103,10 @@ describe('the control plane can die without dropping traffic', () => {
     expect(report.errors).toEqual([]);
     expect(report.failed).toBe(0);
     const h = await baton(['history', 'hello', '--json'], { dataDir: ws.dataDir });
-    const history = JSON.parse(h.stdout) as { current: number; revisions: Array<{ number: number; status: string }> };
+    const history = JSON.parse(h.stdout) as {
+      current: number;
+      revisions: Array<{ number: number; status: string }>;
+    };
     expect(history.current).toBe(2);
     expect(history.revisions.find((r) => r.number === 3)?.status).toBe('failed');
   });

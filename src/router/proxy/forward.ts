@@ -84,7 +84,8 @@ class Exchange {
     res.on('close', this.onClose);
   }
 
-  send(b: BackendEntry): void {
+  /** `fresh`: bypass the pool (after a stale keep-alive socket, the others may be stale too). */
+  send(b: BackendEntry, fresh = false): void {
     this.backend = b;
     this.attempts++;
     b.inFlight++;
@@ -95,7 +96,7 @@ class Exchange {
       method: this.req.method,
       path: this.req.url,
       headers: this.headers,
-      agent: b.agent,
+      agent: fresh ? false : b.agent,
       setHost: false,
     });
     this.upstream = up;
@@ -155,8 +156,8 @@ class Exchange {
     if (refused) b.passiveUntil = now + this.plane.passiveUnhealthyMs;
     // Nothing of this request reached the backend: a refused connection, or a reused keep-alive
     // socket the backend had closed (it never read the request).
-    const unsent =
-      !this.bodyStarted && (refused || (up.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')));
+    const stale = up.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+    const unsent = !this.bodyStarted && (refused || stale);
     let retry = false;
     if (this.attempts < MAX_ATTEMPTS) {
       if (unsent) retry = true;
@@ -173,7 +174,7 @@ class Exchange {
       }
       const next = this.table.pick(now, this.tried);
       if (next !== undefined) {
-        this.send(next);
+        this.send(next, stale);
         return;
       }
     }

@@ -127,6 +127,23 @@ describe('proxy draining', () => {
     expect((await router.status(S))?.backends.map((x) => x.id)).toEqual(['b']);
   });
 
+  it('removeRoute returns at once; an open WebSocket is cut after the drain timeout', async () => {
+    const a = await wsBackend('a');
+    await router.addBackends(S, [{ id: 'a', address: a.address, revision: 1 }]);
+    const { ws, ask } = await openWs();
+    expect(await ask('hi')).toBe('a:hi');
+    let closedAt = 0;
+    ws.on('close', () => {
+      closedAt = Date.now();
+    });
+    const t0 = Date.now();
+    await router.removeRoute(S);
+    expect(Date.now() - t0).toBeLessThan(900);
+    expect(await router.status(S)).toBeUndefined();
+    await waitFor(() => closedAt > 0, 'WebSocket cut', 5000);
+    expect(closedAt - t0).toBeGreaterThanOrEqual(900);
+  });
+
   it('answers an upgrade with 503 when no backend is available', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
     sockets.push(ws);

@@ -54,6 +54,30 @@ export function reply(res: ServerResponse, status: number, kind: string, body: s
   res.end(body);
 }
 
+const EXCHANGE = Symbol('baton.exchange');
+/** Emitters carry their exchange, so listeners are shared functions rather than closures per request. */
+interface Tagged {
+  [EXCHANGE]?: Exchange;
+}
+
+function onClientClose(this: ServerResponse & Tagged): void {
+  this[EXCHANGE]!.close();
+}
+function onUpstreamResponse(this: ClientRequest & Tagged, up: IncomingMessage & Tagged): void {
+  this[EXCHANGE]!.response(this, up);
+}
+function onUpstreamError(this: ClientRequest & Tagged, err: NodeJS.ErrnoException): void {
+  this[EXCHANGE]!.error(this, err);
+}
+function onUpstreamSocket(this: ClientRequest & Tagged, s: Socket): void {
+  const x = this[EXCHANGE]!;
+  if (s.connecting) s.once('connect', () => x.pipeBody(this));
+  else x.pipeBody(this);
+}
+function onResponseError(this: IncomingMessage & Tagged): void {
+  this[EXCHANGE]!.responseFailed();
+}
+
 /**
  * One client request and its upstream attempts. The client's body is only read once the upstream
  * socket is connected, so a refused connection can be retried elsewhere for any method.
@@ -75,13 +99,14 @@ class Exchange {
     private readonly table: ServiceTable,
     private readonly plane: DataPlane,
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly res: ServerResponse & Tagged,
     private readonly start: number,
   ) {
     this.headers = upstreamHeaders(req);
     const len = req.headers['content-length'];
     this.hasBody = req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-    res.on('close', this.onClose);
+    res[EXCHANGE] = this;
+    res.on('close', onClientClose);
   }
 
   /** `fresh`: bypass the pool (after a stale keep-alive socket, the others may be stale too). */
@@ -90,7 +115,7 @@ class Exchange {
     this.attempts++;
     b.inFlight++;
     b.requests++;
-    const up = request({
+    const up: ClientRequest & Tagged = request({
       host: b.host,
       port: b.port,
       method: this.req.method,
@@ -99,54 +124,50 @@ class Exchange {
       agent: fresh ? false : b.agent,
       setHost: false,
     });
+    up[EXCHANGE] = this;
     this.upstream = up;
-    up.on('response', this.onResponse);
-    up.on('error', this.onError);
-    if (this.hasBody) up.on('socket', this.onSocket);
+    up.on('response', onUpstreamResponse);
+    up.on('error', onUpstreamError);
+    if (this.hasBody) up.on('socket', onUpstreamSocket);
     else up.end();
   }
 
-  private readonly onSocket = (s: Socket): void => {
-    if (s.connecting) s.once('connect', this.pipeBody);
-    else this.pipeBody();
-  };
-
-  private readonly pipeBody = (): void => {
-    const up = this.upstream;
-    if (this.done || this.bodyStarted || up === undefined || up.destroyed) return;
+  pipeBody(up: ClientRequest): void {
+    if (this.done || this.bodyStarted || up !== this.upstream || up.destroyed) return;
     this.bodyStarted = true;
     this.req.pipe(up);
-  };
+  }
 
-  private readonly onResponse = (up: IncomingMessage): void => {
+  response(from: ClientRequest, up: IncomingMessage & Tagged): void {
+    if (from !== this.upstream) return;
     this.responded = true;
     if (this.done) {
       up.resume();
       return;
     }
-    up.on('error', this.onResponseError);
+    up[EXCHANGE] = this;
+    up.on('error', onResponseError);
     this.res.writeHead(
       up.statusCode ?? 502,
       up.statusMessage,
       downstreamHeaders(up.rawHeaders, up.headers.connection),
     );
     up.pipe(this.res);
-  };
+  }
 
   /** The backend went away in the middle of its response: the client sees its connection cut. */
-  private readonly onResponseError = (): void => {
+  responseFailed(): void {
     this.failed = true;
     this.res.destroy();
-  };
+  }
 
-  private readonly onError = (err: NodeJS.ErrnoException): void => {
-    if (this.done) return;
+  error(up: ClientRequest, err: NodeJS.ErrnoException): void {
+    if (this.done || up !== this.upstream) return;
     if (this.responded) {
-      this.onResponseError();
+      this.responseFailed();
       return;
     }
     const b = this.backend!;
-    const up = this.upstream!;
     const now = performance.now();
     this.backend = undefined;
     release(this.plane, b, false);
@@ -184,9 +205,9 @@ class Exchange {
       'upstream-failed',
       `baton: upstream failed for service ${this.table.service} (${code || err.message})\n`,
     );
-  };
+  }
 
-  private readonly onClose = (): void => {
+  close(): void {
     if (this.done) return;
     this.done = true;
     const b = this.backend;
@@ -198,5 +219,5 @@ class Exchange {
     this.table
       .counters(b.revision)
       .observe(performance.now() - this.start, this.failed || this.res.statusCode >= 500);
-  };
+  }
 }

@@ -11,7 +11,7 @@ import { closeListener, openListener } from './listener.js';
 import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
 import type { DataPlane } from './plane.js';
 import { ServiceTable } from './service.js';
-import { loadSnapshot, type Snapshot, writeAtomic } from './snapshot.js';
+import { loadSnapshot, snapshotOf, tableFrom, writeAtomic } from './snapshot.js';
 
 export interface ProxyServerOptions {
   dataDir: string;
@@ -93,13 +93,7 @@ export class ProxyServer implements DataPlane {
     const { snapshot, corrupt } = await loadSnapshot(this.paths.state);
     if (corrupt) this.log.error({ movedTo: corrupt }, 'snapshot unreadable; starting without routes');
     for (const r of snapshot.routes) {
-      const table = new ServiceTable(r);
-      table.add(r.backends);
-      for (const b of r.backends) {
-        const e = table.byId.get(b.id)!;
-        e.state = b.state;
-        e.healthy = b.healthy;
-      }
+      const table = tableFrom(r);
       let server: Server | undefined;
       try {
         server = await openListener(table, this, r.listen);
@@ -122,22 +116,7 @@ export class ProxyServer implements DataPlane {
   }
 
   private persist(): Promise<void> {
-    const snap: Snapshot = { version: 1, routes: [] };
-    for (const { table } of this.routes.values()) {
-      snap.routes.push({
-        service: table.service,
-        listen: table.listen,
-        drainTimeoutMs: table.drainTimeoutMs,
-        backends: table.list.map((b) => ({
-          id: b.id,
-          address: b.address,
-          revision: b.revision,
-          weight: b.weight,
-          state: b.state,
-          healthy: b.healthy,
-        })),
-      });
-    }
+    const snap = snapshotOf([...this.routes.values()].map((r) => r.table));
     const data = `${JSON.stringify(snap, null, 2)}\n`;
     const write = this.writes.then(() => writeAtomic(this.paths.state, data));
     this.writes = write.catch(() => {});
@@ -182,10 +161,13 @@ export class ProxyServer implements DataPlane {
       const r = this.routes.get(service);
       if (!r) return;
       this.routes.delete(service);
+      // In-flight requests and WebSockets get the drain timeout, then every connection is cut.
       const backends = r.table.list;
-      const drainMs = r.table.drainTimeoutMs;
-      if (r.server) await closeListener(r.server, drainMs);
-      for (const b of backends) b.close();
+      const closeBackends = (): void => {
+        for (const b of backends) b.close();
+      };
+      setTimeout(closeBackends, r.table.drainTimeoutMs).unref();
+      if (r.server) void closeListener(r.server, r.table.drainTimeoutMs).then(closeBackends);
       this.wake();
       this.log.info({ service }, 'route removed');
     });

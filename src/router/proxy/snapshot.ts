@@ -1,5 +1,6 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import type { BackendState, RouteConfig } from '../router.js';
+import { ServiceTable } from './service.js';
 
 /** What `<dataDir>/proxy/state.json` holds: enough to serve again after a restart. */
 export interface Snapshot {
@@ -56,4 +57,36 @@ export async function writeAtomic(path: string, data: string): Promise<void> {
     await fh.close();
   }
   await rename(tmp, path);
+}
+
+/** The snapshot of these backend tables. */
+export function snapshotOf(tables: ServiceTable[]): Snapshot {
+  return {
+    version: 1,
+    routes: tables.map((t) => ({
+      service: t.service,
+      listen: t.listen,
+      drainTimeoutMs: t.drainTimeoutMs,
+      backends: t.list.map((b) => ({
+        id: b.id,
+        address: b.address,
+        revision: b.revision,
+        weight: b.weight,
+        state: b.state,
+        healthy: b.healthy,
+      })),
+    })),
+  };
+}
+
+/** A backend table restored from its snapshot (states and health included). */
+export function tableFrom(r: SnapshotRoute): ServiceTable {
+  const table = new ServiceTable(r);
+  table.add(r.backends);
+  for (const b of r.backends) {
+    const e = table.byId.get(b.id)!;
+    e.state = b.state;
+    e.healthy = b.healthy;
+  }
+  return table;
 }

@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Benchmark: latency in steady state and during deploys, and the switch time of the embedded proxy.
+// Usage: npm run bench:deploy [-- --deploys 10 --rps 400]
+// Prints requests, failed, p50/p99 (steady vs during deploys), and per switch:
+//  - probe→first request: from a new instance's first passing probe to the first request it serves
+//  - drain→last request: from the moment an old instance starts draining to the last new request it got
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { percentile, startLoad } from '../dist/testing/load.js';
+
+const { values: args } = parseArgs({
+  options: { deploys: { type: 'string', default: '10' }, rps: { type: 'string', default: '400' }, steady: { type: 'string', default: '5' } },
+});
+const DEPLOYS = Number(args.deploys);
+const RPS = Number(args.rps);
+const STEADY_S = Number(args.steady);
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist', 'cli', 'main.js');
+const dir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
+const dataDir = join(dir, 'data');
+const freePort = () =>
+  new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const daemon = spawn(process.execPath, [cli, '--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
+  stdio: 'ignore',
+  env: { ...process.env, BATON_LOG_LEVEL: 'warn' },
+});
+let api;
+for (let i = 0; i < 400 && !api; i++) {
+  await sleep(50);
+  if (existsSync(join(dataDir, 'api.json'))) {
+    const { url, pid } = JSON.parse(readFileSync(join(dataDir, 'api.json'), 'utf8'));
+    if (pid === daemon.pid) api = url;
+  }
+}
+if (!api) throw new Error('baton serve did not start');
+const token = readFileSync(join(dataDir, 'token'), 'utf8').trim();
+const port = await freePort();
+
+const spec = (version) => ({
+  runtime: 'process',
+  command: process.execPath,
+  args: ['server.js'],
+  cwd: join(root, 'examples', 'hello'),
+  env: { VERSION: version },
+  replicas: 2,
+  probe: { http: { path: '/health', status: 200 }, interval: 250, timeout: 1000, healthyThreshold: 1, unhealthyThreshold: 3, startTimeout: 15000 },
+  traffic: { listen: `127.0.0.1:${port}`, drainTimeout: 10000 },
+  strategy: { type: 'rolling', maxSurge: 1, maxUnavailable: 0 },
+  stopTimeout: 5000,
+});
+
+/** Deploys through the API, timestamping each event as it arrives (same clock as the load generator). */
+async function deploy(version, onEvent) {
+  const res = await fetch(`${api}/v1/deploy`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ service: 'hello', spec: spec(version), actor: 'bench' }),
+  });
+  let buf = '';
+  let last;
+  for await (const chunk of res.body) {
+    buf += Buffer.from(chunk).toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.trim()) {
+        last = JSON.parse(line);
+        onEvent(last, performance.now());
+      }
+    }
+  }
+  if (!last?.ok) throw new Error(`deploy failed: ${last?.message}`);
+}
+
+const responses = [];
+await deploy('v0', () => {});
+const load = startLoad(`http://127.0.0.1:${port}`, {
+  rps: RPS,
+  path: '/version',
+  onResponse: (r) => responses.push(r),
+});
+const windows = [];
+const pidOf = new Map(); // instance -> pid
+const passAt = new Map(); // instance -> first passing probe time
+const drainAt = new Map(); // instance -> drain begin time
+await sleep(STEADY_S * 1000);
+for (let i = 0; i < DEPLOYS; i++) {
+  const start = performance.now();
+  await deploy(i % 2 ? 'v2' : 'v1', (e, t) => {
+    if (e.type === 'instance') {
+      const m = /pid (\d+)/.exec(e.message);
+      if (m) pidOf.set(e.instance, Number(m[1]));
+    }
+    if (e.type === 'probe' && e.result.ok && !passAt.has(e.instance)) passAt.set(e.instance, t);
+    if (e.type === 'step' && e.op === 'drain' && e.phase === 'begin') for (const id of /drain: (.*)$/.exec(e.message)[1].split(', ')) drainAt.set(id, t);
+  });
+  windows.push([start, performance.now()]);
+  await sleep(1000);
+}
+const report = await load.stop();
+
+// Map pid -> instance for the instances seen in the events; the v0 ones are only drained.
+const instanceByPid = new Map([...pidOf].map(([id, pid]) => [pid, id]));
+const firstServed = new Map();
+const lastServed = new Map();
+const steady = [];
+const during = [];
+for (const r of responses) {
+  const inDeploy = windows.some(([a, b]) => r.sentAt >= a && r.sentAt <= b);
+  (inDeploy ? during : steady).push(r.doneAt - r.sentAt);
+  if (r.status !== 200) continue;
+  const { pid } = JSON.parse(r.body);
+  const id = instanceByPid.get(pid);
+  if (id && (!firstServed.has(id) || r.sentAt < firstServed.get(id))) firstServed.set(id, r.sentAt);
+  // For old instances, only pids we know matter; v0's come from the initial deploy's events (not captured).
+  if (id) lastServed.set(id, Math.max(lastServed.get(id) ?? 0, r.sentAt));
+}
+const toFirst = [...passAt].filter(([id]) => firstServed.has(id)).map(([id, t]) => firstServed.get(id) - t);
+const drainToLast = [...drainAt].filter(([id]) => lastServed.has(id)).map(([id, t]) => lastServed.get(id) - t);
+const f = (n) => `${n.toFixed(2)} ms`;
+const lines = [
+  `deploys: ${DEPLOYS} (rolling, 2 replicas, maxSurge 1) under ${RPS} requests/s on /version, half keep-alive, half new connections`,
+  `requests: ${report.sent}, failed: ${report.failed}`,
+  `latency steady:        p50 ${f(percentile(steady, 50))}  p99 ${f(percentile(steady, 99))}  (${steady.length} requests)`,
+  `latency during deploy: p50 ${f(percentile(during, 50))}  p99 ${f(percentile(during, 99))}  (${during.length} requests)`,
+  `p99 ratio during/steady: ${(percentile(during, 99) / percentile(steady, 99)).toFixed(2)}x`,
+  `switch: first passing probe -> first request served: p50 ${f(percentile(toFirst, 50))}  max ${f(Math.max(...toFirst))}  (${toFirst.length} instances)`,
+  `drain: drain begins -> last new request sent to the old instance: max ${f(Math.max(...drainToLast))}  (${drainToLast.length} instances; <= 0 means none after the drain)`,
+];
+for (const l of lines) process.stdout.write(`${l}\n`);
+
+// Clean up everything we started, by PID.
+daemon.kill('SIGTERM');
+await new Promise((r) => daemon.once('exit', r));
+const pids = [];
+for (const fl of readdirSync(join(dataDir, 'instances')).filter((x) => x.endsWith('.json'))) pids.push(-JSON.parse(readFileSync(join(dataDir, 'instances', fl), 'utf8')).pid);
+pids.push(Number(readFileSync(join(dataDir, 'proxy', 'proxy.pid'), 'utf8')));
+for (const p of pids) {
+  try {
+    process.kill(p, 'SIGKILL');
+  } catch {}
+}
+rmSync(dir, { recursive: true, force: true });
+process.exitCode = report.failed === 0 ? 0 : 1;

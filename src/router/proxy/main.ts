@@ -35,7 +35,7 @@ try {
 } catch (e) {
   const msg = (e as Error).message;
   log.fatal({ err: e }, msg);
-  process.stderr.write(`baton proxy: ${msg}\n`);
+  process.stderr.write(`baton ${msg}\n`);
   process.exit(1);
 }
 

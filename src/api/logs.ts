@@ -17,10 +17,14 @@ export async function streamLogs(
     throw new NotFoundError(`service ${service}`);
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
   const followed = new Set<string>();
-  const pump = async (id: string, tail: number) => {
+  const pump = async (id: string, tail: number | undefined) => {
     followed.add(id);
     try {
-      for await (const line of deps.runtime.logs(id, { follow: opts.follow, tail, signal: opts.signal })) {
+      for await (const line of deps.runtime.logs(id, {
+        follow: opts.follow,
+        ...(tail !== undefined ? { tail } : {}),
+        signal: opts.signal,
+      })) {
         if (res.destroyed) return;
         res.write(`${id} | ${line}\n`);
       }
@@ -36,7 +40,8 @@ export async function streamLogs(
       deps.runtime
         .list(service)
         .then((list) => {
-          for (const i of list) if (!followed.has(i.id)) pumps.push(pump(i.id, 0));
+          // An instance that appeared after the stream began is shown from its first line.
+          for (const i of list) if (!followed.has(i.id)) pumps.push(pump(i.id, undefined));
         })
         .catch(() => undefined);
     }, 1000);

@@ -1,0 +1,158 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSpecFile } from '../../src/spec/load.js';
+import {
+  baton,
+  CLI,
+  type Daemon,
+  freePort,
+  startDaemon,
+  type Workspace,
+  workspace,
+  writeHello,
+} from '../helpers/baton.js';
+import { startLoad } from '../helpers/load.js';
+import { waitFor } from '../helpers/wait.js';
+
+interface StatusJson {
+  services: Array<{
+    current: number;
+    instances: Array<{
+      id: string;
+      pid: number;
+      port: number;
+      restarts: number;
+      state: string;
+      healthy: boolean;
+    }>;
+  }>;
+}
+
+describe('the CLI around a running service', () => {
+  let ws: Workspace;
+  let daemon: Daemon;
+  let port: number;
+
+  const status = async () =>
+    JSON.parse((await baton(['status', '--json'], { dataDir: ws.dataDir })).stdout) as StatusJson;
+
+  beforeAll(async () => {
+    ws = workspace();
+    port = await freePort();
+    daemon = await startDaemon(ws.dataDir);
+    writeHello(ws, { version: 'v1', listen: port });
+    expect((await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir })).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await daemon?.kill();
+    await ws?.cleanup();
+  });
+
+  it('init writes a commented starter that validates, and refuses to overwrite', async () => {
+    const dir = join(ws.dir, 'init');
+    mkdirSync(dir);
+    const r = await baton(['init'], { dataDir: ws.dataDir, cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const file = join(dir, 'baton.yaml');
+    expect(readFileSync(file, 'utf8')).toMatch(/^#/m);
+    await expect(loadSpecFile(file)).resolves.toBeDefined();
+    const again = await baton(['init'], { dataDir: ws.dataDir, cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists/);
+  });
+
+  it('plan prints the steps and changes nothing', async () => {
+    writeHello(ws, { version: 'v1b', listen: port });
+    const before = await status();
+    const r = await baton(['plan', '-f', ws.specFile], { dataDir: ws.dataDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/hello: revision 2 would replace revision 1/);
+    expect(r.stdout).toMatch(/1\. start 1 instance\(s\) of revision 2/);
+    expect(r.stdout).toMatch(/drain: hello-r1-/);
+    const json = JSON.parse(
+      (await baton(['deploy', '--dry-run', '--json', '-f', ws.specFile], { dataDir: ws.dataDir })).stdout,
+    );
+    expect(json.plans[0].plan.steps[0].op).toBe('start');
+    expect(await status()).toEqual(before);
+    writeHello(ws, { version: 'v1', listen: port });
+  });
+
+  it('logs shows instance output; -f follows it', async () => {
+    const r = await baton(['logs', 'hello'], { dataDir: ws.dataDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^hello-r1-\w+-1 \| .*listening/m);
+    const follow = spawn(
+      process.execPath,
+      [CLI, '--data-dir', ws.dataDir, 'logs', 'hello', '-f', '--tail', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    follow.stdout.on('data', (c: Buffer) => {
+      out += c;
+    });
+    try {
+      // A new instance's output appears in the follow stream.
+      writeHello(ws, { version: 'v2', listen: port });
+      expect((await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir })).code).toBe(0);
+      await waitFor(() => /hello-r\d+-\w+-\d \| .*v2.*listening/.test(out), {
+        message: 'followed log line of the v2 instance',
+      });
+    } finally {
+      follow.kill('SIGTERM');
+    }
+  });
+
+  it('a crashed instance is restarted in place with backoff while the other one serves: 0 failed requests', async () => {
+    const load = startLoad(`http://127.0.0.1:${port}`, { rps: 200 });
+    const [victim] = (await status()).services[0]!.instances;
+    process.kill(victim!.pid, 'SIGKILL');
+    const restarted = await waitFor(
+      async () => {
+        const inst = (await status()).services[0]!.instances.find((i) => i.id === victim!.id);
+        return inst && inst.restarts === 1 && inst.state === 'running' && inst.healthy ? inst : undefined;
+      },
+      { timeoutMs: 20_000, message: 'the crashed instance to be restarted and healthy' },
+    );
+    expect(restarted.port).toBe(victim!.port);
+    expect(restarted.pid).not.toBe(victim!.pid);
+    expect((await status()).services[0]!.instances).toHaveLength(2);
+    const report = await load.stop();
+    expect(report.errors).toEqual([]);
+    expect(report.failed).toBe(0);
+  });
+
+  it('stop drains and stops every instance and closes the listener; deploy brings it back', async () => {
+    const r = await baton(['stop', 'hello'], { dataDir: ws.dataDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/stopped 2 instance/);
+    const s = await status();
+    expect(s.services[0]!.instances).toEqual([]);
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    expect((await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir })).code).toBe(0);
+    expect((await (await fetch(`http://127.0.0.1:${port}/`)).text()).trim()).toBe('hello from v2');
+  });
+
+  it('rollback --to a revision that does not exist is bad input; history --json lists revisions and deployments', async () => {
+    const bad = await baton(['rollback', 'hello', '--to', '99'], { dataDir: ws.dataDir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/no revision 99/);
+    const h = JSON.parse((await baton(['history', 'hello', '--json'], { dataDir: ws.dataDir })).stdout);
+    expect(h.revisions.length).toBeGreaterThanOrEqual(2);
+    expect(h.deployments.every((d: { actor: string }) => d.actor.startsWith('cli:'))).toBe(true);
+  });
+
+  it('the token guards the API; the daemon logs structured JSON', async () => {
+    const r = await baton(['status'], { dataDir: ws.dataDir, env: { BATON_TOKEN: 'wrong' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/token/);
+    expect(existsSync(join(ws.dataDir, 'token'))).toBe(true);
+    const line = daemon
+      .output()
+      .split('\n')
+      .find((l) => l.startsWith('{'));
+    expect(line && JSON.parse(line)).toMatchObject({ name: 'baton' });
+  });
+});

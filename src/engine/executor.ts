@@ -59,8 +59,8 @@ async function runStep(ctx: ExecContext, step: Step): Promise<void> {
           return { id, address: address(inst), revision: inst.revision, weight: 1 };
         }),
       );
-      await router.addBackends(service, backends);
-      if (step.op === 'switch') await router.switchTo(service, step.instances);
+      if (step.op === 'switch') await router.switchTo(service, step.instances, backends);
+      else await router.addBackends(service, backends);
       return;
     }
     case 'drain': {

@@ -66,8 +66,11 @@ export interface Router {
   removeRoute(service: string): Promise<void>;
   /** Adds backends as active, or makes existing (draining) ones active again. */
   addBackends(service: string, backends: Backend[]): Promise<void>;
-  /** Atomically: exactly these backends are active, every other backend of the service starts draining. */
-  switchTo(service: string, ids: string[]): Promise<void>;
+  /**
+   * Atomically: exactly these backends are active, every other backend of the service starts draining.
+   * Backends in `add` are added (or updated) in the same update, so a new set takes traffic only at the switch.
+   */
+  switchTo(service: string, ids: string[], add?: Backend[]): Promise<void>;
   /** No new requests to these backends. */
   drain(service: string, ids: string[]): Promise<void>;
   /** Resolves when the backends have no in-flight request or WebSocket, or when `timeoutMs` passes. */

@@ -82,6 +82,17 @@ export function runRouterContract(name: string, make: () => Promise<RouterUnderT
       expect([st.a?.state, st.b?.state, st.c?.state]).toEqual(['active', 'active', 'draining']);
     });
 
+    it('switchTo with new backends adds them and switches in one update; repeatable', async () => {
+      await r.addBackends(S, [a, b]);
+      for (let i = 0; i < 2; i++) {
+        await r.switchTo(S, ['c'], [c]);
+        const st = byId((await r.status(S))?.backends);
+        expect([st.a?.state, st.b?.state, st.c?.state]).toEqual(['draining', 'draining', 'active']);
+        expect(st.c?.address).toBe(c.address);
+      }
+      await expect(r.switchTo(S, ['zz'], [c])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
     it('switchTo to an unknown backend fails and changes nothing', async () => {
       await r.addBackends(S, [a, c]);
       await expect(r.switchTo(S, ['c', 'zz'])).rejects.toMatchObject({ code: 'NOT_FOUND' });

@@ -96,7 +96,11 @@ export class FakeRouter implements Router {
 
   async addBackends(service: string, backends: Backend[]): Promise<void> {
     this.enter('addBackends', [service, backends]);
-    const r = this.route(service);
+    this.put(this.route(service), backends);
+  }
+
+  /** Adds or re-activates backends, keeping the counters of ones already known. */
+  private put(r: FakeRoute, backends: Backend[]): void {
     for (const b of backends) {
       const prev = r.backends.get(b.id);
       r.backends.set(b.id, {
@@ -114,11 +118,14 @@ export class FakeRouter implements Router {
     }
   }
 
-  async switchTo(service: string, ids: string[]): Promise<void> {
-    this.enter('switchTo', [service, ids]);
+  async switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
+    this.enter('switchTo', add.length ? [service, ids, add] : [service, ids]);
     const r = this.route(service);
+    const adding = new Set(add.map((b) => b.id));
     for (const id of ids)
-      if (!r.backends.has(id)) throw new NotFoundError(`backend ${id} of service ${service}`);
+      if (!r.backends.has(id) && !adding.has(id))
+        throw new NotFoundError(`backend ${id} of service ${service}`);
+    if (add.length) this.put(r, add);
     const wanted = new Set(ids);
     for (const b of r.backends.values())
       b.state = wanted.has(b.id) ? BackendState.Active : BackendState.Draining;

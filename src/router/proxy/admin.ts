@@ -90,9 +90,13 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
     case 'DELETE backends':
       await proxy.removeBackends(service, ids((await body(req)).ids));
       return send(res, 200, {});
-    case 'POST switch':
-      await proxy.switchTo(service, ids((await body(req)).ids));
+    case 'POST switch': {
+      const b = await body(req);
+      if (b.add !== undefined && !Array.isArray(b.add))
+        throw new InputError('add must be a list of backends');
+      await proxy.switchTo(service, ids(b.ids), Array.isArray(b.add) ? b.add.map(backend) : []);
       return send(res, 200, {});
+    }
     case 'POST drain':
       await proxy.drain(service, ids((await body(req)).ids));
       return send(res, 200, {});

@@ -141,8 +141,8 @@ export class ProxyRouter implements Router {
     await this.call('POST', `${svc(service)}/backends`, { backends });
   }
 
-  async switchTo(service: string, ids: string[]): Promise<void> {
-    await this.call('POST', `${svc(service)}/switch`, { ids });
+  async switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
+    await this.call('POST', `${svc(service)}/switch`, { ids, add });
   }
 
   async drain(service: string, ids: string[]): Promise<void> {

@@ -180,9 +180,9 @@ export class ProxyServer implements DataPlane {
     });
   }
 
-  switchTo(service: string, ids: string[]): Promise<void> {
+  switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
     return this.serial(() => {
-      this.table(service).switchTo(ids);
+      this.table(service).switchTo(ids, add);
       this.log.info({ service, ids }, 'switched');
     });
   }

@@ -76,11 +76,15 @@ export class ServiceTable {
     this.list = list;
   }
 
-  switchTo(ids: string[]): void {
+  switchTo(ids: string[], add: Backend[] = []): void {
     const wanted = new Set(ids);
+    const adding = new Set(add.map((b) => b.id));
     for (const id of wanted) {
-      if (!this.byId.has(id)) throw new NotFoundError(`backend ${id} of service ${this.service}`);
+      if (!this.byId.has(id) && !adding.has(id))
+        throw new NotFoundError(`backend ${id} of service ${this.service}`);
     }
+    // One synchronous update: no request is routed between adding the new set and switching to it.
+    if (add.length) this.add(add);
     for (const b of this.list) b.state = wanted.has(b.id) ? BackendState.Active : BackendState.Draining;
   }
 

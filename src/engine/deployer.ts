@@ -4,6 +4,7 @@ import { type Deployment, DeploymentState, type Revision, RevisionStatus } from 
 import { plan as computePlan } from '../plan/plan.js';
 import type { Plan } from '../plan/types.js';
 import type { ServiceSpec } from '../spec/schema.js';
+import { specHash } from '../store/hash.js';
 import type { EngineDeps } from './deps.js';
 import type { DeployEvent, Emit } from './events.js';
 import { execute } from './executor.js';
@@ -50,13 +51,16 @@ export class Deployer {
     const { repo } = this.deps;
     const record = await repo.getService(req.service);
     const current = record?.current != null ? await repo.getRevision(req.service, record.current) : undefined;
-    const { revision } = await repo.recordRevision(req.service, req.spec, {
-      ...(req.secretEnv ? { secretEnv: req.secretEnv } : {}),
-    });
-    return this.run(
-      { service: req.service, target: revision, current, kind: 'deploy', actor: req.actor },
-      emit,
-    );
+    // The same spec as the serving revision records nothing new: the deploy only converges it.
+    const target =
+      current && current.hash === specHash(req.spec)
+        ? current
+        : (
+            await repo.recordRevision(req.service, req.spec, {
+              ...(req.secretEnv ? { secretEnv: req.secretEnv } : {}),
+            })
+          ).revision;
+    return this.run({ service: req.service, target, current, kind: 'deploy', actor: req.actor }, emit);
   }
 
   /** Deploys an earlier revision again (default: the one before the current). */

@@ -5,7 +5,7 @@
 //  - probe→first request: from a new instance's first passing probe to the first request it serves
 //  - drain→last request: from the moment an old instance starts draining to the last new request it got
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,7 +14,11 @@ import { parseArgs } from 'node:util';
 import { percentile, startLoad } from '../dist/testing/load.js';
 
 const { values: args } = parseArgs({
-  options: { deploys: { type: 'string', default: '10' }, rps: { type: 'string', default: '400' }, steady: { type: 'string', default: '5' } },
+  options: {
+    deploys: { type: 'string', default: '10' },
+    rps: { type: 'string', default: '400' },
+    steady: { type: 'string', default: '5' },
+  },
 });
 const DEPLOYS = Number(args.deploys);
 const RPS = Number(args.rps);
@@ -57,7 +61,14 @@ const spec = (version) => ({
   cwd: join(root, 'examples', 'hello'),
   env: { VERSION: version },
   replicas: 2,
-  probe: { http: { path: '/health', status: 200 }, interval: 250, timeout: 1000, healthyThreshold: 1, unhealthyThreshold: 3, startTimeout: 15000 },
+  probe: {
+    http: { path: '/health', status: 200 },
+    interval: 250,
+    timeout: 1000,
+    healthyThreshold: 1,
+    unhealthyThreshold: 3,
+    startTimeout: 15000,
+  },
   traffic: { listen: `127.0.0.1:${port}`, drainTimeout: 10000 },
   strategy: { type: 'rolling', maxSurge: 1, maxUnavailable: 0 },
   stopTimeout: 5000,
@@ -74,14 +85,12 @@ async function deploy(version, onEvent) {
   let last;
   for await (const chunk of res.body) {
     buf += Buffer.from(chunk).toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line.trim()) {
-        last = JSON.parse(line);
-        onEvent(last, performance.now());
-      }
+    const lines = buf.split('\n');
+    buf = lines.pop();
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      last = JSON.parse(line);
+      onEvent(last, performance.now());
     }
   }
   if (!last?.ok) throw new Error(`deploy failed: ${last?.message}`);
@@ -107,7 +116,8 @@ for (let i = 0; i < DEPLOYS; i++) {
       if (m) pidOf.set(e.instance, Number(m[1]));
     }
     if (e.type === 'probe' && e.result.ok && !passAt.has(e.instance)) passAt.set(e.instance, t);
-    if (e.type === 'step' && e.op === 'drain' && e.phase === 'begin') for (const id of /drain: (.*)$/.exec(e.message)[1].split(', ')) drainAt.set(id, t);
+    if (e.type === 'step' && e.op === 'drain' && e.phase === 'begin')
+      for (const id of /drain: (.*)$/.exec(e.message)[1].split(', ')) drainAt.set(id, t);
   });
   windows.push([start, performance.now()]);
   await sleep(1000);
@@ -131,7 +141,9 @@ for (const r of responses) {
   if (id) lastServed.set(id, Math.max(lastServed.get(id) ?? 0, r.sentAt));
 }
 const toFirst = [...passAt].filter(([id]) => firstServed.has(id)).map(([id, t]) => firstServed.get(id) - t);
-const drainToLast = [...drainAt].filter(([id]) => lastServed.has(id)).map(([id, t]) => lastServed.get(id) - t);
+const drainToLast = [...drainAt]
+  .filter(([id]) => lastServed.has(id))
+  .map(([id, t]) => lastServed.get(id) - t);
 const f = (n) => `${n.toFixed(2)} ms`;
 const lines = [
   `deploys: ${DEPLOYS} (rolling, 2 replicas, maxSurge 1) under ${RPS} requests/s on /version, half keep-alive, half new connections`,
@@ -148,7 +160,8 @@ for (const l of lines) process.stdout.write(`${l}\n`);
 daemon.kill('SIGTERM');
 await new Promise((r) => daemon.once('exit', r));
 const pids = [];
-for (const fl of readdirSync(join(dataDir, 'instances')).filter((x) => x.endsWith('.json'))) pids.push(-JSON.parse(readFileSync(join(dataDir, 'instances', fl), 'utf8')).pid);
+for (const fl of readdirSync(join(dataDir, 'instances')).filter((x) => x.endsWith('.json')))
+  pids.push(-JSON.parse(readFileSync(join(dataDir, 'instances', fl), 'utf8')).pid);
 pids.push(Number(readFileSync(join(dataDir, 'proxy', 'proxy.pid'), 'utf8')));
 for (const p of pids) {
   try {

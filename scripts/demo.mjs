@@ -31,7 +31,9 @@ const freePort = () =>
 /** Runs the CLI with its progress shown; resolves with its exit code. */
 const baton = (...args) =>
   new Promise((res, rej) => {
-    const child = spawn(process.execPath, [cli, '--data-dir', dataDir, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [cli, '--data-dir', dataDir, ...args], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     child.on('error', rej);
     child.on('exit', (code) => res(code ?? 1));
   });
@@ -48,7 +50,14 @@ async function startDaemon() {
     if (daemon.exitCode !== null) throw new Error(`baton serve exited with ${daemon.exitCode}`);
     if (existsSync(apiFile)) {
       const { url, pid } = JSON.parse(readFileSync(apiFile, 'utf8'));
-      if (pid === daemon.pid && (await fetch(`${url}/v1/health`).then((r) => r.ok, () => false))) return url;
+      if (
+        pid === daemon.pid &&
+        (await fetch(`${url}/v1/health`).then(
+          (r) => r.ok,
+          () => false,
+        ))
+      )
+        return url;
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -86,7 +95,8 @@ async function cleanup() {
     } catch {}
   }
   const deadline = Date.now() + 10_000;
-  while (pids.some((p) => alive(Math.abs(p))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (pids.some((p) => alive(Math.abs(p))) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');

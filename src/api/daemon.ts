@@ -15,6 +15,7 @@ import { createRuntime } from '../runtime/create.js';
 import { openStore } from '../store/open.js';
 import { Repo } from '../store/repo.js';
 import { dataPaths } from './paths.js';
+import { watchProxy } from './proxy-watchdog.js';
 import { createApiServer } from './server.js';
 
 export interface ServeOptions {
@@ -86,6 +87,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   if (recovered) logger.warn({ recovered }, 'restored services after interrupted deploys');
   const supervisor = new Supervisor(deps, deployer);
   supervisor.start();
+  const watchdog = watchProxy(paths.root, logger);
 
   const server = createApiServer(
     { deps, deployer, control: new ServiceControl(deps, deployer), version: opts.version },
@@ -106,6 +108,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   return {
     url,
     async close() {
+      await watchdog.stop();
       await supervisor.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

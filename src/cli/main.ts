@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { defaultDataDir } from '../api/paths.js';
+import { registerAudit } from './commands/audit.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerHistory } from './commands/history.js';
 import { registerInit } from './commands/init.js';
@@ -30,6 +31,7 @@ registerHistory(program);
 registerRollback(program);
 registerLogs(program);
 registerStop(program);
+registerAudit(program);
 
 try {
   await program.parseAsync(process.argv);

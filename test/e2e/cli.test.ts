@@ -142,6 +142,28 @@ describe('the CLI around a running service', () => {
     const h = JSON.parse((await baton(['history', 'hello', '--json'], { dataDir: ws.dataDir })).stdout);
     expect(h.revisions.length).toBeGreaterThanOrEqual(2);
     expect(h.deployments.every((d: { actor: string }) => d.actor.startsWith('cli:'))).toBe(true);
+    const audit = JSON.parse((await baton(['audit', 'hello', '--json'], { dataDir: ws.dataDir })).stdout) as {
+      events: Array<{ action: string; result: string; actor: string }>;
+    };
+    expect(audit.events.map((e) => `${e.action}:${e.result}`)).toContain('stop:ok');
+    expect(
+      audit.events.filter((e) => e.action === 'deploy' && e.result === 'ok').length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a killed proxy is restarted by the control plane and comes back with its routes', async () => {
+    const pidFile = join(ws.dataDir, 'proxy', 'proxy.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    const body = await waitFor(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/`);
+        return r.ok ? (await r.text()).trim() : undefined;
+      },
+      { timeoutMs: 15_000, message: 'traffic to flow again through a restarted proxy' },
+    );
+    expect(body).toMatch(/^hello from v/);
+    expect(Number(readFileSync(pidFile, 'utf8'))).not.toBe(pid);
   });
 
   it('the token guards the API; the daemon logs structured JSON', async () => {

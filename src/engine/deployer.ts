@@ -22,6 +22,21 @@ export interface DeployRequest {
 
 export type DeployResult = Extract<DeployEvent, { type: 'result' }>;
 
+interface Job {
+  service: string;
+  target: Revision;
+  current: Revision | undefined;
+  kind: 'deploy' | 'rollback';
+  actor: string;
+}
+
+/** One deploy in progress: what it does, its id, and where its events go. */
+interface RunState {
+  job: Job;
+  id: string;
+  emit: Emit;
+}
+
 export function newDeploymentId(): string {
   return randomBytes(6).toString('hex');
 }
@@ -105,17 +120,8 @@ export class Deployer {
     });
   }
 
-  private async run(
-    job: {
-      service: string;
-      target: Revision;
-      current: Revision | undefined;
-      kind: 'deploy' | 'rollback';
-      actor: string;
-    },
-    emit: Emit,
-  ): Promise<DeployResult> {
-    const { repo, router, logger } = this.deps;
+  private async run(job: Job, emit: Emit): Promise<DeployResult> {
+    const { repo, logger } = this.deps;
     const { service, target } = job;
     const id = newDeploymentId();
     await repo.acquireLock(
@@ -124,156 +130,162 @@ export class Deployer {
       LOCK_TTL_MS,
     );
     this.busy.add(service);
-    const deployment: Deployment = {
-      id,
-      service,
-      fromRevision: job.current?.number ?? null,
-      toRevision: target.number,
-      state: DeploymentState.Running,
-      kind: job.kind,
-      actor: job.actor,
-      startedAt: new Date().toISOString(),
-    };
     const log = logger.child({ service, deployment: id, revision: target.number });
     const tee: Emit = (e) => {
       if (e.type === 'step' || e.type === 'warning' || e.type === 'rollback')
         log.info({ event: e }, 'deploy progress');
       emit(e);
     };
+    const run: RunState = { job, id, emit: tee };
     try {
-      await repo.createDeployment(deployment);
-      await repo.audit({
-        actor: job.actor,
-        action: job.kind,
+      await repo.createDeployment({
+        id,
         service,
-        revision: target.number,
-        deployment: id,
-        result: 'started',
+        fromRevision: job.current?.number ?? null,
+        toRevision: target.number,
+        state: DeploymentState.Running,
+        kind: job.kind,
+        actor: job.actor,
+        startedAt: new Date().toISOString(),
       });
+      await this.audit(run, 'started');
       tee({
         type: 'deployment',
         deployment: id,
         service,
-        fromRevision: deployment.fromRevision,
+        fromRevision: job.current?.number ?? null,
         toRevision: target.number,
         kind: job.kind,
       });
-      const spec = target.spec;
-      await router.ensureRoute({
-        service,
-        listen: spec.traffic.listen,
-        drainTimeoutMs: spec.traffic.drainTimeout,
-      });
-      const p = await this.planFor(service, target.number, spec, id);
-      tee({ type: 'plan', steps: p.steps });
-      const renew = async () => {
-        await repo.renewLock(service, id, LOCK_TTL_MS);
-      };
+      let steps: number;
       try {
-        await execute(
-          {
-            deps: this.deps,
-            service,
-            deployment: id,
-            revision: target.number,
-            spec,
-            emit: tee,
-            beforeStep: renew,
-          },
-          p.steps,
-        );
+        steps = await this.advance(run);
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        tee({ type: 'rollback', reason });
-        await repo.updateDeployment(id, { state: DeploymentState.RollingBack, error: reason });
-        const restored = await this.restore(service, job.current, id, tee, p.steps.length).then(
-          () => true,
-          (rbErr: unknown) => {
-            tee({
-              type: 'warning',
-              message: `rollback did not complete: ${rbErr instanceof Error ? rbErr.message : rbErr}`,
-            });
-            return false;
-          },
-        );
-        if (job.kind === 'deploy')
-          await repo.setRevisionStatus(service, target.number, RevisionStatus.Failed, reason);
-        const state = restored ? DeploymentState.RolledBack : DeploymentState.Failed;
-        await repo.updateDeployment(id, { state, error: reason, finishedAt: new Date().toISOString() });
-        await repo.audit({
-          actor: job.actor,
-          action: job.kind,
-          service,
-          revision: target.number,
-          deployment: id,
-          result: 'failed',
-          message: reason,
-        });
-        const serving = job.current
-          ? `revision ${job.current.number} keeps serving`
-          : 'nothing was serving before';
-        const error = new DeployFailedError(
-          `deploy of ${service} revision ${target.number} failed: ${reason}; ${restored ? 'rolled back' : 'rollback incomplete'}, ${serving}`,
-          {
-            ...(err instanceof BatonError && err.details ? err.details : {}),
-          },
-        );
-        const result: DeployResult = {
-          type: 'result',
-          ok: false,
-          deployment: id,
-          service,
-          revision: target.number,
-          state,
-          message: error.message,
-          error: error.toJSON() as DeployResult['error'],
-        };
-        tee(result);
-        return result;
+        return await this.fail(run, err);
       }
-      await repo.updateService(service, (cur) => ({
-        name: service,
-        current: target.number,
-        lastRevision: Math.max(cur?.lastRevision ?? 0, target.number),
-        stopped: false,
-      }));
-      if (job.current && job.current.number !== target.number) {
-        await repo.setRevisionStatus(service, job.current.number, RevisionStatus.Superseded);
-      }
-      await repo.setRevisionStatus(service, target.number, RevisionStatus.Active);
-      await repo.updateDeployment(id, {
-        state: DeploymentState.Succeeded,
-        finishedAt: new Date().toISOString(),
-      });
-      await repo.audit({
-        actor: job.actor,
-        action: job.kind,
-        service,
-        revision: target.number,
-        deployment: id,
-        result: 'ok',
-      });
-      const message =
-        p.steps.length === 0
-          ? `${service} revision ${target.number} is already running; nothing to do`
-          : `${service} revision ${target.number} is serving`;
-      const result: DeployResult = {
-        type: 'result',
-        ok: true,
-        deployment: id,
-        service,
-        revision: target.number,
-        state: DeploymentState.Succeeded,
-        message,
-      };
-      tee(result);
-      return result;
+      return await this.succeed(run, steps);
     } finally {
       this.busy.delete(service);
       await repo
         .releaseLock(service, id)
         .catch((e: unknown) => log.warn({ err: e }, 'could not release deploy lock'));
     }
+  }
+
+  /** Routes, plans and executes; returns how many steps it took. */
+  private async advance({ job, id, emit }: RunState): Promise<number> {
+    const { repo, router } = this.deps;
+    const { service, target } = job;
+    const spec = target.spec;
+    await router.ensureRoute({
+      service,
+      listen: spec.traffic.listen,
+      drainTimeoutMs: spec.traffic.drainTimeout,
+    });
+    const p = await this.planFor(service, target.number, spec, id);
+    emit({ type: 'plan', steps: p.steps });
+    const renew = async () => {
+      await repo.renewLock(service, id, LOCK_TTL_MS);
+    };
+    await execute(
+      { deps: this.deps, service, deployment: id, revision: target.number, spec, emit, beforeStep: renew },
+      p.steps,
+    );
+    return p.steps.length;
+  }
+
+  private async succeed(run: RunState, steps: number): Promise<DeployResult> {
+    const { repo } = this.deps;
+    const { service, target, current } = run.job;
+    await repo.updateService(service, (cur) => ({
+      name: service,
+      current: target.number,
+      lastRevision: Math.max(cur?.lastRevision ?? 0, target.number),
+      stopped: false,
+    }));
+    if (current && current.number !== target.number) {
+      await repo.setRevisionStatus(service, current.number, RevisionStatus.Superseded);
+    }
+    await repo.setRevisionStatus(service, target.number, RevisionStatus.Active);
+    await repo.updateDeployment(run.id, {
+      state: DeploymentState.Succeeded,
+      finishedAt: new Date().toISOString(),
+    });
+    await this.audit(run, 'ok');
+    const message =
+      steps === 0
+        ? `${service} revision ${target.number} is already running; nothing to do`
+        : `${service} revision ${target.number} is serving`;
+    const result: DeployResult = {
+      type: 'result',
+      ok: true,
+      deployment: run.id,
+      service,
+      revision: target.number,
+      state: DeploymentState.Succeeded,
+      message,
+    };
+    run.emit(result);
+    return result;
+  }
+
+  /** Rolls back to the revision that was serving and records why the deploy failed. */
+  private async fail(run: RunState, err: unknown): Promise<DeployResult> {
+    const { repo } = this.deps;
+    const { service, target, current } = run.job;
+    const reason = err instanceof Error ? err.message : String(err);
+    run.emit({ type: 'rollback', reason });
+    await repo.updateDeployment(run.id, { state: DeploymentState.RollingBack, error: reason });
+    const journaled = (await repo.readJournal(run.id)).at(-1)?.step ?? 0;
+    const restored = await this.restore(service, current, run.id, run.emit, journaled).then(
+      () => true,
+      (rbErr: unknown) => {
+        run.emit({
+          type: 'warning',
+          message: `rollback did not complete: ${rbErr instanceof Error ? rbErr.message : rbErr}`,
+        });
+        return false;
+      },
+    );
+    if (run.job.kind === 'deploy' && target.number !== current?.number) {
+      await repo.setRevisionStatus(service, target.number, RevisionStatus.Failed, reason);
+    }
+    const state = restored ? DeploymentState.RolledBack : DeploymentState.Failed;
+    await repo.updateDeployment(run.id, { state, error: reason, finishedAt: new Date().toISOString() });
+    await this.audit(run, 'failed', reason);
+    const serving = current ? `revision ${current.number} keeps serving` : 'nothing was serving before';
+    const error = new DeployFailedError(
+      `${run.job.kind} of ${service} revision ${target.number} failed: ${reason}; ${restored ? 'rolled back' : 'rollback incomplete'}, ${serving}`,
+      err instanceof BatonError && err.details ? err.details : undefined,
+    );
+    const result: DeployResult = {
+      type: 'result',
+      ok: false,
+      deployment: run.id,
+      service,
+      revision: target.number,
+      state,
+      message: error.message,
+      error: error.toJSON() as DeployResult['error'],
+    };
+    run.emit(result);
+    return result;
+  }
+
+  private audit(
+    { job, id }: RunState,
+    result: 'started' | 'ok' | 'failed',
+    message?: string,
+  ): Promise<number> {
+    return this.deps.repo.audit({
+      actor: job.actor,
+      action: job.kind,
+      service: job.service,
+      revision: job.target.number,
+      deployment: id,
+      result,
+      ...(message ? { message } : {}),
+    });
   }
 
   /**

@@ -95,42 +95,26 @@ export async function execute(ctx: ExecContext, steps: Step[], journalFrom = 0):
   for (const [i, step] of steps.entries()) {
     await ctx.beforeStep?.();
     ctx.signal?.throwIfAborted();
-    const n = journalFrom + i + 1;
+    const record = async (phase: 'begin' | 'done' | 'failed', message: string, error?: string) => {
+      const data = { instances: step.instances };
+      await repo.journal(ctx.deployment, {
+        step: journalFrom + i + 1,
+        op: step.op,
+        phase,
+        data,
+        ...(error ? { error } : {}),
+      });
+      ctx.emit({ type: 'step', index: i + 1, total: steps.length, op: step.op, phase, message });
+    };
     const message = describeStep(step);
-    await repo.journal(ctx.deployment, {
-      step: n,
-      op: step.op,
-      phase: 'begin',
-      data: { instances: step.instances },
-    });
-    ctx.emit({ type: 'step', index: i + 1, total: steps.length, op: step.op, phase: 'begin', message });
+    await record('begin', message);
     try {
       await runStep(ctx, step);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      await repo.journal(ctx.deployment, {
-        step: n,
-        op: step.op,
-        phase: 'failed',
-        data: { instances: step.instances },
-        error,
-      });
-      ctx.emit({
-        type: 'step',
-        index: i + 1,
-        total: steps.length,
-        op: step.op,
-        phase: 'failed',
-        message: error,
-      });
+      await record('failed', error, error);
       throw err;
     }
-    await repo.journal(ctx.deployment, {
-      step: n,
-      op: step.op,
-      phase: 'done',
-      data: { instances: step.instances },
-    });
-    ctx.emit({ type: 'step', index: i + 1, total: steps.length, op: step.op, phase: 'done', message });
+    await record('done', message);
   }
 }

@@ -4,6 +4,11 @@ export const BackendState = {
   Active: 'active',
   /** Receives no new requests; in-flight ones and open WebSockets finish. */
   Draining: 'draining',
+  /**
+   * Receives no production traffic but answers on the route's preview listener (blue-green: the new
+   * set before promotion). `switchTo` makes it active.
+   */
+  Standby: 'standby',
 } as const;
 export type BackendState = (typeof BackendState)[keyof typeof BackendState];
 
@@ -38,11 +43,54 @@ export interface RouteConfig {
   /** host:port the router listens on for this service. */
   listen: string;
   drainTimeoutMs: number;
+  /**
+   * host:port of a second listener that sends every request to the backends of the preview revision
+   * (`setPreview`), whatever their state: testers reach a blue-green set before it takes traffic.
+   */
+  preview?: string | undefined;
 }
+
+/**
+ * How new requests are split between revisions (canary). Within a revision, backends are chosen as
+ * usual (active, healthy, least in flight). With no split, all active backends share the traffic.
+ */
+export interface RevisionSplit {
+  /** Percent of new requests per revision (integers 0–100 summing to 100). */
+  weights: Array<{ revision: number; percent: number }>;
+  /**
+   * Named revisions for forced routing: a request with header `X-Baton-Revision: canary|stable|<n>` or
+   * cookie `baton-revision=canary|stable|<n>` goes to that revision regardless of weights.
+   */
+  canary?: number | undefined;
+  stable?: number | undefined;
+  /**
+   * A client keeps the revision it was first given while the split lasts: the first answer sets cookie
+   * `baton-sticky-<service>=<revision>`, and later requests carrying it go to that revision while it has
+   * weight > 0 and a healthy active backend.
+   */
+  sticky: boolean;
+}
+
+/** What the route does with new requests besides proxying them. */
+export type RouteMode =
+  | { kind: 'serve' }
+  /** Every request gets a 503 with this body (default: a short maintenance page). */
+  | { kind: 'maintenance'; body?: string | undefined }
+  /**
+   * New requests wait (none is lost) until the mode changes back to `serve`, then go through; a request
+   * held longer than `maxMs` gets a 503. In-flight requests are unaffected.
+   */
+  | { kind: 'hold'; maxMs: number };
 
 export interface RouteStatus {
   service: string;
   listen: string;
+  preview?: string | undefined;
+  previewRevision?: number | null | undefined;
+  split?: RevisionSplit | null | undefined;
+  mode?: RouteMode | undefined;
+  /** Requests waiting in `hold` mode. */
+  held?: number | undefined;
   backends: BackendStatus[];
   revisions: RevisionStats[];
 }
@@ -64,8 +112,11 @@ export interface Router {
   ensureRoute(route: RouteConfig): Promise<void>;
   /** Stops listening for a service and forgets its backends. */
   removeRoute(service: string): Promise<void>;
-  /** Adds backends as active, or makes existing (draining) ones active again. */
-  addBackends(service: string, backends: Backend[]): Promise<void>;
+  /**
+   * Adds backends as active, or makes existing (draining, standby) ones active again. With
+   * `{standby: true}` they are added (or put back) in standby: reachable only on the preview listener.
+   */
+  addBackends(service: string, backends: Backend[], opts?: { standby?: boolean }): Promise<void>;
   /**
    * Atomically: exactly these backends are active, every other backend of the service starts draining.
    * Backends in `add` are added (or updated) in the same update, so a new set takes traffic only at the switch.
@@ -79,6 +130,12 @@ export interface Router {
   removeBackends(service: string, ids: string[]): Promise<void>;
   /** Passive health from the control plane's probes: unhealthy backends get no new requests. */
   setHealthy(service: string, id: string, healthy: boolean): Promise<void>;
+  /** Splits new requests between revisions (null: no split). Takes effect for the next request. */
+  setSplit(service: string, split: RevisionSplit | null): Promise<void>;
+  /** Which revision the preview listener serves (null: none, it answers 503). */
+  setPreview(service: string, revision: number | null): Promise<void>;
+  /** Maintenance page, request hold, or normal serving. Leaving `hold` releases the held requests. */
+  setMode(service: string, mode: RouteMode): Promise<void>;
   status(service: string): Promise<RouteStatus | undefined>;
   close(): Promise<void>;
 }

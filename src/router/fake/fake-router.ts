@@ -5,11 +5,16 @@ import {
   BackendState,
   type BackendStatus,
   type DrainResult,
+  type RevisionSplit,
   type RevisionStats,
   type RouteConfig,
+  type RouteMode,
   type Router,
   type RouteStatus,
 } from '../router.js';
+import { checkPreviewAddress, parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
+
+const ADDRESS = /^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/;
 
 export type FakeRouterOp = Exclude<keyof Router, 'kind'>;
 
@@ -22,6 +27,9 @@ interface FakeRoute {
   config: RouteConfig;
   backends: Map<string, BackendStatus>;
   stats: Map<number, RevisionStats>;
+  split: RevisionSplit | null;
+  previewRevision: number | null;
+  mode: RouteMode;
 }
 
 /**
@@ -75,17 +83,35 @@ export class FakeRouter implements Router {
 
   async ensureRoute(route: RouteConfig): Promise<void> {
     this.enter('ensureRoute', [route]);
-    if (!/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(route.listen)) {
+    if (!ADDRESS.test(route.listen)) {
       throw new InputError(`listen address "${route.listen}" is not host:port`);
     }
+    const preview = route.preview ?? undefined;
+    checkPreviewAddress(route.listen, preview, (a) => ADDRESS.test(a));
     for (const r of this.routes.values()) {
-      if (r.config.service !== route.service && r.config.listen === route.listen) {
-        throw new InputError(`listen address ${route.listen} is already used by service ${r.config.service}`);
+      if (r.config.service === route.service) continue;
+      for (const addr of [route.listen, preview]) {
+        if (addr !== undefined && (r.config.listen === addr || r.config.preview === addr))
+          throw new InputError(`listen address ${addr} is already used by service ${r.config.service}`);
       }
     }
+    const config: RouteConfig = {
+      service: route.service,
+      listen: route.listen,
+      drainTimeoutMs: route.drainTimeoutMs,
+    };
+    if (preview !== undefined) config.preview = preview;
     const existing = this.routes.get(route.service);
-    if (existing) existing.config = { ...route };
-    else this.routes.set(route.service, { config: { ...route }, backends: new Map(), stats: new Map() });
+    if (existing) existing.config = config;
+    else
+      this.routes.set(route.service, {
+        config,
+        backends: new Map(),
+        stats: new Map(),
+        split: null,
+        previewRevision: null,
+        mode: { kind: 'serve' },
+      });
   }
 
   async removeRoute(service: string): Promise<void> {
@@ -94,13 +120,13 @@ export class FakeRouter implements Router {
     this.wake();
   }
 
-  async addBackends(service: string, backends: Backend[]): Promise<void> {
-    this.enter('addBackends', [service, backends]);
-    this.put(this.route(service), backends);
+  async addBackends(service: string, backends: Backend[], opts?: { standby?: boolean }): Promise<void> {
+    this.enter('addBackends', opts === undefined ? [service, backends] : [service, backends, opts]);
+    this.put(this.route(service), backends, opts?.standby === true);
   }
 
-  /** Adds or re-activates backends, keeping the counters of ones already known. */
-  private put(r: FakeRoute, backends: Backend[]): void {
+  /** Adds or re-activates (or puts in standby) backends, keeping the counters of ones already known. */
+  private put(r: FakeRoute, backends: Backend[], standby = false): void {
     for (const b of backends) {
       const prev = r.backends.get(b.id);
       r.backends.set(b.id, {
@@ -108,7 +134,7 @@ export class FakeRouter implements Router {
         address: b.address,
         revision: b.revision,
         weight: b.weight ?? 1,
-        state: BackendState.Active,
+        state: standby ? BackendState.Standby : BackendState.Active,
         healthy: prev?.healthy ?? true,
         inFlight: prev?.inFlight ?? 0,
         websockets: prev?.websockets ?? 0,
@@ -191,6 +217,25 @@ export class FakeRouter implements Router {
     if (b) b.healthy = healthy;
   }
 
+  async setSplit(service: string, split: RevisionSplit | null): Promise<void> {
+    this.enter('setSplit', [service, split]);
+    const clean = parseSplit(split);
+    this.route(service).split = clean;
+  }
+
+  async setPreview(service: string, revision: number | null): Promise<void> {
+    this.enter('setPreview', [service, revision]);
+    const clean = parsePreviewRevision(revision);
+    this.route(service).previewRevision = clean;
+  }
+
+  /** The fake holds no requests: `held` stays 0. */
+  async setMode(service: string, mode: RouteMode): Promise<void> {
+    this.enter('setMode', [service, mode]);
+    const clean = parseMode(mode);
+    this.route(service).mode = clean;
+  }
+
   async status(service: string): Promise<RouteStatus | undefined> {
     this.enter('status', [service]);
     const r = this.routes.get(service);
@@ -198,6 +243,11 @@ export class FakeRouter implements Router {
     return structuredClone({
       service,
       listen: r.config.listen,
+      ...(r.config.preview === undefined ? {} : { preview: r.config.preview }),
+      previewRevision: r.previewRevision,
+      split: r.split,
+      mode: r.mode,
+      held: 0,
       backends: [...r.backends.values()],
       revisions: [...r.stats.values()].sort((a, b) => a.revision - b.revision),
     });

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { BatonError, DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import type { Backend, RouteConfig } from '../router.js';
+import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
 import type { ProxyServer } from './server.js';
 
 const MAX_BODY = 1 << 20;
@@ -18,6 +19,7 @@ const STATUS: Record<string, number> = {
  * The admin API (HTTP + JSON on the unix socket), one route per Router method:
  *   GET /health · GET /routes · GET|PUT|DELETE /routes/:service
  *   POST|DELETE /routes/:service/backends · POST /routes/:service/{switch,drain,wait-drained,health}
+ *   POST /routes/:service/split {split} · POST /routes/:service/preview {revision} · POST /routes/:service/mode {mode}
  * Errors answer `{code, message}` with 400/404/409/500.
  */
 export function adminServer(proxy: ProxyServer, log: Logger): Server {
@@ -75,6 +77,7 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
         listen: str(b.listen, 'listen'),
         drainTimeoutMs: num(b.drainTimeoutMs ?? 30_000, 'drainTimeoutMs'),
       };
+      if (b.preview !== undefined && b.preview !== null) route.preview = str(b.preview, 'preview');
       await proxy.ensureRoute(route);
       return send(res, 200, proxy.status(service));
     }
@@ -84,7 +87,9 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
     case 'POST backends': {
       const b = await body(req);
       if (!Array.isArray(b.backends)) throw new InputError('backends must be a list');
-      await proxy.addBackends(service, b.backends.map(backend));
+      if (b.standby !== undefined && typeof b.standby !== 'boolean')
+        throw new InputError('standby must be true or false');
+      await proxy.addBackends(service, b.backends.map(backend), { standby: b.standby === true });
       return send(res, 200, {});
     }
     case 'DELETE backends':
@@ -110,6 +115,21 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
       await proxy.setHealthy(service, str(b.id, 'id'), b.healthy);
       return send(res, 200, {});
     }
+    case 'POST split': {
+      const b = await body(req);
+      if (!('split' in b)) throw new InputError('split must be given (an object, or null for no split)');
+      await proxy.setSplit(service, parseSplit(b.split));
+      return send(res, 200, {});
+    }
+    case 'POST preview': {
+      const b = await body(req);
+      if (!('revision' in b)) throw new InputError('revision must be given (a number, or null for none)');
+      await proxy.setPreview(service, parsePreviewRevision(b.revision));
+      return send(res, 200, {});
+    }
+    case 'POST mode':
+      await proxy.setMode(service, parseMode((await body(req)).mode));
+      return send(res, 200, {});
     default:
       throw new NotFoundError(`admin path ${method} ${url.pathname}`);
   }

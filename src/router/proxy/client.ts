@@ -8,7 +8,15 @@ import {
   NotFoundError,
   UnavailableError,
 } from '../../core/errors.js';
-import type { Backend, DrainResult, RouteConfig, Router, RouteStatus } from '../router.js';
+import type {
+  Backend,
+  DrainResult,
+  RevisionSplit,
+  RouteConfig,
+  RouteMode,
+  Router,
+  RouteStatus,
+} from '../router.js';
 import { proxyPaths } from './paths.js';
 
 /** Answer of `GET /health`. */
@@ -137,8 +145,8 @@ export class ProxyRouter implements Router {
     await this.call('DELETE', svc(service));
   }
 
-  async addBackends(service: string, backends: Backend[]): Promise<void> {
-    await this.call('POST', `${svc(service)}/backends`, { backends });
+  async addBackends(service: string, backends: Backend[], opts: { standby?: boolean } = {}): Promise<void> {
+    await this.call('POST', `${svc(service)}/backends`, { backends, standby: opts.standby === true });
   }
 
   async switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
@@ -164,6 +172,18 @@ export class ProxyRouter implements Router {
 
   async setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
     await this.call('POST', `${svc(service)}/health`, { id, healthy });
+  }
+
+  async setSplit(service: string, split: RevisionSplit | null): Promise<void> {
+    await this.call('POST', `${svc(service)}/split`, { split });
+  }
+
+  async setPreview(service: string, revision: number | null): Promise<void> {
+    await this.call('POST', `${svc(service)}/preview`, { revision });
+  }
+
+  async setMode(service: string, mode: RouteMode): Promise<void> {
+    await this.call('POST', `${svc(service)}/mode`, { mode });
   }
 
   async status(service: string): Promise<RouteStatus | undefined> {

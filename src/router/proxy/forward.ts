@@ -7,10 +7,12 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { MAINTENANCE_RETRY_AFTER_S } from '../validate.js';
 import type { BackendEntry } from './backend.js';
 import { downstreamHeaders, upstreamHeaders } from './headers.js';
 import { type DataPlane, release } from './plane.js';
 import type { ServiceTable } from './service.js';
+import { ANY, PREVIEW, type SplitPlan } from './split.js';
 
 /** Errors that can only happen while connecting: nothing reached the backend. */
 const CONNECT_FAILURES = new Set([
@@ -24,7 +26,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 /** First try plus retries, whatever their reason. */
 const MAX_ATTEMPTS = 4;
 
-/** Proxies one HTTP request of `table`'s service. */
+/** Proxies one HTTP request of `table`'s service to production backends (split between revisions). */
 export function forward(
   table: ServiceTable,
   plane: DataPlane,
@@ -32,12 +34,45 @@ export function forward(
   res: ServerResponse,
 ): void {
   const start = performance.now();
-  const b = table.pick(start, undefined);
+  const plan = table.split;
+  let b: BackendEntry | undefined;
+  let target = ANY;
+  let sticky: SplitPlan | undefined;
+  if (plan === undefined) b = table.pick(start, undefined);
+  else ({ backend: b, target, sticky } = plan.choose(table, req.headers, start));
   if (b === undefined) {
     reply(res, 503, 'no-healthy-backend', `baton: no healthy backend for service ${table.service}\n`);
     return;
   }
-  new Exchange(table, plane, req, res, start).send(b);
+  new Exchange(table, plane, req, res, start, target, sticky).send(b);
+}
+
+/** Proxies one request of the preview listener to the preview revision (kept out of revision counters). */
+export function forwardPreview(
+  table: ServiceTable,
+  plane: DataPlane,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const start = performance.now();
+  const b = table.pickPreview(start, undefined);
+  if (b === undefined) {
+    reply(res, 503, 'no-preview', `baton: no preview revision for service ${table.service}\n`);
+    return;
+  }
+  new Exchange(table, plane, req, res, start, PREVIEW, undefined).send(b);
+}
+
+/** The maintenance answer: 503, the page and `Retry-After`. */
+export function maintenanceReply(table: ServiceTable, res: ServerResponse): void {
+  const body = table.maintenanceBody;
+  res.writeHead(503, {
+    'content-type': `${body.trimStart().startsWith('<') ? 'text/html' : 'text/plain'}; charset=utf-8`,
+    'content-length': Buffer.byteLength(body),
+    'retry-after': String(MAINTENANCE_RETRY_AFTER_S),
+    'x-baton-error': 'maintenance',
+  });
+  res.end(body);
 }
 
 /** Answers with a short text error from the proxy itself. */
@@ -101,6 +136,10 @@ class Exchange {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse & Tagged,
     private readonly start: number,
+    /** `ANY`, `PREVIEW` or the revision chosen for the request (retries stay within it). */
+    private readonly target: number,
+    /** Set when the answer carries the sticky cookie of the revision that answers. */
+    private readonly sticky: SplitPlan | undefined,
   ) {
     this.headers = upstreamHeaders(req);
     const len = req.headers['content-length'];
@@ -147,11 +186,10 @@ class Exchange {
     }
     up[EXCHANGE] = this;
     up.on('error', onResponseError);
-    this.res.writeHead(
-      up.statusCode ?? 502,
-      up.statusMessage,
-      downstreamHeaders(up.rawHeaders, up.headers.connection),
-    );
+    const headers = downstreamHeaders(up.rawHeaders, up.headers.connection);
+    const cookie = this.sticky?.cookies.get(this.backend!.revision);
+    if (cookie !== undefined) headers.push('Set-Cookie', cookie);
+    this.res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
     up.pipe(this.res);
   }
 
@@ -171,7 +209,7 @@ class Exchange {
     const now = performance.now();
     this.backend = undefined;
     release(this.plane, b, false);
-    this.table.counters(b.revision).observe(now - this.start, true);
+    if (this.target !== PREVIEW) this.table.counters(b.revision).observe(now - this.start, true);
     const code = err.code ?? '';
     const refused = CONNECT_FAILURES.has(code);
     if (refused) b.passiveUntil = now + this.plane.passiveUnhealthyMs;
@@ -193,7 +231,7 @@ class Exchange {
         this.tried ??= [];
         this.tried.push(b);
       }
-      const next = this.table.pick(now, this.tried);
+      const next = this.table.pickFor(this.target, now, this.tried);
       if (next !== undefined) {
         this.send(next, stale);
         return;
@@ -216,6 +254,7 @@ class Exchange {
     // The client left before the whole response was written: stop the upstream request too.
     if (!this.res.writableFinished && !up.destroyed) up.destroy();
     release(this.plane, b, false);
+    if (this.target === PREVIEW) return;
     this.table
       .counters(b.revision)
       .observe(performance.now() - this.start, this.failed || this.res.statusCode >= 500);

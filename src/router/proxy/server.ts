@@ -3,10 +3,12 @@ import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
-import type { Backend, DrainResult, RouteConfig, RouteStatus } from '../router.js';
+import type { Backend, DrainResult, RevisionSplit, RouteConfig, RouteMode, RouteStatus } from '../router.js';
+import { checkPreviewAddress } from '../validate.js';
 import { adminServer, listenAdmin } from './admin.js';
 import type { BackendEntry } from './backend.js';
 import { proxyHealth } from './client.js';
+import { releaseHeld } from './front.js';
 import { closeListener, openListener } from './listener.js';
 import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
 import type { DataPlane } from './plane.js';
@@ -27,6 +29,8 @@ interface Route {
   table: ServiceTable;
   /** Undefined when restoring from the snapshot could not listen; the next ensureRoute tries again. */
   server: Server | undefined;
+  /** The preview listener, when the route has one (and it could listen). */
+  preview: Server | undefined;
 }
 
 interface Waiter {
@@ -94,13 +98,20 @@ export class ProxyServer implements DataPlane {
     if (corrupt) this.log.error({ movedTo: corrupt }, 'snapshot unreadable; starting without routes');
     for (const r of snapshot.routes) {
       const table = tableFrom(r);
-      let server: Server | undefined;
-      try {
-        server = await openListener(table, this, r.listen);
-      } catch (e) {
-        this.log.error({ service: r.service, err: (e as Error).message }, 'cannot listen for restored route');
-      }
-      this.routes.set(r.service, { table, server });
+      const open = async (listen: string, preview: boolean): Promise<Server | undefined> => {
+        try {
+          return await openListener(table, this, listen, preview);
+        } catch (e) {
+          this.log.error(
+            { service: r.service, listen, err: (e as Error).message },
+            'cannot listen for restored route',
+          );
+          return undefined;
+        }
+      };
+      const server = await open(r.listen, false);
+      const preview = r.preview === undefined ? undefined : await open(r.preview, true);
+      this.routes.set(r.service, { table, server, preview });
     }
   }
 
@@ -134,25 +145,40 @@ export class ProxyServer implements DataPlane {
   ensureRoute(route: RouteConfig): Promise<void> {
     return this.serial(async () => {
       const { service, listen, drainTimeoutMs } = route;
+      const preview = route.preview ?? undefined;
       if (!parseListen(listen)) throw new InputError(`listen address "${listen}" is not host:port`);
+      checkPreviewAddress(listen, preview, (a) => parseListen(a) !== undefined);
       for (const other of this.routes.values()) {
-        if (other.table.service !== service && other.table.listen === listen) {
-          throw new InputError(`listen address ${listen} is already used by service ${other.table.service}`);
+        const t = other.table;
+        if (t.service === service) continue;
+        for (const addr of [listen, preview]) {
+          if (addr !== undefined && (t.listen === addr || t.preview === addr))
+            throw new InputError(`listen address ${addr} is already used by service ${t.service}`);
         }
       }
       const existing = this.routes.get(service);
-      if (existing?.server && existing.table.listen === listen) {
-        existing.table.drainTimeoutMs = drainTimeoutMs;
-        return;
-      }
       const table = existing?.table ?? new ServiceTable(route);
-      const server = await openListener(table, this, listen);
-      const old = existing?.server;
+      const keepMain = existing?.server !== undefined && table.listen === listen;
+      const keepPreview = existing?.preview !== undefined && table.preview === preview;
+      let server = existing?.server;
+      let previewServer = preview === undefined ? undefined : existing?.preview;
+      try {
+        if (!keepMain) server = await openListener(table, this, listen);
+        if (preview !== undefined && !keepPreview)
+          previewServer = await openListener(table, this, preview, true);
+      } catch (e) {
+        // Nothing changes: listeners opened for this call are closed again.
+        if (!keepMain && server && server !== existing?.server) void closeListener(server, 0);
+        throw e;
+      }
       table.listen = listen;
+      table.preview = preview;
       table.drainTimeoutMs = drainTimeoutMs;
-      this.routes.set(service, { table, server });
-      if (old) void closeListener(old, drainTimeoutMs);
-      this.log.info({ service, listen }, 'route ready');
+      this.routes.set(service, { table, server, preview: previewServer });
+      if (!keepMain && existing?.server) void closeListener(existing.server, drainTimeoutMs);
+      if (existing?.preview && existing.preview !== previewServer)
+        void closeListener(existing.preview, drainTimeoutMs);
+      if (!keepMain || !keepPreview) this.log.info({ service, listen, preview }, 'route ready');
     });
   }
 
@@ -161,22 +187,27 @@ export class ProxyServer implements DataPlane {
       const r = this.routes.get(service);
       if (!r) return;
       this.routes.delete(service);
+      releaseHeld(r.table, this, 'gone');
       // In-flight requests and WebSockets get the drain timeout, then every connection is cut.
       const backends = r.table.list;
       const closeBackends = (): void => {
         for (const b of backends) b.close();
       };
       setTimeout(closeBackends, r.table.drainTimeoutMs).unref();
+      if (r.preview) void closeListener(r.preview, r.table.drainTimeoutMs);
       if (r.server) void closeListener(r.server, r.table.drainTimeoutMs).then(closeBackends);
       this.wake();
       this.log.info({ service }, 'route removed');
     });
   }
 
-  addBackends(service: string, backends: Backend[]): Promise<void> {
+  addBackends(service: string, backends: Backend[], opts: { standby?: boolean } = {}): Promise<void> {
     return this.serial(() => {
-      this.table(service).add(backends);
-      this.log.info({ service, ids: backends.map((b) => b.id) }, 'backends added');
+      this.table(service).add(backends, opts.standby === true);
+      this.log.info(
+        { service, ids: backends.map((b) => b.id), standby: opts.standby === true },
+        'backends added',
+      );
     });
   }
 
@@ -209,6 +240,31 @@ export class ProxyServer implements DataPlane {
   setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
     return this.serial(() => {
       this.routes.get(service)?.table.setHealthy(id, healthy);
+    });
+  }
+
+  /** The admin API validated the split (`parseSplit`). */
+  setSplit(service: string, split: RevisionSplit | null): Promise<void> {
+    return this.serial(() => {
+      this.table(service).setSplit(split);
+      this.log.info({ service, split }, 'split set');
+    });
+  }
+
+  setPreview(service: string, revision: number | null): Promise<void> {
+    return this.serial(() => {
+      this.table(service).previewRevision = revision;
+      this.log.info({ service, revision }, 'preview revision set');
+    });
+  }
+
+  /** Leaving `hold` releases the held requests (forwarded in arrival order, or answered). */
+  setMode(service: string, mode: RouteMode): Promise<void> {
+    return this.serial(() => {
+      const table = this.table(service);
+      const prev = table.setMode(mode);
+      if (prev.kind === 'hold') releaseHeld(table, this, mode);
+      if (prev.kind !== mode.kind) this.log.info({ service, mode: mode.kind }, 'mode set');
     });
   }
 
@@ -278,8 +334,9 @@ export class ProxyServer implements DataPlane {
       admin.closeAllConnections();
     }
     const tables = [...this.routes.values()];
-    const closing = tables.map((r) =>
-      r.server ? closeListener(r.server, this.shutdownTimeoutMs) : undefined,
+    for (const r of tables) releaseHeld(r.table, this, 'gone');
+    const closing = tables.flatMap((r) =>
+      [r.server, r.preview].map((s) => (s ? closeListener(s, this.shutdownTimeoutMs) : undefined)),
     );
     const open = tables.reduce((n, r) => n + r.table.openOn([...r.table.byId.keys()]), 0);
     if (open > 0) {
@@ -293,6 +350,7 @@ export class ProxyServer implements DataPlane {
     }
     for (const r of tables) {
       r.server?.closeAllConnections();
+      r.preview?.closeAllConnections();
       for (const b of r.table.list) b.close();
     }
     await Promise.all(closing);

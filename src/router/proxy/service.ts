@@ -1,25 +1,61 @@
 import { NotFoundError } from '../../core/errors.js';
-import { type Backend, BackendState, type RouteConfig, type RouteStatus } from '../router.js';
+import {
+  type Backend,
+  BackendState,
+  type RevisionSplit,
+  type RouteConfig,
+  type RouteMode,
+  type RouteStatus,
+} from '../router.js';
+import { defaultMaintenanceBody } from '../validate.js';
 import { BackendEntry } from './backend.js';
 import { LATENCY_BOUNDS_MS, RevisionCounters } from './histogram.js';
+import { HoldQueue } from './hold.js';
+import { ANY, PREVIEW, SplitPlan } from './split.js';
+
+const NONE: BackendEntry[] = [];
 
 /**
  * A service's backend table. Every change is one synchronous update, so a request sees either the old
- * table or the new one (that is what makes `switchTo` atomic). The listener lives elsewhere.
+ * table or the new one (that is what makes `switchTo` atomic). The listeners live elsewhere.
  */
 export class ServiceTable {
   readonly service: string;
   listen: string;
   drainTimeoutMs: number;
+  /** host:port of the preview listener, if any. */
+  preview: string | undefined;
   /** Every backend, in insertion order; replaced (not mutated) on add and remove. */
   list: BackendEntry[] = [];
   readonly byId = new Map<string, BackendEntry>();
+  /** Backends per revision, rebuilt with `list`. */
+  private byRevision = new Map<number, BackendEntry[]>();
   readonly revisions = new Map<number, RevisionCounters>();
+  split: SplitPlan | undefined;
+  previewRevision: number | null = null;
+  mode: RouteMode = { kind: 'serve' };
+  /** Body of maintenance answers, computed when the mode is set. */
+  maintenanceBody = '';
+  /** Requests (and upgrades) waiting while the mode is `hold`. */
+  readonly held = new HoldQueue();
 
   constructor(route: RouteConfig) {
     this.service = route.service;
     this.listen = route.listen;
     this.drainTimeoutMs = route.drainTimeoutMs;
+    this.preview = route.preview;
+  }
+
+  setSplit(split: RevisionSplit | null): void {
+    this.split = split === null ? undefined : new SplitPlan(this.service, split);
+  }
+
+  /** Sets the mode and returns the previous one (the caller releases held requests). */
+  setMode(mode: RouteMode): RouteMode {
+    const prev = this.mode;
+    this.mode = mode;
+    if (mode.kind === 'maintenance') this.maintenanceBody = mode.body ?? defaultMaintenanceBody(this.service);
+    return prev;
   }
 
   /**
@@ -28,26 +64,28 @@ export class ServiceTable {
    * already failed this request.
    */
   pick(now: number, exclude: BackendEntry[] | undefined): BackendEntry | undefined {
-    const list = this.list;
-    let best = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < list.length; i++) {
-      const b = list[i]!;
-      if (!eligible(b, now, exclude)) continue;
-      const score = b.open() / b.weight;
-      if (score < best) best = score;
-    }
-    if (best === Number.POSITIVE_INFINITY) return undefined;
-    let total = 0;
-    let chosen: BackendEntry | undefined;
-    for (let i = 0; i < list.length; i++) {
-      const b = list[i]!;
-      if (!eligible(b, now, exclude) || b.open() / b.weight !== best) continue;
-      b.current += b.weight;
-      total += b.weight;
-      if (chosen === undefined || b.current > chosen.current) chosen = b;
-    }
-    chosen!.current -= total;
-    return chosen;
+    return best(this.list, now, exclude, false);
+  }
+
+  /** Like `pick`, among one revision's backends. */
+  pickRevision(revision: number, now: number, exclude: BackendEntry[] | undefined): BackendEntry | undefined {
+    return best(this.byRevision.get(revision) ?? NONE, now, exclude, false);
+  }
+
+  /** Among the preview revision's healthy backends, active or standby (not draining). */
+  pickPreview(now: number, exclude: BackendEntry[] | undefined): BackendEntry | undefined {
+    const r = this.previewRevision;
+    return r === null ? undefined : best(this.byRevision.get(r) ?? NONE, now, exclude, true);
+  }
+
+  /**
+   * `ANY`: any active backend; `PREVIEW`: the preview set; a revision: that revision's active backends,
+   * or any active backend when it has none (never a 503 while something healthy is active).
+   */
+  pickFor(target: number, now: number, exclude: BackendEntry[] | undefined): BackendEntry | undefined {
+    if (target === ANY) return this.pick(now, exclude);
+    if (target === PREVIEW) return this.pickPreview(now, exclude);
+    return this.pickRevision(target, now, exclude) ?? this.pick(now, exclude);
   }
 
   counters(revision: number): RevisionCounters {
@@ -59,21 +97,24 @@ export class ServiceTable {
     return c;
   }
 
-  add(backends: Backend[]): void {
+  /** Adds backends or updates known ones; all of them become active (standby with `standby`). */
+  add(backends: Backend[], standby = false): void {
+    const state = standby ? BackendState.Standby : BackendState.Active;
     const list = this.list.slice();
     for (const b of backends) {
       const existing = this.byId.get(b.id);
       if (existing) {
         existing.update(b);
-        existing.state = BackendState.Active;
+        existing.state = state;
       } else {
         const e = new BackendEntry(b);
+        e.state = state;
         this.byId.set(b.id, e);
         list.push(e);
       }
       this.counters(b.revision);
     }
-    this.list = list;
+    this.setList(list);
   }
 
   switchTo(ids: string[], add: Backend[] = []): void {
@@ -112,9 +153,8 @@ export class ServiceTable {
       gone.push(b);
     }
     if (gone.length === 0) return gone;
-    this.list = this.list.filter((b) => this.byId.has(b.id));
-    const live = new Set(this.list.map((b) => b.revision));
-    for (const r of this.revisions.keys()) if (!live.has(r)) this.revisions.delete(r);
+    this.setList(this.list.filter((b) => this.byId.has(b.id)));
+    for (const r of this.revisions.keys()) if (!this.byRevision.has(r)) this.revisions.delete(r);
     return gone;
   }
 
@@ -131,6 +171,11 @@ export class ServiceTable {
     return {
       service: this.service,
       listen: this.listen,
+      ...(this.preview === undefined ? {} : { preview: this.preview }),
+      previewRevision: this.previewRevision,
+      split: this.split?.split ?? null,
+      mode: this.mode,
+      held: this.held.size,
       backends: this.list.map((b) => b.status(now)),
       revisions: [...this.revisions.values()]
         .sort((a, b) => a.revision - b.revision)
@@ -142,11 +187,58 @@ export class ServiceTable {
         })),
     };
   }
+
+  private setList(list: BackendEntry[]): void {
+    const byRevision = new Map<number, BackendEntry[]>();
+    for (const b of list) {
+      const same = byRevision.get(b.revision);
+      if (same) same.push(b);
+      else byRevision.set(b.revision, [b]);
+    }
+    this.list = list;
+    this.byRevision = byRevision;
+  }
 }
 
-function eligible(b: BackendEntry, now: number, exclude: BackendEntry[] | undefined): boolean {
+/**
+ * Least open requests per unit of weight among eligible backends of `list`, ties broken by smooth
+ * weighted round-robin. Production: active only; preview: active or standby.
+ */
+function best(
+  list: BackendEntry[],
+  now: number,
+  exclude: BackendEntry[] | undefined,
+  preview: boolean,
+): BackendEntry | undefined {
+  let min = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i]!;
+    if (!eligible(b, now, exclude, preview)) continue;
+    const score = b.open() / b.weight;
+    if (score < min) min = score;
+  }
+  if (min === Number.POSITIVE_INFINITY) return undefined;
+  let total = 0;
+  let chosen: BackendEntry | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i]!;
+    if (!eligible(b, now, exclude, preview) || b.open() / b.weight !== min) continue;
+    b.current += b.weight;
+    total += b.weight;
+    if (chosen === undefined || b.current > chosen.current) chosen = b;
+  }
+  chosen!.current -= total;
+  return chosen;
+}
+
+function eligible(
+  b: BackendEntry,
+  now: number,
+  exclude: BackendEntry[] | undefined,
+  preview: boolean,
+): boolean {
   return (
-    b.state === BackendState.Active &&
+    (b.state === BackendState.Active || (preview && b.state === BackendState.Standby)) &&
     b.weight > 0 &&
     b.isHealthy(now) &&
     (exclude === undefined || !exclude.includes(b))

@@ -1,5 +1,5 @@
 import { open, readFile, rename } from 'node:fs/promises';
-import type { BackendState, RouteConfig } from '../router.js';
+import type { BackendState, RevisionSplit, RouteConfig, RouteMode } from '../router.js';
 import { ServiceTable } from './service.js';
 
 /** What `<dataDir>/proxy/state.json` holds: enough to serve again after a restart. */
@@ -10,6 +10,10 @@ export interface Snapshot {
 
 export interface SnapshotRoute extends RouteConfig {
   backends: SnapshotBackend[];
+  /** Absent in snapshots written before progressive delivery: no split, no preview, serving. */
+  split?: RevisionSplit | null;
+  previewRevision?: number | null;
+  mode?: RouteMode;
 }
 
 export interface SnapshotBackend {
@@ -67,6 +71,10 @@ export function snapshotOf(tables: ServiceTable[]): Snapshot {
       service: t.service,
       listen: t.listen,
       drainTimeoutMs: t.drainTimeoutMs,
+      ...(t.preview === undefined ? {} : { preview: t.preview }),
+      split: t.split?.split ?? null,
+      previewRevision: t.previewRevision,
+      mode: t.mode,
       backends: t.list.map((b) => ({
         id: b.id,
         address: b.address,
@@ -79,7 +87,7 @@ export function snapshotOf(tables: ServiceTable[]): Snapshot {
   };
 }
 
-/** A backend table restored from its snapshot (states and health included). */
+/** A backend table restored from its snapshot (states, health, split, preview revision and mode). */
 export function tableFrom(r: SnapshotRoute): ServiceTable {
   const table = new ServiceTable(r);
   table.add(r.backends);
@@ -88,5 +96,8 @@ export function tableFrom(r: SnapshotRoute): ServiceTable {
     e.state = b.state;
     e.healthy = b.healthy;
   }
+  table.setSplit(r.split ?? null);
+  table.previewRevision = r.previewRevision ?? null;
+  table.setMode(r.mode ?? { kind: 'serve' });
   return table;
 }

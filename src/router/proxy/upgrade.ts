@@ -6,12 +6,15 @@ import type { BackendEntry } from './backend.js';
 import { upgradeHead } from './headers.js';
 import { type DataPlane, release } from './plane.js';
 import type { ServiceTable } from './service.js';
+import { ANY, PREVIEW } from './split.js';
 
 const MAX_ATTEMPTS = 4;
 
 /**
  * WebSocket (or any `Upgrade`) pass-through: connects to a backend, forwards the request head and pipes
  * both ways. The tunnel counts as open on its backend until either side closes, so draining waits for it.
+ * Production upgrades follow the revision split like requests do (no sticky cookie is set on a 101);
+ * `preview` ones go to the preview revision and stay out of the revision counters.
  */
 export function tunnel(
   table: ServiceTable,
@@ -19,9 +22,16 @@ export function tunnel(
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
+  preview = false,
 ): void {
   client.on('error', () => client.destroy());
-  attempt(table, plane, req, client, head, undefined, 1);
+  const now = performance.now();
+  let target = preview ? PREVIEW : ANY;
+  let first: BackendEntry | undefined;
+  const plan = preview ? undefined : table.split;
+  if (plan !== undefined) ({ backend: first, target } = plan.choose(table, req.headers, now));
+  else first = table.pickFor(target, now, undefined);
+  attempt(table, plane, req, client, head, target, first, undefined, 1);
 }
 
 function attempt(
@@ -30,19 +40,27 @@ function attempt(
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
+  target: number,
+  chosen: BackendEntry | undefined,
   tried: BackendEntry[] | undefined,
   n: number,
 ): void {
   if (client.destroyed) return;
-  const b = table.pick(performance.now(), tried);
+  const b = chosen ?? (tried ? table.pickFor(target, performance.now(), tried) : undefined);
   if (b === undefined) {
     const [status, kind, body] = tried
       ? ['502 Bad Gateway', 'upstream-failed', `baton: upstream failed for service ${table.service}\n`]
-      : [
-          '503 Service Unavailable',
-          'no-healthy-backend',
-          `baton: no healthy backend for service ${table.service}\n`,
-        ];
+      : target === PREVIEW
+        ? [
+            '503 Service Unavailable',
+            'no-preview',
+            `baton: no preview revision for service ${table.service}\n`,
+          ]
+        : [
+            '503 Service Unavailable',
+            'no-healthy-backend',
+            `baton: no healthy backend for service ${table.service}\n`,
+          ];
     rawReply(client, status, kind, body);
     return;
   }
@@ -62,9 +80,9 @@ function attempt(
   up.on('error', (err: NodeJS.ErrnoException) => {
     if (connected) return; // 'close' follows and tears the tunnel down
     b.passiveUntil = performance.now() + plane.passiveUnhealthyMs;
-    table.counters(b.revision).observe(0, true);
+    if (target !== PREVIEW) table.counters(b.revision).observe(0, true);
     if (n < MAX_ATTEMPTS) {
-      attempt(table, plane, req, client, head, [...(tried ?? []), b], n + 1);
+      attempt(table, plane, req, client, head, target, undefined, [...(tried ?? []), b], n + 1);
     } else {
       rawReply(
         client,
@@ -82,9 +100,10 @@ function attempt(
   client.once('close', () => up.destroy());
 }
 
-function rawReply(client: Duplex, status: string, kind: string, body: string): void {
+/** Answers an upgrade request on its raw socket and closes it. `extra`: more header lines, CRLF-ended. */
+export function rawReply(client: Duplex, status: string, kind: string, body: string, extra = ''): void {
   client.end(
     `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `X-Baton-Error: ${kind}\r\nConnection: close\r\n\r\n${body}`,
+      `X-Baton-Error: ${kind}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }

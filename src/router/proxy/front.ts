@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { RouteMode } from '../router.js';
+import { MAINTENANCE_RETRY_AFTER_S } from '../validate.js';
+import { forward, maintenanceReply, reply } from './forward.js';
+import type { DataPlane } from './plane.js';
+import type { ServiceTable } from './service.js';
+import { rawReply, tunnel } from './upgrade.js';
+
+/**
+ * The production listener's door: the route's mode decides whether a new request is proxied, answered
+ * with the maintenance page, or held. (The preview listener has no door: modes are for user traffic.)
+ */
+export function onRequest(
+  table: ServiceTable,
+  plane: DataPlane,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const mode = table.mode;
+  if (mode.kind === 'serve') forward(table, plane, req, res);
+  else if (mode.kind === 'maintenance') maintenanceReply(table, res);
+  else table.held.hold({ req, res }, mode.maxMs);
+}
+
+export function onUpgrade(
+  table: ServiceTable,
+  plane: DataPlane,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  const mode = table.mode;
+  if (mode.kind === 'serve') tunnel(table, plane, req, socket, head);
+  else if (mode.kind === 'maintenance') maintenanceRaw(table, socket);
+  else table.held.hold({ req, socket, head }, mode.maxMs);
+}
+
+/**
+ * After a mode change out of `hold`: held requests go through in arrival order (`serve`) or get the
+ * maintenance answer. `gone`: the route was removed, they get a 503.
+ */
+export function releaseHeld(table: ServiceTable, plane: DataPlane, next: RouteMode | 'gone'): void {
+  if (next !== 'gone' && next.kind === 'hold') return;
+  for (const h of table.held.take()) {
+    if (next === 'gone') {
+      const body = `baton: route for service ${table.service} was removed\n`;
+      if (h.res) reply(h.res, 503, 'no-route', body);
+      else rawReply(h.socket!, '503 Service Unavailable', 'no-route', body);
+    } else if (next.kind === 'maintenance') {
+      if (h.res) maintenanceReply(table, h.res);
+      else maintenanceRaw(table, h.socket!);
+    } else if (h.res) forward(table, plane, h.req, h.res);
+    else tunnel(table, plane, h.req, h.socket!, h.head!);
+  }
+}
+
+function maintenanceRaw(table: ServiceTable, socket: Duplex): void {
+  rawReply(
+    socket,
+    '503 Service Unavailable',
+    'maintenance',
+    table.maintenanceBody,
+    `Retry-After: ${MAINTENANCE_RETRY_AFTER_S}\r\n`,
+  );
+}

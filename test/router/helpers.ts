@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Dispatcher, request } from 'undici';
 import { ProxyRouter } from '../../src/router/proxy/client.js';
 import { ProxyServer } from '../../src/router/proxy/server.js';
 
@@ -103,4 +104,26 @@ export async function startInProcessProxy(dir?: string): Promise<{
       await tmp?.remove();
     },
   };
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** One request with undici through `client`; never rejects on an HTTP status. */
+export async function send(
+  client: Dispatcher,
+  url: string,
+  opts: { method?: string; body?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<Answer> {
+  const res = await request(url, {
+    method: (opts.method ?? 'GET') as 'GET',
+    body: opts.body,
+    headers: opts.headers,
+    signal: opts.signal,
+    dispatcher: client,
+  });
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }

@@ -31,8 +31,9 @@ export interface AnalysisConfig {
    */
   baselinePriorRequests: number;
   /**
-   * Standard errors of the stable window's error rate added to it for the baseline (default 1): a
-   * stable window that happens to look better than stable is does not make a good canary look bad.
+   * Margin, in standard errors, on what the stable window says (default 1): added to its error rate,
+   * and used to raise its latency quantile bound, so a stable window that happens to look better than
+   * stable is does not make a good canary look bad.
    */
   baselineSigmas: number;
   /**

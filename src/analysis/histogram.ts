@@ -43,3 +43,19 @@ export function countAbove(h: Histogram, thresholdMs: number): number {
   }
   return n;
 }
+
+/**
+ * A bucket bound that `h`'s population exceeds with probability ≤ 1 − q, with a margin for a short
+ * sample: the smallest bound whose smoothed exceedance rate plus `sigmas` standard errors is ≤ 1 − q.
+ * Converges to the q-quantile bucket bound as the sample grows. Infinity if no finite bound qualifies.
+ */
+export function confidentQuantileBound(h: Histogram, q: number, sigmas: number): number {
+  const total = histogramTotal(h);
+  let seen = 0;
+  for (let i = 0; i < h.bounds.length; i++) {
+    seen += h.counts[i] ?? 0;
+    const rate = (total - seen + 1) / (total + 2);
+    if (rate + sigmas * Math.sqrt((rate * (1 - rate)) / (total + 2)) <= 1 - q) return h.bounds[i]!;
+  }
+  return Number.POSITIVE_INFINITY;
+}

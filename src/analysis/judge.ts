@@ -99,7 +99,7 @@ export function judge(input: JudgeInput): Verdict {
     `(${s.errors}/${s.requests})`;
   const slowText = () =>
     `${lat.k} of ${lat.n} canary requests (${pct(lat.n > 0 ? lat.k / lat.n : 0)}) slower than stable ` +
-    `p${num(config.latencyQuantile * 100).replace(/\.00$/, '')} (${lat.thresholdMs} ms)`;
+    `p${num(config.latencyQuantile * 100).replace(/\.00$/, '')} bound (${lat.thresholdMs} ms)`;
 
   if (n >= config.minAbortRequests && (err.state === 'h1' || lat.state === 'h1')) {
     const parts: string[] = [];

@@ -1,5 +1,5 @@
 import type { AnalysisConfig } from './config.js';
-import { countAbove, histogramTotal, quantileFromHistogram } from './histogram.js';
+import { confidentQuantileBound, countAbove, histogramTotal } from './histogram.js';
 import { bernoulliLlr, expectedSampleSize, type SprtBounds, type SprtState, sprtState } from './sprt.js';
 import type { WindowStats } from './window.js';
 
@@ -61,8 +61,9 @@ export function errorTest(
 }
 
 /**
- * SPRT on the canary's latency outcomes (a request is bad when slower than stable's quantile bucket
- * bound). Waits for `minStableRequests` stable requests so the threshold means something.
+ * SPRT on the canary's latency outcomes (a request is bad when slower than the stable quantile's
+ * bucket bound, raised by `baselineSigmas` standard errors while the stable window is short). Waits
+ * for `minStableRequests` stable requests so the threshold means something.
  */
 export function latencyTest(
   stable: WindowStats,
@@ -85,7 +86,7 @@ export function latencyTest(
       thresholdMs: undefined,
     };
   }
-  const thresholdMs = quantileFromHistogram(stable.latency, config.latencyQuantile);
-  const k = thresholdMs === undefined ? 0 : countAbove(canary.latency, thresholdMs);
+  const thresholdMs = confidentQuantileBound(stable.latency, config.latencyQuantile, config.baselineSigmas);
+  const k = countAbove(canary.latency, thresholdMs);
   return { ...run(n, k, p0, p1, bounds), thresholdMs };
 }

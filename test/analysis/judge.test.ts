@@ -63,7 +63,7 @@ describe('judge', () => {
     const v = judge({ stable: w(2000), canary: w(100, 0, 20), config });
     expect(v.decision).toBe('abort');
     expect(v.code).toBe('latency');
-    expect(v.reason).toContain('20 of 100 canary requests (20.0%) slower than stable p99 (25 ms)');
+    expect(v.reason).toContain('20 of 100 canary requests (20.0%) slower than stable p99 bound (25 ms)');
   });
 
   it('says what it still needs when undecided', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  confidentQuantileBound,
   countAbove,
   histogramTotal,
   p99FromHistogram,
@@ -20,6 +21,15 @@ describe('histogram', () => {
     expect(p99FromHistogram(h([0, 0, 0, 0]))).toBeUndefined();
     expect(quantileFromHistogram(h([50, 50, 0, 0]), 0.5)).toBe(10);
     expect(histogramTotal(h([1, 2, 3, 4]))).toBe(10);
+  });
+
+  it('a confident quantile bound needs a margin on short samples and converges to the quantile', () => {
+    // 200 samples, 2 above 10 ms: p99 is 10 ms, but 2/200 is too close to 1% to trust it
+    expect(p99FromHistogram(h([198, 2, 0, 0]))).toBe(10);
+    expect(confidentQuantileBound(h([198, 2, 0, 0]), 0.99, 1)).toBe(50);
+    expect(confidentQuantileBound(h([198, 2, 0, 0]), 0.99, 0)).toBe(50); // (2+1)/202 > 1%
+    expect(confidentQuantileBound(h([99_500, 500, 0, 0]), 0.99, 1)).toBe(10);
+    expect(confidentQuantileBound(h([50, 0, 0, 50]), 0.99, 1)).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('counts observations above a bound', () => {

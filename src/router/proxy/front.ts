@@ -38,15 +38,14 @@ export function onUpgrade(
 
 /**
  * After a mode change out of `hold`: held requests go through in arrival order (`serve`) or get the
- * maintenance answer. `gone`: the route was removed, they get a 503.
+ * maintenance answer. A string: the route or the proxy goes away, they get a 503 with that body.
  */
-export function releaseHeld(table: ServiceTable, plane: DataPlane, next: RouteMode | 'gone'): void {
-  if (next !== 'gone' && next.kind === 'hold') return;
+export function releaseHeld(table: ServiceTable, plane: DataPlane, next: RouteMode | string): void {
+  if (typeof next !== 'string' && next.kind === 'hold') return;
   for (const h of table.held.take()) {
-    if (next === 'gone') {
-      const body = `baton: route for service ${table.service} was removed\n`;
-      if (h.res) reply(h.res, 503, 'no-route', body);
-      else rawReply(h.socket!, '503 Service Unavailable', 'no-route', body);
+    if (typeof next === 'string') {
+      if (h.res) reply(h.res, 503, 'no-route', next);
+      else rawReply(h.socket!, '503 Service Unavailable', 'no-route', next);
     } else if (next.kind === 'maintenance') {
       if (h.res) maintenanceReply(table, h.res);
       else maintenanceRaw(table, h.socket!);

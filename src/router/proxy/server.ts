@@ -9,7 +9,7 @@ import { adminServer, listenAdmin } from './admin.js';
 import type { BackendEntry } from './backend.js';
 import { proxyHealth } from './client.js';
 import { releaseHeld } from './front.js';
-import { closeListener, openListener } from './listener.js';
+import { closeListener, type Listeners, openListener, relisten } from './listener.js';
 import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
 import type { DataPlane } from './plane.js';
 import { ServiceTable } from './service.js';
@@ -25,12 +25,8 @@ export interface ProxyServerOptions {
   passiveUnhealthyMs?: number;
 }
 
-interface Route {
+interface Route extends Listeners {
   table: ServiceTable;
-  /** Undefined when restoring from the snapshot could not listen; the next ensureRoute tries again. */
-  server: Server | undefined;
-  /** The preview listener, when the route has one (and it could listen). */
-  preview: Server | undefined;
 }
 
 interface Waiter {
@@ -158,27 +154,13 @@ export class ProxyServer implements DataPlane {
       }
       const existing = this.routes.get(service);
       const table = existing?.table ?? new ServiceTable(route);
-      const keepMain = existing?.server !== undefined && table.listen === listen;
-      const keepPreview = existing?.preview !== undefined && table.preview === preview;
-      let server = existing?.server;
-      let previewServer = preview === undefined ? undefined : existing?.preview;
-      try {
-        if (!keepMain) server = await openListener(table, this, listen);
-        if (preview !== undefined && !keepPreview)
-          previewServer = await openListener(table, this, preview, true);
-      } catch (e) {
-        // Nothing changes: listeners opened for this call are closed again.
-        if (!keepMain && server && server !== existing?.server) void closeListener(server, 0);
-        throw e;
-      }
+      const { next, changed, retire } = await relisten(table, this, existing, listen, preview);
       table.listen = listen;
       table.preview = preview;
       table.drainTimeoutMs = drainTimeoutMs;
-      this.routes.set(service, { table, server, preview: previewServer });
-      if (!keepMain && existing?.server) void closeListener(existing.server, drainTimeoutMs);
-      if (existing?.preview && existing.preview !== previewServer)
-        void closeListener(existing.preview, drainTimeoutMs);
-      if (!keepMain || !keepPreview) this.log.info({ service, listen, preview }, 'route ready');
+      this.routes.set(service, { table, ...next });
+      retire(drainTimeoutMs);
+      if (changed) this.log.info({ service, listen, preview }, 'route ready');
     });
   }
 
@@ -187,7 +169,7 @@ export class ProxyServer implements DataPlane {
       const r = this.routes.get(service);
       if (!r) return;
       this.routes.delete(service);
-      releaseHeld(r.table, this, 'gone');
+      releaseHeld(r.table, this, `baton: route for service ${service} was removed\n`);
       // In-flight requests and WebSockets get the drain timeout, then every connection is cut.
       const backends = r.table.list;
       const closeBackends = (): void => {
@@ -334,7 +316,7 @@ export class ProxyServer implements DataPlane {
       admin.closeAllConnections();
     }
     const tables = [...this.routes.values()];
-    for (const r of tables) releaseHeld(r.table, this, 'gone');
+    for (const r of tables) releaseHeld(r.table, this, 'baton: proxy is shutting down\n');
     const closing = tables.flatMap((r) =>
       [r.server, r.preview].map((s) => (s ? closeListener(s, this.shutdownTimeoutMs) : undefined)),
     );

@@ -31,6 +31,12 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
+/** `BATON_TEST_KILL_AT=<step>:<begin|done>`: the crash-safety tests' fault injection. */
+function faultsFromEnv(): Pick<EngineDeps, 'faults'> {
+  const m = /^(\d+):(begin|done)$/.exec(process.env.BATON_TEST_KILL_AT ?? '');
+  return m ? { faults: { killAt: { step: Number(m[1]), phase: m[2] as 'begin' | 'done' } } } : {};
+}
+
 /** Reads the token, creating it (0600) on first start. */
 export function ensureToken(path: string): string {
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
@@ -81,10 +87,11 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     router: createRouter('proxy', { dataDir: paths.root }),
     logger,
     holder: `baton serve pid ${process.pid} on ${hostname()}`,
+    ...faultsFromEnv(),
   };
   const deployer = new Deployer(deps);
-  const recovered = await recoverInterrupted(deps, deployer);
-  if (recovered) logger.warn({ recovered }, 'restored services after interrupted deploys');
+  const resumed = await recoverInterrupted(deps, deployer);
+  if (resumed.length) logger.warn({ resumed: resumed.length }, 'resuming interrupted deploys');
   const supervisor = new Supervisor(deps, deployer);
   supervisor.start();
   const watchdog = watchProxy(paths.root, logger);

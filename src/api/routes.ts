@@ -3,6 +3,7 @@ import { BatonError, InputError, NotFoundError, SpecError } from '../core/errors
 import type { ServiceControl } from '../engine/control.js';
 import type { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
+import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
 import { ndjson, readJson, sendJson } from './http.js';
 import { streamLogs } from './logs.js';
@@ -105,10 +106,11 @@ const rollback: Handler = async (ctx, req, res, [name]) => {
   );
 };
 
-const status: Handler = async (ctx, _req, res) => sendJson(res, 200, { services: await allStatus(ctx.deps) });
+const status: Handler = async (ctx, _req, res) =>
+  sendJson(res, 200, { services: await allStatus(ctx.deps, (n) => ctx.deployer.activity(n)) });
 
 const oneStatus: Handler = async (ctx, _req, res, [name]) => {
-  const s = await serviceStatus(ctx.deps, name!);
+  const s = await serviceStatus(ctx.deps, name!, (n) => ctx.deployer.activity(n));
   if (!s) throw new NotFoundError(`service ${name}`);
   sendJson(res, 200, s);
 };
@@ -155,6 +157,78 @@ const audit: Handler = async (ctx, _req, res, _p, url) => {
   sendJson(res, 200, { events: await ctx.deps.repo.listAudit({ ...(service ? { service } : {}), limit }) });
 };
 
+type Control = 'promote' | 'abort' | 'pause' | 'resume';
+
+const control =
+  (what: Control): Handler =>
+  async (ctx, req, res, [name]) => {
+    const body = await readJson<{ actor?: string; reason?: string }>(req);
+    const actor = actorOf(req, body);
+    const r =
+      what === 'abort'
+        ? ctx.deployer.abort(name!, body.reason ?? `aborted by ${actor}`)
+        : ctx.deployer[what](name!);
+    await ctx.deps.repo.audit({
+      actor,
+      action: what,
+      service: name!,
+      deployment: r.deployment,
+      result: 'ok',
+    });
+    sendJson(res, 200, { ok: true, service: name, ...r });
+  };
+
+const unlock: Handler = async (ctx, req, res, [name]) => {
+  const body = await readJson<{ actor?: string }>(req);
+  const held = await ctx.deps.repo.getLock(name!);
+  if (!held) throw new InputError(`service ${name} is not locked`);
+  if (ctx.deployer.isBusy(name!)) {
+    throw new InputError(
+      `a deployment of ${name} is running in this control plane (${held.deployment}); abort it instead`,
+    );
+  }
+  await ctx.deps.repo.releaseLock(name!);
+  await ctx.deps.repo.audit({
+    actor: actorOf(req, body),
+    action: 'unlock',
+    service: name!,
+    result: 'ok',
+    message: `held by ${held.holder}`,
+  });
+  sendJson(res, 200, { ok: true, service: name, released: held });
+};
+
+// The proxy holds a request at most 5 minutes (node gives up on a request body after 300 s).
+const MAX_HOLD_MS = 300_000;
+
+const mode: Handler = async (ctx, req, res, [name]) => {
+  const body = await readJson<{
+    maintenance?: boolean;
+    message?: string;
+    hold?: boolean;
+    maxMs?: number;
+    actor?: string;
+  }>(req);
+  if (!(await ctx.deps.router.status(name!))) throw new NotFoundError(`route of service ${name}`);
+  let next: RouteMode;
+  if (body.maintenance === true)
+    next = { kind: 'maintenance', ...(body.message ? { body: body.message } : {}) };
+  else if (body.hold === true) {
+    const maxMs = body.maxMs ?? 30_000;
+    if (!Number.isInteger(maxMs) || maxMs < 1 || maxMs > MAX_HOLD_MS)
+      throw new InputError(`maxMs must be between 1 and ${MAX_HOLD_MS}`);
+    next = { kind: 'hold', maxMs };
+  } else next = { kind: 'serve' };
+  await ctx.deps.router.setMode(name!, next);
+  await ctx.deps.repo.audit({
+    actor: actorOf(req, body),
+    action: `traffic:${next.kind}`,
+    service: name!,
+    result: 'ok',
+  });
+  sendJson(res, 200, { ok: true, service: name, mode: next });
+};
+
 const health: Handler = async (ctx, _req, res) =>
   sendJson(res, 200, { ok: true, pid: process.pid, version: ctx.version });
 
@@ -168,5 +242,11 @@ export const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> 
   ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/stop$/, stop],
   ['GET', /^\/v1\/services\/([a-z][a-z0-9-]*)\/logs$/, logs],
   ['GET', /^\/v1\/deployments\/([a-f0-9]+)$/, journal],
+  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/promote$/, control('promote')],
+  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/abort$/, control('abort')],
+  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/pause$/, control('pause')],
+  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/resume$/, control('resume')],
+  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/unlock$/, unlock],
+  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/mode$/, mode],
   ['GET', /^\/v1\/audit$/, audit],
 ];

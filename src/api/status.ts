@@ -1,6 +1,7 @@
 import type { Instance } from '../core/types.js';
+import type { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
-import type { RouteStatus } from '../router/router.js';
+import type { BackendState, RouteStatus } from '../router/router.js';
 import { redactRevision } from './redact.js';
 
 export interface ServiceStatus {
@@ -11,13 +12,23 @@ export interface ServiceStatus {
   listen: string | null;
   /** Deployment holding the lock, if a deploy runs now. */
   deploying: string | null;
-  instances: Array<
-    Instance & { routed: 'active' | 'draining' | 'none'; healthy: boolean | null; inFlight: number }
-  >;
+  /** Who holds the deploy lock. */
+  lock: { holder: string; since: string; deployment?: string | undefined } | null;
+  /** What the running deployment waits for (promotion, resume, analysis), and whether it is paused. */
+  waiting: string | null;
+  paused: boolean;
+  /** Traffic split between revisions (canary: the hybrid state), maintenance or hold. */
+  split: RouteStatus['split'] | null;
+  mode: RouteStatus['mode'] | null;
+  instances: Array<Instance & { routed: BackendState | 'none'; healthy: boolean | null; inFlight: number }>;
   route: RouteStatus | null;
 }
 
-export async function serviceStatus(deps: EngineDeps, name: string): Promise<ServiceStatus | undefined> {
+export async function serviceStatus(
+  deps: EngineDeps,
+  name: string,
+  activity?: Deployer['activity'],
+): Promise<ServiceStatus | undefined> {
   const record = await deps.repo.getService(name);
   if (!record) return undefined;
   const [revision, instances, route, lock] = await Promise.all([
@@ -34,6 +45,11 @@ export async function serviceStatus(deps: EngineDeps, name: string): Promise<Ser
     replicas: revision ? redactRevision(revision).spec.replicas : null,
     listen: revision?.spec.traffic.listen ?? null,
     deploying: lock?.deployment ?? null,
+    lock: lock ? { holder: lock.holder, since: lock.since, deployment: lock.deployment } : null,
+    waiting: activity?.(name)?.waiting ?? null,
+    paused: activity?.(name)?.paused ?? false,
+    split: route?.split ?? null,
+    mode: route?.mode ?? null,
     instances: instances.map((i) => {
       const b = backends.get(i.id);
       return { ...i, routed: b?.state ?? 'none', healthy: b ? b.healthy : null, inFlight: b?.inFlight ?? 0 };
@@ -42,8 +58,8 @@ export async function serviceStatus(deps: EngineDeps, name: string): Promise<Ser
   };
 }
 
-export async function allStatus(deps: EngineDeps): Promise<ServiceStatus[]> {
+export async function allStatus(deps: EngineDeps, activity?: Deployer['activity']): Promise<ServiceStatus[]> {
   const services = await deps.repo.listServices();
-  const out = await Promise.all(services.map((s) => serviceStatus(deps, s.name)));
+  const out = await Promise.all(services.map((s) => serviceStatus(deps, s.name, activity)));
   return out.filter((s): s is ServiceStatus => s !== undefined);
 }

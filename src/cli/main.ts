@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { defaultDataDir } from '../api/paths.js';
 import { registerAudit } from './commands/audit.js';
+import { registerControl } from './commands/control.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerHistory } from './commands/history.js';
 import { registerInit } from './commands/init.js';
@@ -11,6 +12,8 @@ import { registerRollback } from './commands/rollback.js';
 import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 import { registerStop } from './commands/stop.js';
+import { registerTraffic } from './commands/traffic.js';
+import { registerUnlock } from './commands/unlock.js';
 import { VERSION } from './version.js';
 
 const program = new Command('baton')
@@ -32,6 +35,9 @@ registerRollback(program);
 registerLogs(program);
 registerStop(program);
 registerAudit(program);
+registerControl(program);
+registerTraffic(program);
+registerUnlock(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -31,6 +31,17 @@ export function progressPrinter(out: (line: string) => void): (e: DeployEvent) =
       case 'warning':
         out(`  warning: ${e.message}`);
         break;
+      case 'waiting':
+        out(`  … ${e.message}`);
+        break;
+      case 'analysis':
+        out(`  analysis: ${e.decision}: ${e.reason}`);
+        break;
+      case 'hook':
+        out(
+          `        ${e.hook}: ${e.ok ? 'ok' : 'failed'} (${e.detail})${!e.ok && e.output ? `\n${e.output.replace(/^/gm, '          | ')}` : ''}`,
+        );
+        break;
       case 'rollback':
         out(`  rolling back: ${e.reason}`);
         break;

@@ -1,3 +1,4 @@
+import type { Step } from '../plan/types.js';
 import type { ServiceSpec } from '../spec/schema.js';
 
 /** Lifecycle of one instance as its runtime sees it. */
@@ -75,6 +76,10 @@ export interface Deployment {
   startedAt: string;
   finishedAt?: string | undefined;
   error?: string | undefined;
+  /** The plan as computed at the start: a resumed deployment continues it. */
+  plan?: Step[] | undefined;
+  /** The canary judge's last figures, when it ran. */
+  analysis?: { decision: string; reason: string } | undefined;
 }
 
 /** The service record: which revision is desired and which serves. */

@@ -1,6 +1,5 @@
 import { NotFoundError } from '../core/errors.js';
 import type { Deployer } from './deployer.js';
-import { newDeploymentId } from './deployer.js';
 import type { EngineDeps } from './deps.js';
 
 /** Operations on a whole service besides deploys. */
@@ -18,10 +17,7 @@ export class ServiceControl {
     const { repo, runtime, router } = this.deps;
     const record = await repo.getService(service);
     if (!record) throw new NotFoundError(`service ${service}`);
-    const id = newDeploymentId();
-    await repo.acquireLock(service, { holder: this.deps.holder, pid: process.pid, deployment: id }, 60_000);
-    this.deployer.busy.add(service);
-    try {
+    return this.deployer.exclusive(service, async (id) => {
       await repo.updateService(service, (cur) => ({ ...(cur ?? record), stopped: true }));
       const count = (await runtime.list(service)).length;
       await this.deployer.restore(service, undefined, id, () => undefined);
@@ -34,9 +30,6 @@ export class ServiceControl {
         message: `${count} instance(s) stopped`,
       });
       return { service, stopped: count };
-    } finally {
-      this.deployer.busy.delete(service);
-      await repo.releaseLock(service, id);
-    }
+    });
   }
 }

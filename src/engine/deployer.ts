@@ -1,14 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { BatonError, DeployFailedError, InputError, NotFoundError } from '../core/errors.js';
+import { hostname } from 'node:os';
+import { BatonError, DeployFailedError, InputError, LockHeldError, NotFoundError } from '../core/errors.js';
 import { type Deployment, DeploymentState, type Revision, RevisionStatus } from '../core/types.js';
 import { plan as computePlan } from '../plan/plan.js';
-import type { Plan } from '../plan/types.js';
+import type { Plan, PlanStrategy, Step } from '../plan/types.js';
+import { HOOK_NAMES } from '../spec/hooks.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import { specHash } from '../store/hash.js';
 import type { EngineDeps } from './deps.js';
 import type { DeployEvent, Emit } from './events.js';
-import { execute } from './executor.js';
+import { type ExecContext, execute } from './executor.js';
 import { observe } from './observe.js';
+import { DeploymentSignals } from './signals.js';
+import { runHook } from './steps.js';
 
 const LOCK_TTL_MS = 60_000;
 
@@ -30,26 +34,93 @@ interface Job {
   actor: string;
 }
 
-/** One deploy in progress: what it does, its id, and where its events go. */
+/** One deploy in progress: what it does, its id, where its events go and how it is steered. */
 interface RunState {
   job: Job;
   id: string;
   emit: Emit;
+  signals: DeploymentSignals;
+  result: Promise<DeployResult>;
 }
 
 export function newDeploymentId(): string {
   return randomBytes(6).toString('hex');
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Runs deploys: lock → revision → plan → journaled steps → record the outcome. A failure at any step
- * rolls back to the revision that was serving, at full capacity, and says why.
+ * rolls back to the revision that was serving, at full capacity, and says why. Running deployments can
+ * be promoted, aborted, paused and resumed.
  */
 export class Deployer {
-  /** Services with a deploy in progress in this process (the supervisor leaves them alone). */
-  readonly busy = new Set<string>();
+  private readonly active = new Map<string, RunState>();
+  /** Services locked by other work of this process (stop). */
+  private readonly held = new Set<string>();
 
   constructor(private readonly deps: EngineDeps) {}
+
+  /** A deploy or other locked work on this service runs in this process (the supervisor leaves it alone). */
+  isBusy(service: string): boolean {
+    return this.active.has(service) || this.held.has(service);
+  }
+
+  /** Runs `fn` holding the service's deploy lock, as a deploy would. */
+  async exclusive<T>(service: string, fn: (id: string) => Promise<T>): Promise<T> {
+    const id = newDeploymentId();
+    await this.lock(service, id);
+    this.held.add(service);
+    try {
+      return await fn(id);
+    } finally {
+      this.held.delete(service);
+      await this.deps.repo.releaseLock(service, id);
+    }
+  }
+
+  /** What a running deployment waits for, for `baton status`. */
+  activity(service: string): { deployment: string; waiting: string | null; paused: boolean } | undefined {
+    const run = this.active.get(service);
+    return run && { deployment: run.id, waiting: run.signals.waiting, paused: run.signals.isPaused };
+  }
+
+  private running(service: string): RunState {
+    const run = this.active.get(service);
+    if (!run) throw new InputError(`no deployment of ${service} is running`);
+    return run;
+  }
+
+  promote(service: string): { deployment: string } {
+    const run = this.running(service);
+    run.signals.promote();
+    return { deployment: run.id };
+  }
+
+  abort(service: string, reason: string): { deployment: string } {
+    const run = this.running(service);
+    run.signals.abort(reason);
+    return { deployment: run.id };
+  }
+
+  pause(service: string): { deployment: string } {
+    const run = this.running(service);
+    run.signals.pause();
+    return { deployment: run.id };
+  }
+
+  resume(service: string): { deployment: string } {
+    const run = this.running(service);
+    run.signals.resume();
+    return { deployment: run.id };
+  }
 
   /** The plan a deploy of `spec` would run now. Changes nothing. */
   async preview(
@@ -57,8 +128,11 @@ export class Deployer {
     spec: ServiceSpec,
   ): Promise<{ plan: Plan; current: number | null; revision: number }> {
     const record = await this.deps.repo.getService(service);
-    const revision = (record?.lastRevision ?? 0) + 1;
-    const p = await this.planFor(service, revision, spec, 'dry-run');
+    const current =
+      record?.current != null ? await this.deps.repo.getRevision(service, record.current) : undefined;
+    const revision =
+      current && current.hash === specHash(spec) ? current.number : (record?.lastRevision ?? 0) + 1;
+    const p = await this.planFor(service, revision, spec, spec.strategy, 'dry-run', record?.current ?? null);
     return { plan: p, current: record?.current ?? null, revision };
   }
 
@@ -78,8 +152,20 @@ export class Deployer {
     return this.run({ service: req.service, target, current, kind: 'deploy', actor: req.actor }, emit);
   }
 
-  /** Deploys an earlier revision again (default: the one before the current). */
+  /**
+   * Deploys an earlier revision again (default: the one before the current). While a deploy of the
+   * service runs, it is aborted instead, which rolls it back (instantly inside a blue-green window).
+   */
   async rollback(req: { service: string; to?: number; actor: string }, emit: Emit): Promise<DeployResult> {
+    const running = this.active.get(req.service);
+    if (running && req.to === undefined) {
+      const forward = (e: DeployEvent) => emit(e);
+      running.signals.abort(`rollback requested by ${req.actor}`);
+      emit({ type: 'warning', message: `deployment ${running.id} was running: aborting it rolls it back` });
+      const result = await running.result;
+      forward(result);
+      return result;
+    }
     const { repo } = this.deps;
     const record = await repo.getService(req.service);
     if (!record) throw new NotFoundError(`service ${req.service}`);
@@ -100,11 +186,33 @@ export class Deployer {
     return this.run({ service: req.service, target, current, kind: 'rollback', actor: req.actor }, emit);
   }
 
+  /**
+   * Continues a deployment a dead control plane left behind, from its first step not done (the step it
+   * was in is repeated: every step is idempotent).
+   */
+  async resumeInterrupted(d: Deployment, emit: Emit): Promise<DeployResult> {
+    const { repo } = this.deps;
+    const target = await repo.getRevision(d.service, d.toRevision);
+    const current = d.fromRevision != null ? await repo.getRevision(d.service, d.fromRevision) : undefined;
+    if (!target || !d.plan)
+      throw new NotFoundError(`revision ${d.toRevision} or the plan of deployment ${d.id}`);
+    const done = new Set((await repo.readJournal(d.id)).filter((j) => j.phase === 'done').map((j) => j.step));
+    let startAt = 0;
+    while (startAt < d.plan.length && done.has(startAt + 1)) startAt++;
+    return this.run({ service: d.service, target, current, kind: d.kind, actor: d.actor }, emit, {
+      id: d.id,
+      plan: d.plan,
+      startAt,
+    });
+  }
+
   private async planFor(
     service: string,
     revision: number,
-    spec: Pick<ServiceSpec, 'replicas' | 'strategy'>,
+    spec: Pick<ServiceSpec, 'replicas' | 'hooks'>,
+    strategy: PlanStrategy,
     deployment: string,
+    stableRevision: number | null,
   ): Promise<Plan> {
     const [instances, route] = await Promise.all([
       this.deps.runtime.list(service),
@@ -115,40 +223,73 @@ export class Deployer {
       deployment,
       revision,
       replicas: spec.replicas,
-      strategy: spec.strategy,
+      strategy,
+      stableRevision,
+      hooks: HOOK_NAMES.filter((h) => spec.hooks?.[h]?.length),
       observed: observe(instances, route),
     });
   }
 
-  private async run(job: Job, emit: Emit): Promise<DeployResult> {
+  /** Takes the deploy lock; a lock whose holder died on this host is taken over. */
+  private async lock(service: string, id: string): Promise<void> {
+    const { repo } = this.deps;
+    const holder = { holder: this.deps.holder, pid: process.pid, deployment: id };
+    try {
+      await repo.acquireLock(service, holder, LOCK_TTL_MS);
+    } catch (err) {
+      const held = err instanceof LockHeldError ? await repo.getLock(service) : undefined;
+      const dead = held?.pid !== undefined && held.holder.endsWith(` on ${hostname()}`) && !alive(held.pid);
+      if (!held || !dead) throw err;
+      await repo.releaseLock(service);
+      await repo.acquireLock(service, holder, LOCK_TTL_MS);
+    }
+  }
+
+  private async run(
+    job: Job,
+    emit: Emit,
+    resume?: { id: string; plan: Step[]; startAt: number },
+  ): Promise<DeployResult> {
     const { repo, logger } = this.deps;
     const { service, target } = job;
-    const id = newDeploymentId();
-    await repo.acquireLock(
-      service,
-      { holder: this.deps.holder, pid: process.pid, deployment: id },
-      LOCK_TTL_MS,
-    );
-    this.busy.add(service);
+    const id = resume?.id ?? newDeploymentId();
+    await this.lock(service, id);
     const log = logger.child({ service, deployment: id, revision: target.number });
     const tee: Emit = (e) => {
-      if (e.type === 'step' || e.type === 'warning' || e.type === 'rollback')
+      if (e.type === 'step' || e.type === 'warning' || e.type === 'rollback' || e.type === 'analysis')
         log.info({ event: e }, 'deploy progress');
       emit(e);
     };
-    const run: RunState = { job, id, emit: tee };
+    let settle: (r: DeployResult) => void = () => undefined;
+    const run: RunState = {
+      job,
+      id,
+      emit: tee,
+      signals: new DeploymentSignals(),
+      result: new Promise((r) => (settle = r)),
+    };
+    this.active.set(service, run);
     try {
-      await repo.createDeployment({
-        id,
-        service,
-        fromRevision: job.current?.number ?? null,
-        toRevision: target.number,
-        state: DeploymentState.Running,
-        kind: job.kind,
-        actor: job.actor,
-        startedAt: new Date().toISOString(),
-      });
-      await this.audit(run, 'started');
+      if (resume) {
+        await repo.updateDeployment(id, { state: DeploymentState.Running });
+        await this.audit(
+          run,
+          'started',
+          `resumed at step ${resume.startAt + 1} after a control plane restart`,
+        );
+      } else {
+        await repo.createDeployment({
+          id,
+          service,
+          fromRevision: job.current?.number ?? null,
+          toRevision: target.number,
+          state: DeploymentState.Running,
+          kind: job.kind,
+          actor: job.actor,
+          startedAt: new Date().toISOString(),
+        });
+        await this.audit(run, 'started');
+      }
       tee({
         type: 'deployment',
         deployment: id,
@@ -157,45 +298,66 @@ export class Deployer {
         toRevision: target.number,
         kind: job.kind,
       });
-      let steps: number;
+      let result: DeployResult;
       try {
-        steps = await this.advance(run);
+        const steps = await this.advance(run, resume);
+        result = await this.succeed(run, steps);
       } catch (err) {
-        return await this.fail(run, err);
+        result = await this.fail(run, err);
       }
-      return await this.succeed(run, steps);
+      settle(result);
+      return result;
     } finally {
-      this.busy.delete(service);
+      this.active.delete(service);
       await repo
         .releaseLock(service, id)
         .catch((e: unknown) => log.warn({ err: e }, 'could not release deploy lock'));
     }
   }
 
-  /** Routes, plans and executes; returns how many steps it took. */
-  private async advance({ job, id, emit }: RunState): Promise<number> {
+  private context(run: RunState): ExecContext {
+    const { job, id } = run;
+    return {
+      deps: this.deps,
+      service: job.service,
+      deployment: id,
+      revision: job.target.number,
+      spec: job.target.spec,
+      fromRevision: job.current?.number ?? null,
+      emit: run.emit,
+      signals: run.signals,
+      beforeStep: async () => {
+        await this.deps.repo.renewLock(job.service, id, LOCK_TTL_MS);
+      },
+    };
+  }
+
+  /** Routes, plans (or takes the saved plan of a resumed deployment) and executes; returns the step count. */
+  private async advance(run: RunState, resume?: { plan: Step[]; startAt: number }): Promise<number> {
     const { repo, router } = this.deps;
-    const { service, target } = job;
+    const { service, target, current } = run.job;
     const spec = target.spec;
     await router.ensureRoute({
       service,
       listen: spec.traffic.listen,
       drainTimeoutMs: spec.traffic.drainTimeout,
+      preview: spec.traffic.preview,
     });
-    const p = await this.planFor(service, target.number, spec, id);
-    emit({ type: 'plan', steps: p.steps });
-    const renew = async () => {
-      await repo.renewLock(service, id, LOCK_TTL_MS);
-    };
-    await execute(
-      { deps: this.deps, service, deployment: id, revision: target.number, spec, emit, beforeStep: renew },
-      p.steps,
-    );
-    return p.steps.length;
+    let steps = resume?.plan;
+    if (!steps) {
+      // A rollback is urgent: the whole earlier set at once, one switch.
+      const strategy: PlanStrategy = run.job.kind === 'rollback' ? { type: 'replace' } : spec.strategy;
+      steps = (await this.planFor(service, target.number, spec, strategy, run.id, current?.number ?? null))
+        .steps;
+      await repo.updateDeployment(run.id, { plan: steps });
+    }
+    run.emit({ type: 'plan', steps });
+    await execute(this.context(run), steps, { startAt: resume?.startAt ?? 0 });
+    return steps.length;
   }
 
   private async succeed(run: RunState, steps: number): Promise<DeployResult> {
-    const { repo } = this.deps;
+    const { repo, router } = this.deps;
     const { service, target, current } = run.job;
     await repo.updateService(service, (cur) => ({
       name: service,
@@ -203,15 +365,16 @@ export class Deployer {
       lastRevision: Math.max(cur?.lastRevision ?? 0, target.number),
       stopped: false,
     }));
-    if (current && current.number !== target.number) {
+    if (current && current.number !== target.number)
       await repo.setRevisionStatus(service, current.number, RevisionStatus.Superseded);
-    }
     await repo.setRevisionStatus(service, target.number, RevisionStatus.Active);
+    if (target.spec.traffic.preview) await router.setPreview(service, null);
     await repo.updateDeployment(run.id, {
       state: DeploymentState.Succeeded,
       finishedAt: new Date().toISOString(),
     });
     await this.audit(run, 'ok');
+    if (steps > 0) await runHook(this.context(run), 'post-deploy');
     const message =
       steps === 0
         ? `${service} revision ${target.number} is already running; nothing to do`
@@ -253,6 +416,7 @@ export class Deployer {
     const state = restored ? DeploymentState.RolledBack : DeploymentState.Failed;
     await repo.updateDeployment(run.id, { state, error: reason, finishedAt: new Date().toISOString() });
     await this.audit(run, 'failed', reason);
+    await runHook(this.context(run), 'on-rollback').catch(() => undefined);
     const serving = current ? `revision ${current.number} keeps serving` : 'nothing was serving before';
     const error = new DeployFailedError(
       `${run.job.kind} of ${service} revision ${target.number} failed: ${reason}; ${restored ? 'rolled back' : 'rollback incomplete'}, ${serving}`,
@@ -289,8 +453,9 @@ export class Deployer {
   }
 
   /**
-   * Brings `revision` back to full capacity: old instances still draining take traffic again, missing
-   * ones are started, and everything else is drained and stopped. With no revision, stops everything.
+   * Brings `revision` back to full capacity: all new requests go to it at once (a canary split is
+   * turned fully to it), its instances still draining take traffic again, missing ones are started, and
+   * everything else is drained and stopped. With no revision, stops everything.
    */
   async restore(
     service: string,
@@ -300,8 +465,15 @@ export class Deployer {
     journalFrom = 0,
   ): Promise<void> {
     const { runtime, router } = this.deps;
+    const route = await router.status(service);
+    if (revision && route?.split) {
+      await router.setSplit(service, {
+        weights: [{ revision: revision.number, percent: 100 }],
+        sticky: false,
+      });
+    }
     if (revision) {
-      const [instances, route] = await Promise.all([runtime.list(service), router.status(service)]);
+      const instances = await runtime.list(service);
       const inRouter = new Set(route?.backends.map((b) => b.id));
       const survivors = instances.filter(
         (i) => i.revision === revision.number && i.state === 'running' && inRouter.has(i.id),
@@ -318,14 +490,14 @@ export class Deployer {
         );
       }
     }
-    const spec = revision?.spec;
-    // Restoring is urgent: start what is missing all at once, then switch back in one step.
-    const replicas = spec?.replicas ?? 0;
+    const spec = revision?.spec ?? (await this.anySpec(service));
     const p = await this.planFor(
       service,
       revision?.number ?? 0,
-      { replicas, strategy: { type: 'replace' } },
+      { replicas: revision ? spec.replicas : 0 },
+      { type: 'replace' },
       deployment,
+      null,
     );
     await execute(
       {
@@ -333,12 +505,16 @@ export class Deployer {
         service,
         deployment,
         revision: revision?.number ?? 0,
-        spec: spec ?? (await this.anySpec(service)),
+        spec,
+        fromRevision: null,
         emit,
+        signals: new DeploymentSignals(),
       },
       p.steps,
-      journalFrom,
+      { journalFrom },
     );
+    if (route?.split) await router.setSplit(service, null);
+    if (route?.previewRevision != null) await router.setPreview(service, null);
   }
 
   /** Timeouts for stopping instances when no revision is left to restore. */

@@ -11,4 +11,6 @@ export interface EngineDeps {
   logger: Logger;
   /** Who holds deploy locks taken by this engine, e.g. `baton serve pid 123 on host`. */
   holder: string;
+  /** Test-only fault injection: SIGKILL this process right after journaling step `step` in `phase`. */
+  faults?: { killAt?: { step: number; phase: 'begin' | 'done' } };
 }

@@ -23,6 +23,10 @@ export type DeployEvent =
   | { type: 'instance'; instance: string; message: string }
   | { type: 'probe'; instance: string; result: ProbeResult }
   | { type: 'warning'; message: string }
+  /** A step waits for `baton promote` / `resume`, or for the analysis. */
+  | { type: 'waiting'; for: string; message: string }
+  | { type: 'analysis'; decision: 'promote' | 'wait' | 'abort'; reason: string }
+  | { type: 'hook'; hook: string; ok: boolean; detail: string; output: string }
   | { type: 'rollback'; reason: string }
   | {
       type: 'result';

@@ -59,7 +59,7 @@ export class Supervisor {
     const services = await this.deps.repo.listServices();
     await Promise.all(
       services
-        .filter((s) => s.current !== null && !s.stopped && !this.deployer.busy.has(s.name))
+        .filter((s) => s.current !== null && !s.stopped && !this.deployer.isBusy(s.name))
         .map(async (s) => {
           const revision = await this.revision(s.name, s.current!);
           if (revision) await this.superviseService(revision);

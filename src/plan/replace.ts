@@ -15,7 +15,7 @@ export function planReplace(input: PlanInput): Step[] {
 
   const keep = readyNew.slice(0, input.replicas);
   const extra = readyNew.slice(input.replicas);
-  const taken = new Set(input.observed.map((i) => i.id));
+  const taken = new Set([...input.observed.map((i) => i.id), ...(input.reservedIds ?? [])]);
   const { ids } = newInstanceIds(
     input.service,
     input.revision,

@@ -38,7 +38,7 @@ export function planRolling(input: PlanInput): Step[] {
 
   let fresh = input.observed.filter((i) => i.ready && i.revision === input.revision).map((i) => i.id);
   const old = input.observed.filter((i) => i.ready && i.revision !== input.revision).map((i) => i.id);
-  const taken = new Set(input.observed.map((i) => i.id));
+  const taken = new Set([...input.observed.map((i) => i.id), ...(input.reservedIds ?? [])]);
   let next = 1;
 
   const retire = (ids: string[]) => {

@@ -1,6 +1,6 @@
 import type { ObservedInstance, Step } from './types.js';
 
-type SimState = 'broken' | 'starting' | 'healthy' | 'serving' | 'draining';
+type SimState = 'broken' | 'starting' | 'healthy' | 'standby' | 'serving' | 'draining';
 
 export interface SimPoint {
   step: number;
@@ -10,9 +10,19 @@ export interface SimPoint {
   serving: number;
 }
 
+/** Which states an op may find its instances in, and the state it leaves them in. */
+const TRANSITIONS: Partial<Record<Step['op'], { from: SimState[]; to: SimState }>> = {
+  'await-healthy': { from: ['starting'], to: 'healthy' },
+  route: { from: ['healthy'], to: 'serving' },
+  preview: { from: ['healthy', 'serving', 'standby'], to: 'standby' },
+  switch: { from: ['healthy', 'standby', 'serving'], to: 'serving' },
+  drain: { from: ['serving', 'broken', 'draining'], to: 'draining' },
+  linger: { from: ['draining'], to: 'draining' },
+};
+
 /**
- * Replays a plan on counts alone, to check a planner's promises (capacity, surge) and to show
- * them in `baton plan`. Throws if a step refers to an instance in the wrong state.
+ * Replays a plan on counts alone, to check a planner's promises (capacity, surge, order) in tests.
+ * Throws if a step refers to an instance in the wrong state.
  */
 export function simulate(
   observed: ObservedInstance[],
@@ -21,43 +31,29 @@ export function simulate(
   const state = new Map<string, SimState>(observed.map((i) => [i.id, i.ready ? 'serving' : 'broken']));
   const count = (s?: SimState) => [...state.values()].filter((v) => s === undefined || v === s).length;
   const trace: SimPoint[] = [{ step: 0, total: count(), serving: count('serving') }];
-  const expect = (id: string, allowed: SimState[], op: string) => {
-    const s = state.get(id);
-    if (!s || !allowed.includes(s)) throw new Error(`${op} of ${id} in state ${s ?? 'absent'}`);
-  };
   steps.forEach((step, idx) => {
-    for (const id of step.instances) {
-      switch (step.op) {
-        case 'start':
-          if (state.has(id)) throw new Error(`start of existing ${id}`);
-          state.set(id, 'starting');
-          break;
-        case 'await-healthy':
-          expect(id, ['starting'], step.op);
-          state.set(id, 'healthy');
-          break;
-        case 'route':
-          expect(id, ['healthy'], step.op);
-          state.set(id, 'serving');
-          break;
-        case 'switch':
-          expect(id, ['healthy', 'serving'], step.op);
-          break;
-        case 'drain':
-          expect(id, ['serving', 'broken', 'draining'], step.op);
-          state.set(id, 'draining');
-          break;
-        case 'stop':
-          expect(id, ['draining'], step.op);
-          state.delete(id);
-          break;
+    if (step.op === 'start') {
+      for (const id of step.instances) {
+        if (state.has(id)) throw new Error(`start of existing ${id}`);
+        state.set(id, 'starting');
       }
-    }
-    if (step.op === 'switch') {
-      const active = new Set(step.instances);
-      for (const [id, s] of state) {
-        if (active.has(id)) state.set(id, 'serving');
-        else if (s === 'serving') state.set(id, 'draining');
+    } else if (step.op === 'stop') {
+      for (const id of step.instances) {
+        if (state.get(id) !== 'draining')
+          throw new Error(`stop of ${id} in state ${state.get(id) ?? 'absent'}`);
+        state.delete(id);
+      }
+    } else if ('instances' in step) {
+      const t = TRANSITIONS[step.op]!;
+      for (const id of step.instances) {
+        const s = state.get(id);
+        if (!s || !t.from.includes(s)) throw new Error(`${step.op} of ${id} in state ${s ?? 'absent'}`);
+        state.set(id, t.to);
+      }
+      if (step.op === 'switch') {
+        const active = new Set(step.instances);
+        for (const [id, s] of state)
+          if (!active.has(id) && (s === 'serving' || s === 'standby')) state.set(id, 'draining');
       }
     }
     trace.push({ step: idx + 1, total: count(), serving: count('serving') });

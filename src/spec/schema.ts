@@ -1,58 +1,14 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { DEFAULTS } from './defaults.js';
+import { hooksSchema } from './hooks.js';
+import { duration, envMap, hostPort } from './primitives.js';
+import { strategySchema } from './strategy.js';
 
 /**
  * The `baton.yaml` schema. It doubles as the reference: every field carries its description and default,
- * and `docs/baton-yaml.md` mirrors it. Defaults live here once; CLI flags reuse them.
+ * and `docs/baton-yaml.md` mirrors it. Defaults live in `defaults.ts` once; CLI flags reuse them.
  */
-export const DEFAULTS = {
-  replicas: 1,
-  probe: {
-    interval: 1000,
-    timeout: 1000,
-    healthyThreshold: 1,
-    unhealthyThreshold: 3,
-    startTimeout: 30_000,
-  },
-  drainTimeout: 30_000,
-  stopTimeout: 10_000,
-  // Kubernetes' defaults: surge one extra in four, lose at most one in four.
-  maxSurge: '25%',
-  maxUnavailable: '25%',
-  historyLimit: 10,
-} as const;
-
-const duration = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected a duration such as 500ms, 5s or 2m for ${what}, found ${JSON.stringify(v)}`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-/** An absolute count or a percentage of replicas (`25%`). */
-const countOrPercent = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(/^\d+(\.\d+)?%$/, 'expected a count or a percentage such as 25%'),
-]);
-
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080')
-  .refine((s) => {
-    const port = Number(s.slice(s.lastIndexOf(':') + 1));
-    return port > 0 && port < 65536;
-  }, 'port must be between 1 and 65535');
-
-const envMap = z.record(
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
-  z.union([z.string(), z.number(), z.boolean()]).transform(String),
-);
+export { DEFAULTS } from './defaults.js';
 
 export const probeSchema = z
   .strictObject({
@@ -84,19 +40,12 @@ export const probeSchema = z
     }
   });
 
-const strategySchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('replace') }),
-  z.strictObject({
-    type: z.literal('rolling'),
-    maxSurge: countOrPercent.default(DEFAULTS.maxSurge),
-    maxUnavailable: countOrPercent.default(DEFAULTS.maxUnavailable),
-  }),
-]);
-
 const trafficSchema = z.strictObject({
   /** Where the embedded proxy listens for this service. */
   listen: hostPort,
   drainTimeout: duration('traffic.drainTimeout').default(DEFAULTS.drainTimeout),
+  /** A second listener that serves the new revision before it takes traffic (blue-green preview). */
+  preview: hostPort.optional(),
 });
 
 const processRuntime = z.strictObject({
@@ -111,6 +60,7 @@ const processRuntime = z.strictObject({
   traffic: trafficSchema,
   strategy: strategySchema.prefault({ type: 'rolling' }),
   stopTimeout: duration('stopTimeout').default(DEFAULTS.stopTimeout),
+  hooks: hooksSchema.optional(),
 });
 
 export const serviceSchema = z.discriminatedUnion('runtime', [processRuntime]);
@@ -130,19 +80,23 @@ export const fileSchema = z
   .superRefine((f, ctx) => {
     const seen = new Map<string, string>();
     for (const [name, svc] of Object.entries(f.services)) {
-      const port = svc.traffic.listen.slice(svc.traffic.listen.lastIndexOf(':') + 1);
-      const other = seen.get(port);
-      if (other) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['services', name, 'traffic', 'listen'],
-          message: `port ${port} is already used by service ${other}`,
-        });
-      } else seen.set(port, name);
+      for (const field of ['listen', 'preview'] as const) {
+        const addr = svc.traffic[field];
+        if (addr === undefined) continue;
+        const port = addr.slice(addr.lastIndexOf(':') + 1);
+        const other = seen.get(port);
+        if (other) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', name, 'traffic', field],
+            message: `port ${port} is already used by ${other}`,
+          });
+        } else seen.set(port, field === 'listen' ? `service ${name}` : `the preview listener of ${name}`);
+      }
     }
   });
 
 export type ServiceSpec = z.output<typeof serviceSchema>;
 export type ProbeSpec = z.output<typeof probeSchema>;
-export type StrategySpec = ServiceSpec['strategy'];
+
 export type BatonFile = z.output<typeof fileSchema>;

@@ -160,7 +160,7 @@ describe('Deployer over fakes', () => {
       deployment: 'dead01',
       spec: spec('v2'),
     });
-    expect(await recoverInterrupted(deps, deployer)).toBe(1);
+    expect(await recoverInterrupted(deps, deployer)).toEqual([]);
     expect((await runtime.list('web')).map((i) => i.revision)).toEqual([1, 1]);
     expect((await deps.repo.getDeployment('dead01'))?.state).toBe('rolled-back');
     expect((await deps.repo.getRevision('web', 2))?.status).toBe('failed');

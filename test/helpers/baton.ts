@@ -63,12 +63,12 @@ export interface Daemon {
 }
 
 /** Starts `baton serve` on an OS-chosen port and waits until its API answers. */
-export async function startDaemon(dataDir: string): Promise<Daemon> {
+export async function startDaemon(dataDir: string, env?: NodeJS.ProcessEnv): Promise<Daemon> {
   const apiFile = join(dataDir, 'api.json');
   rmSync(apiFile, { force: true });
   const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
     cwd: ROOT,
-    env: { ...process.env, BATON_LOG_LEVEL: process.env.BATON_LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, BATON_LOG_LEVEL: process.env.BATON_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -166,6 +166,10 @@ export interface HelloSpec {
   drainTimeout?: string;
   startTimeout?: string;
   probePath?: string;
+  /** Port of the preview listener. */
+  preview?: number;
+  /** Raw YAML lines appended to the service (indented by 4), e.g. hooks. */
+  extra?: string;
 }
 
 /** A baton.yaml for examples/hello. */
@@ -188,12 +192,95 @@ ${Object.entries(env)
       startTimeout: ${s.startTimeout ?? '10s'}
     traffic:
       listen: 127.0.0.1:${s.listen}
-      drainTimeout: ${s.drainTimeout ?? '10s'}
+      drainTimeout: ${s.drainTimeout ?? '10s'}${s.preview ? `\n      preview: 127.0.0.1:${s.preview}` : ''}
     strategy: ${s.strategy ?? '{ type: rolling, maxSurge: 1, maxUnavailable: 0 }'}
     stopTimeout: 5s
-`;
+${s.extra ? `${s.extra.replace(/^/gm, '    ')}\n` : ''}`;
 }
 
 export function writeHello(ws: Workspace, s: HelloSpec): void {
   writeFileSync(ws.specFile, helloYaml(s));
+}
+
+export interface StatusJson {
+  services: Array<{
+    service: string;
+    current: number | null;
+    waiting: string | null;
+    paused: boolean;
+    split: { weights: Array<{ revision: number; percent: number }> } | null;
+    mode: { kind: string } | null;
+    lock: { holder: string } | null;
+    instances: Array<{
+      id: string;
+      pid: number;
+      port: number;
+      revision: number;
+      state: string;
+      routed: string;
+      healthy: boolean | null;
+      restarts: number;
+    }>;
+  }>;
+}
+
+export interface HistoryJson {
+  current: number | null;
+  revisions: Array<{ number: number; status: string; reason?: string }>;
+  deployments: Array<{ id: string; kind: string; state: string; toRevision: number; error?: string }>;
+}
+
+/** A control plane with examples/hello deployed: the starting point of most end-to-end tests. */
+export interface HelloFixture {
+  ws: Workspace;
+  daemon: Daemon;
+  port: number;
+  base: string;
+  /** Writes the spec (listen filled in) and runs `baton deploy` with extra args. */
+  deploy(spec: Omit<HelloSpec, 'listen'>, args?: string[]): Promise<CliResult>;
+  cli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult>;
+  status(): Promise<StatusJson['services'][number]>;
+  history(): Promise<HistoryJson>;
+  /** Restarts the control plane (SIGKILL by default), with extra environment for the new one. */
+  restart(signal?: NodeJS.Signals, env?: NodeJS.ProcessEnv): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function helloFixture(
+  first: Omit<HelloSpec, 'listen'>,
+  env?: NodeJS.ProcessEnv,
+): Promise<HelloFixture> {
+  const ws = workspace();
+  const port = await freePort();
+  const f: HelloFixture = {
+    ws,
+    daemon: await startDaemon(ws.dataDir, env),
+    port,
+    base: `http://127.0.0.1:${port}`,
+    deploy: (spec, args = []) => {
+      writeHello(ws, { ...spec, listen: port });
+      return baton(['deploy', '-f', ws.specFile, ...args], { dataDir: ws.dataDir });
+    },
+    cli: (args, cliEnv) => baton(args, { dataDir: ws.dataDir, ...(cliEnv ? { env: cliEnv } : {}) }),
+    status: async () => {
+      const r = await baton(['status', '--json'], { dataDir: ws.dataDir });
+      if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
+      return (JSON.parse(r.stdout) as StatusJson).services[0]!;
+    },
+    history: async () =>
+      JSON.parse(
+        (await baton(['history', 'hello', '--json'], { dataDir: ws.dataDir })).stdout,
+      ) as HistoryJson,
+    restart: async (signal = 'SIGKILL', restartEnv) => {
+      await f.daemon.kill(signal);
+      f.daemon = await startDaemon(ws.dataDir, restartEnv);
+    },
+    close: async () => {
+      await f.daemon.kill();
+      await ws.cleanup();
+    },
+  };
+  const r = await f.deploy(first);
+  if (r.code !== 0) throw new Error(`first deploy failed: ${r.stderr}`);
+  return f;
 }

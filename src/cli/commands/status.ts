@@ -6,16 +6,22 @@ function printService(io: Io, s: ServiceStatus): void {
   const serving = s.instances.filter(
     (i) => i.state === 'running' && i.routed === 'active' && i.healthy,
   ).length;
-  const state = s.stopped
-    ? 'stopped'
-    : s.deploying
-      ? `deploying (${s.deploying})`
-      : serving >= (s.replicas ?? 0)
-        ? 'ok'
-        : 'degraded';
+  const deploying = s.deploying
+    ? `deploying (${s.deploying}${s.paused ? ', paused' : ''}${s.waiting ? `, waiting for ${s.waiting}` : ''})`
+    : undefined;
+  const state = s.stopped ? 'stopped' : (deploying ?? (serving >= (s.replicas ?? 0) ? 'ok' : 'degraded'));
   io.out(
     `${s.service}  revision ${s.current ?? '-'}  ${serving}/${s.replicas ?? 0} serving  ${s.listen ?? ''}  ${state}`,
   );
+  const revisions = new Set(s.instances.filter((i) => i.routed === 'active').map((i) => i.revision));
+  if (s.split) {
+    const weights = s.split.weights.map((w) => `${w.percent}% → r${w.revision}`).join(', ');
+    io.out(`  split: ${weights}${s.split.sticky ? ' (sticky)' : ''}`);
+  } else if (revisions.size > 1) {
+    io.out(`  hybrid: traffic shared by instances of revisions ${[...revisions].sort().join(' and ')}`);
+  }
+  if (s.mode && s.mode.kind !== 'serve') io.out(`  traffic: ${s.mode.kind}`);
+  if (s.lock) io.out(`  lock: ${s.lock.holder} since ${s.lock.since}`);
   for (const i of s.instances) {
     const health = i.healthy === null ? '' : i.healthy ? 'healthy' : 'unhealthy';
     io.out(

@@ -1,0 +1,24 @@
+/** Defaults of `baton.yaml`, defined once (the schema, the starter file and the docs read them). */
+export const DEFAULTS = {
+  replicas: 1,
+  probe: {
+    interval: 1000,
+    timeout: 1000,
+    healthyThreshold: 1,
+    unhealthyThreshold: 3,
+    startTimeout: 30_000,
+  },
+  drainTimeout: 30_000,
+  stopTimeout: 10_000,
+  // Kubernetes' defaults: surge one extra in four, lose at most one in four.
+  maxSurge: '25%',
+  maxUnavailable: '25%',
+  historyLimit: 10,
+  /** Blue-green: how long the old set stays up after the switch, for an instant rollback. */
+  scaleDownDelay: 30_000,
+  /** Hooks and checks: time limit of one run. */
+  hookTimeout: 60_000,
+  /** Canary: how often the analysis judges, and how long it may wait for enough traffic. */
+  analysisInterval: 5_000,
+  analysisDeadline: 600_000,
+} as const;

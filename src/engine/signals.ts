@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DeployFailedError } from '../core/errors.js';
 
 /** What a waiting step is waiting for, shown by `baton status`. */
-export type WaitingFor = 'promotion' | 'resume' | 'analysis' | null;
+export type WaitingFor = 'promotion' | 'resume' | 'analysis' | 'rollback window' | null;
 
 /**
  * Hands from outside (`baton promote|abort|pause|resume`) into one running deployment. A promotion sent

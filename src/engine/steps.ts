@@ -195,7 +195,7 @@ export async function runStep(ctx: ExecContext, step: Step): Promise<void> {
         for: 'rollback window',
         message: `keeping the previous set ${step.ms / 1000}s: baton rollback ${service} switches back instantly`,
       });
-      await signals.waitPromotion(step.ms);
+      await signals.waitPromotion(step.ms, 'rollback window');
       return;
   }
 }

@@ -24,7 +24,13 @@ export function planBlueGreen(input: PlanInput): Step[] {
     taken,
   );
   if (ids.length === 0 && retired.length === 0) return steps;
-  if (ids.length) {
+  // With nothing serving there is nobody to protect: no preview, no promotion gate.
+  if (ids.length && old.length === 0) {
+    steps.push(
+      { op: 'start', revision: input.revision, instances: ids },
+      { op: 'await-healthy', instances: ids },
+    );
+  } else if (ids.length) {
     steps.push(
       { op: 'start', revision: input.revision, instances: ids },
       { op: 'await-healthy', instances: ids },

@@ -51,6 +51,17 @@ describe('blue-green', () => {
     ]);
     expect(p.steps[3]).toEqual({ op: 'await-promotion', autoMs: 5000 });
   });
+
+  it('a first deploy has no preview and no promotion gate', () => {
+    const p = plan({
+      ...base,
+      stableRevision: null,
+      replicas: 2,
+      observed: [],
+      strategy: strategy({ type: 'blue-green' }),
+    });
+    expect(p.steps.map((s) => s.op)).toEqual(['start', 'await-healthy', 'switch']);
+  });
 });
 
 describe('canary', () => {

@@ -99,13 +99,18 @@ export function startLoad(
       fire();
     }
   }, tickMs);
+  let stopped: Promise<LoadReport> | undefined;
   return {
     report,
-    async stop() {
-      clearInterval(timer);
-      await Promise.all([...pending]);
-      await agent.close();
-      return report;
+    stop() {
+      // Idempotent: a test's finally may stop it again.
+      stopped ??= (async () => {
+        clearInterval(timer);
+        await Promise.all([...pending]);
+        await agent.close();
+        return report;
+      })();
+      return stopped;
     },
   };
 }

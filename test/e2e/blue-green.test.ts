@@ -83,7 +83,7 @@ describe('blue-green, hooks and traffic hold', () => {
     expect((await f.deploy({ version: 'v2', extra: hooks })).code).toBe(0);
     await waitFor(() => existsSync(out));
     const lines = readFileSync(out, 'utf8').trim().split('\n');
-    expect(JSON.parse(lines[0])).toMatchObject({
+    expect(JSON.parse(lines[0]!)).toMatchObject({
       service: 'hello',
       revision: 2,
       fromRevision: 1,

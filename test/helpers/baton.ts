@@ -158,6 +158,8 @@ export async function killAll(dataDir: string): Promise<void> {
 }
 
 export interface HelloSpec {
+  /** Service name (default hello). */
+  service?: string;
   version: string;
   listen: number;
   replicas?: number;
@@ -176,7 +178,7 @@ export interface HelloSpec {
 export function helloYaml(s: HelloSpec): string {
   const env = { VERSION: s.version, ...s.env };
   return `services:
-  hello:
+  ${s.service ?? 'hello'}:
     command: ${process.execPath}
     args: [server.js]
     cwd: ${HELLO}
@@ -258,7 +260,7 @@ export async function helloFixture(
     port,
     base: `http://127.0.0.1:${port}`,
     deploy: (spec, args = []) => {
-      writeHello(ws, { ...spec, listen: port });
+      writeHello(ws, { service: first.service, ...spec, listen: port });
       return baton(['deploy', '-f', ws.specFile, ...args], { dataDir: ws.dataDir });
     },
     cli: (args, cliEnv) => baton(args, { dataDir: ws.dataDir, ...(cliEnv ? { env: cliEnv } : {}) }),

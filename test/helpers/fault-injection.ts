@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import { type HelloFixture, type HelloSpec, helloFixture, writeHello } from './baton.js';
+import { startLoad } from './load.js';
+import { waitFor } from './wait.js';
+
+/** Pids of every live process whose environment says it is an instance of `service`. */
+function instanceProcesses(service: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Zombies are dead: their parent (the dead control plane) never reaped them.
+      if (/^\d+ \(.*\) Z /.test(stat)) continue;
+      if (env.includes(`BATON_SERVICE=${service}`)) out.push(Number(entry));
+    } catch {}
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * Kills the control plane with SIGKILL right after each journaled step of a deploy (before and after
+ * each step), restarts it, and checks that the service converges to exactly `replicas` healthy instances
+ * of one revision, with no orphaned or duplicated process, and no failed request under load throughout.
+ */
+export async function killAtEveryStep(strategy: string, replicas = 2): Promise<{ points: number }> {
+  // Unique per run, so the process scan never counts another run's instances.
+  const service = `crash-${strategy.match(/type: ([a-z-]+)/)![1]}-${Math.random().toString(36).slice(2, 8)}`;
+  const spec = (version: string): Omit<HelloSpec, 'listen'> => ({ service, version, replicas, strategy });
+  const f: HelloFixture = await helloFixture(spec('v0'));
+  const load = startLoad(f.base, { rps: 100 });
+  let points = 0;
+  try {
+    writeHello(f.ws, { ...spec('plan'), listen: f.port });
+    const planned = JSON.parse((await f.cli(['plan', '-f', f.ws.specFile, '--json'])).stdout).plans[0].plan
+      .steps.length as number;
+    expect(planned).toBeGreaterThan(3);
+    let version = 0;
+    for (let step = 1; step <= planned; step++) {
+      for (const phase of ['begin', 'done'] as const) {
+        await f.restart('SIGTERM', { BATON_TEST_KILL_AT: `${step}:${phase}` });
+        const r = await f.deploy(spec(`v${++version}`));
+        // The control plane died under the deploy: the CLI reports the lost connection.
+        expect(r.code, `kill at ${step}:${phase} did not happen: ${r.stderr}`).not.toBe(0);
+        await waitFor(() => f.daemon.child.exitCode !== null || f.daemon.child.signalCode !== null, {
+          message: 'the control plane to die',
+        });
+        await f.restart('SIGKILL');
+        const converged = await waitFor(
+          async () => {
+            const s = await f.status();
+            const ready = s.instances.filter(
+              (i) => i.state === 'running' && i.routed === 'active' && i.healthy,
+            );
+            const one = new Set(s.instances.map((i) => i.revision)).size === 1;
+            return !s.lock && s.instances.length === replicas && ready.length === replicas && one
+              ? s
+              : undefined;
+          },
+          { timeoutMs: 60_000, message: `${service} to converge after a kill at step ${step}:${phase}` },
+        );
+        expect(instanceProcesses(service), `orphaned or duplicated instances after ${step}:${phase}`).toEqual(
+          converged.instances.map((i) => i.pid).sort((a, b) => a - b),
+        );
+        points++;
+      }
+    }
+    // Both ways out were taken: resumed forward after traffic had moved, rolled back before.
+    const h = JSON.parse((await f.cli(['history', service, '--json', '--limit', '500'])).stdout) as {
+      deployments: Array<{ state: string; kind: string }>;
+    };
+    const states = h.deployments.filter((d) => d.kind === 'deploy').map((d) => d.state);
+    expect(states).toContain('succeeded');
+    expect(states).toContain('rolled-back');
+    expect(states.filter((x) => x !== 'succeeded' && x !== 'rolled-back')).toEqual([]);
+    const report = await load.stop();
+    expect(report.errors).toEqual([]);
+    expect(report.failed).toBe(0);
+    return { points };
+  } finally {
+    await load.stop();
+    await f.close();
+  }
+}

@@ -78,8 +78,6 @@ export interface Deployment {
   error?: string | undefined;
   /** The plan as computed at the start: a resumed deployment continues it. */
   plan?: Step[] | undefined;
-  /** The canary judge's last figures, when it ran. */
-  analysis?: { decision: string; reason: string } | undefined;
 }
 
 /** The service record: which revision is desired and which serves. */

@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpecFile } from '../../src/spec/load.js';
+import { Repo } from '../../src/store/repo.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import {
   baton,
   CLI,
@@ -164,6 +166,34 @@ describe('the CLI around a running service', () => {
     );
     expect(body).toMatch(/^hello from v/);
     expect(Number(readFileSync(pidFile, 'utf8'))).not.toBe(pid);
+  });
+
+  it('a lock held elsewhere stops a deploy naming its holder; unlock releases it and says who held it', async () => {
+    const store = SqliteStore.open(ws.dataDir);
+    try {
+      await new Repo(store).acquireLock(
+        'hello',
+        { holder: 'baton serve pid 4242 on other-host', pid: 4242, deployment: 'feedbeef' },
+        600_000,
+      );
+    } finally {
+      await store.close();
+    }
+    const blocked = await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir });
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toMatch(
+      /locked by baton serve pid 4242 on other-host since .* \(deployment feedbeef\)/,
+    );
+    expect((await baton(['status'], { dataDir: ws.dataDir })).stdout).toMatch(
+      /lock: baton serve pid 4242 on other-host/,
+    );
+    const unlock = await baton(['unlock', 'hello'], { dataDir: ws.dataDir });
+    expect(unlock.code, unlock.stderr).toBe(0);
+    expect(unlock.stdout).toMatch(
+      /released the lock held by baton serve pid 4242 on other-host since .* \(deployment feedbeef\)/,
+    );
+    expect((await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir })).code).toBe(0);
+    expect((await baton(['unlock', 'hello'], { dataDir: ws.dataDir })).code).toBe(2);
   });
 
   it('the token guards the API; the daemon logs structured JSON', async () => {

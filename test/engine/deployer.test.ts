@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DriverError, LockHeldError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -106,6 +108,16 @@ describe('Deployer over fakes', () => {
     expect(r.message).toMatch(/did not pass its probe within 1s; last probe: HTTP 500/);
     expect(await active()).toEqual([1, 1]);
     expect((await runtime.list('web')).every((i) => i.revision === 1 && i.state === 'running')).toBe(true);
+  });
+
+  it('a lock whose holder died on this host is taken over', async () => {
+    const dead = spawnSync('true').pid!;
+    await deps.repo.acquireLock(
+      'web',
+      { holder: `baton serve pid ${dead} on ${hostname()}`, pid: dead, deployment: 'gone' },
+      60_000,
+    );
+    expect((await deployer.deploy({ service: 'web', spec: spec('v1'), actor: 't' }, emit)).ok).toBe(true);
   });
 
   it('a held lock names its holder and changes nothing', async () => {

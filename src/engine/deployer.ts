@@ -4,6 +4,7 @@ import { BatonError, DeployFailedError, InputError, LockHeldError, NotFoundError
 import { type Deployment, DeploymentState, type Revision, RevisionStatus } from '../core/types.js';
 import { plan as computePlan } from '../plan/plan.js';
 import type { Plan, PlanStrategy, Step } from '../plan/types.js';
+import { isAlive } from '../runtime/process/proc.js';
 import { HOOK_NAMES } from '../spec/hooks.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import { specHash } from '../store/hash.js';
@@ -45,15 +46,6 @@ interface RunState {
 
 export function newDeploymentId(): string {
   return randomBytes(6).toString('hex');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -238,7 +230,7 @@ export class Deployer {
       await repo.acquireLock(service, holder, LOCK_TTL_MS);
     } catch (err) {
       const held = err instanceof LockHeldError ? await repo.getLock(service) : undefined;
-      const dead = held?.pid !== undefined && held.holder.endsWith(` on ${hostname()}`) && !alive(held.pid);
+      const dead = held?.pid !== undefined && held.holder.endsWith(` on ${hostname()}`) && !isAlive(held.pid);
       if (!held || !dead) throw err;
       await repo.releaseLock(service);
       await repo.acquireLock(service, holder, LOCK_TTL_MS);

@@ -1,6 +1,6 @@
 import { newInstanceIds } from './ids.js';
 import { planRolling } from './rolling.js';
-import { partition } from './split.js';
+import { partition, retireSteps } from './split.js';
 import type { PlanInput, Step } from './types.js';
 
 /**
@@ -14,7 +14,7 @@ export function planCanary(input: PlanInput): Step[] {
   const strategy = input.strategy;
   const { broken, fresh, old, taken } = partition(input.observed, input.revision, input.reservedIds);
   const steps: Step[] = [];
-  if (broken.length) steps.push({ op: 'drain', instances: broken }, { op: 'stop', instances: broken });
+  steps.push(...retireSteps(broken));
   const stable = input.stableRevision;
   // With nothing serving (first deploy) or nothing old left, a canary has nothing to compare with.
   if (stable == null || old.length === 0) {
@@ -47,9 +47,7 @@ export function planCanary(input: PlanInput): Step[] {
     );
     return made.ids;
   };
-  const retire = (ids: string[]) => {
-    if (ids.length) steps.push({ op: 'drain', instances: ids }, { op: 'stop', instances: ids });
-  };
+  const retire = (ids: string[]) => steps.push(...retireSteps(ids));
 
   for (const s of strategy.steps) {
     if ('setWeight' in s) {

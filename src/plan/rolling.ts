@@ -1,4 +1,5 @@
 import { newInstanceIds } from './ids.js';
+import { partition, retireSteps } from './split.js';
 import type { PlanInput, Step } from './types.js';
 
 /** Resolves `25%` or `2` against the replica count: surge rounds up, unavailable rounds down (as Kubernetes). */
@@ -33,17 +34,13 @@ export function planRolling(input: PlanInput): Step[] {
   const maxTotal = replicas + surge;
   const steps: Step[] = [];
 
-  const broken = input.observed.filter((i) => !i.ready).map((i) => i.id);
-  if (broken.length) steps.push({ op: 'drain', instances: broken }, { op: 'stop', instances: broken });
-
-  let fresh = input.observed.filter((i) => i.ready && i.revision === input.revision).map((i) => i.id);
-  const old = input.observed.filter((i) => i.ready && i.revision !== input.revision).map((i) => i.id);
-  const taken = new Set([...input.observed.map((i) => i.id), ...(input.reservedIds ?? [])]);
+  const parts = partition(input.observed, input.revision, input.reservedIds);
+  steps.push(...retireSteps(parts.broken));
+  let fresh = parts.fresh;
+  const { old, taken } = parts;
   let next = 1;
 
-  const retire = (ids: string[]) => {
-    if (ids.length) steps.push({ op: 'drain', instances: ids }, { op: 'stop', instances: ids });
-  };
+  const retire = (ids: string[]) => steps.push(...retireSteps(ids));
 
   if (fresh.length > replicas) {
     retire(fresh.slice(replicas));

@@ -55,9 +55,16 @@ services:
       drainTimeout: ${d(DEFAULTS.drainTimeout)}
     # How a deploy moves from the old revision to the new one (default: rolling).
     strategy:
-      type: rolling            # or: replace (start the whole new set, then retire the old)
+      # rolling | replace (whole new set, one switch) | blue-green (preview, promote, instant rollback
+      # window) | canary (steps: setWeight / setInstances / pause / check, with automatic analysis).
+      # See docs/baton-yaml.md.
+      type: rolling
       maxSurge: ${DEFAULTS.maxSurge}            # extra instances during the deploy: a count or a % of replicas (default: ${DEFAULTS.maxSurge})
       maxUnavailable: ${DEFAULTS.maxUnavailable}      # instances that may be missing: a count or a % of replicas (default: ${DEFAULTS.maxUnavailable})
     # Time between SIGTERM and SIGKILL when an instance stops (default: ${d(DEFAULTS.stopTimeout)}).
     stopTimeout: ${d(DEFAULTS.stopTimeout)}
+    # Commands or webhooks at points of a deploy (pre-deploy, pre-switch, post-switch, post-deploy,
+    # on-rollback); a failing pre-deploy hook stops the deploy before anything changes.
+    # hooks:
+    #   pre-deploy: { command: ./migrate.sh }
 `;

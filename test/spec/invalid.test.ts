@@ -245,13 +245,13 @@ const cases: Case[] = [
   },
   {
     name: 'unknown strategy type',
-    files: { 'baton.yaml': `services:\n  web:\n    command: node\n    strategy: {type: canary}\n${listen}` },
+    files: { 'baton.yaml': `services:\n  web:\n    command: node\n    strategy: {type: linear}\n${listen}` },
     issue: {
       file: 'baton.yaml',
       line: 4,
       column: 22,
       path: 'services.web.strategy.type',
-      message: 'expected one of "replace", "rolling", found string "canary"',
+      message: 'expected one of "replace", "rolling", "blue-green", "canary", found string "linear"',
     },
   },
   {

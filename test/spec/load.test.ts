@@ -23,7 +23,7 @@ describe('valid files', () => {
           replicas: DEFAULTS.replicas,
           probe: { tcp: {}, ...DEFAULTS.probe },
           traffic: { listen: '127.0.0.1:8080', drainTimeout: DEFAULTS.drainTimeout },
-          strategy: { type: 'rolling', maxSurge: '25%', maxUnavailable: '25%' },
+          strategy: { type: 'rolling', maxSurge: '25%', maxUnavailable: '25%', onInterrupt: 'auto' },
           stopTimeout: DEFAULTS.stopTimeout,
         },
       },
@@ -120,6 +120,7 @@ describe('starter', () => {
       type: 'rolling',
       maxSurge: DEFAULTS.maxSurge,
       maxUnavailable: DEFAULTS.maxUnavailable,
+      onInterrupt: 'auto',
     });
   });
 

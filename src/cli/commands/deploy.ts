@@ -4,7 +4,7 @@ import type { DeployEvent } from '../../engine/events.js';
 import { action, client, type Io, stdio } from '../context.js';
 import { progressPrinter } from '../progress.js';
 import { collect, selectServices } from '../spec-input.js';
-import { type Preview, printPlan } from './plan.js';
+import { fetchPreviews, printPlan } from './plan.js';
 
 type Result = Extract<DeployEvent, { type: 'result' }>;
 
@@ -29,17 +29,7 @@ export function registerDeploy(program: Command, io: Io = stdio): void {
           const selected = await selectServices(opts, service);
           const api = client(cmd);
           if (opts.dryRun) {
-            const previews: Array<Preview & { service: string }> = [];
-            for (const s of selected) {
-              previews.push({
-                service: s.name,
-                ...(await api.json<Preview>('POST', '/v1/deploy', {
-                  service: s.name,
-                  spec: s.spec,
-                  dryRun: true,
-                })),
-              });
-            }
+            const previews = await fetchPreviews(api, selected);
             if (opts.json) io.out(JSON.stringify({ ok: true, dryRun: true, plans: previews }, null, 2));
             else for (const p of previews) printPlan(io, p.service, p);
             return 0;

@@ -1,13 +1,29 @@
 import type { Command } from 'commander';
 import { describeStep } from '../../plan/plan.js';
 import type { Plan } from '../../plan/types.js';
+import type { ApiClient } from '../client.js';
 import { action, client, type Io, stdio } from '../context.js';
-import { collect, selectServices } from '../spec-input.js';
+import { collect, type SelectedService, selectServices } from '../spec-input.js';
 
 export interface Preview {
   plan: Plan;
   current: number | null;
   revision: number;
+}
+
+/** Asks the control plane what a deploy of each service would do. */
+export async function fetchPreviews(
+  api: ApiClient,
+  selected: SelectedService[],
+): Promise<Array<Preview & { service: string }>> {
+  const out: Array<Preview & { service: string }> = [];
+  for (const s of selected) {
+    out.push({
+      service: s.name,
+      ...(await api.json<Preview>('POST', '/v1/deploy', { service: s.name, spec: s.spec, dryRun: true })),
+    });
+  }
+  return out;
 }
 
 export function printPlan(io: Io, service: string, p: Preview): void {
@@ -36,17 +52,7 @@ export function registerPlan(program: Command, io: Io = stdio): void {
         ) => {
           const selected = await selectServices(opts, service);
           const api = client(cmd);
-          const plans: Array<Preview & { service: string }> = [];
-          for (const s of selected) {
-            plans.push({
-              service: s.name,
-              ...(await api.json<Preview>('POST', '/v1/deploy', {
-                service: s.name,
-                spec: s.spec,
-                dryRun: true,
-              })),
-            });
-          }
+          const plans = await fetchPreviews(api, selected);
           if (opts.json) io.out(JSON.stringify({ ok: true, plans }, null, 2));
           else for (const p of plans) printPlan(io, p.service, p);
           return 0;

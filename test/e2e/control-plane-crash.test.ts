@@ -1,13 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  baton,
-  type Daemon,
-  freePort,
-  startDaemon,
-  type Workspace,
-  workspace,
-  writeHello,
-} from '../helpers/baton.js';
+import { baton, type HelloFixture, helloFixture, startDaemon, writeHello } from '../helpers/baton.js';
 import { startLoad } from '../helpers/load.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -31,78 +23,68 @@ const instancesOf = async (dataDir: string) => {
 };
 
 describe('the control plane can die without dropping traffic', () => {
-  let ws: Workspace;
-  let daemon: Daemon;
-  let base: string;
-  let port: number;
+  let f: HelloFixture;
 
   beforeAll(async () => {
-    ws = workspace();
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    daemon = await startDaemon(ws.dataDir);
-    writeHello(ws, { version: 'v1', listen: port });
-    const r = await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir });
-    expect(r.code, r.stderr).toBe(0);
+    f = await helloFixture({ version: 'v1' });
   });
 
   afterAll(async () => {
-    await daemon?.kill();
-    await ws?.cleanup();
+    await f?.close();
   });
 
   it('SIGKILL while idle, then restart: instances adopted, not duplicated', async () => {
-    const before = await instancesOf(ws.dataDir);
+    const before = await instancesOf(f.ws.dataDir);
     expect(before).toHaveLength(2);
-    await daemon.kill('SIGKILL');
+    await f.daemon.kill('SIGKILL');
     // Traffic does not depend on the control plane.
-    const r = await fetch(`${base}/`);
+    const r = await fetch(`${f.base}/`);
     expect((await r.text()).trim()).toBe('hello from v1');
-    daemon = await startDaemon(ws.dataDir);
-    expect(await instancesOf(ws.dataDir)).toEqual(before);
+    f.daemon = await startDaemon(f.ws.dataDir);
+    expect(await instancesOf(f.ws.dataDir)).toEqual(before);
   });
 
   it('SIGKILL during steady load, restart: 0 failed requests, same instances, and deploys work again', async () => {
-    const before = await instancesOf(ws.dataDir);
-    const load = startLoad(base, { rps: 200 });
+    const before = await instancesOf(f.ws.dataDir);
+    const load = startLoad(f.base, { rps: 200 });
     await waitFor(() => load.report.ok > 200, { message: 'load to be flowing' });
-    await daemon.kill('SIGKILL');
+    await f.daemon.kill('SIGKILL');
     await waitFor(() => load.report.ok > 500, { message: 'load to keep flowing without a control plane' });
-    daemon = await startDaemon(ws.dataDir);
+    f.daemon = await startDaemon(f.ws.dataDir);
     // Give the restarted supervisor a few probe rounds under load.
     await waitFor(() => load.report.ok > 900, { message: 'load to keep flowing after restart' });
-    expect(await instancesOf(ws.dataDir)).toEqual(before);
+    expect(await instancesOf(f.ws.dataDir)).toEqual(before);
 
-    writeHello(ws, { version: 'v2', listen: port });
-    const d = await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir });
+    writeHello(f.ws, { version: 'v2', listen: f.port });
+    const d = await baton(['deploy', '-f', f.ws.specFile], { dataDir: f.ws.dataDir });
     expect(d.code, d.stderr).toBe(0);
     const report = await load.stop();
     expect(report.errors).toEqual([]);
     expect(report.failed).toBe(0);
-    const after = await instancesOf(ws.dataDir);
+    const after = await instancesOf(f.ws.dataDir);
     expect(after).toHaveLength(2);
     expect(after.every((i) => i.id.startsWith('hello-r2-'))).toBe(true);
   });
 
   it('SIGKILL in the middle of a deploy: the restarted control plane restores the serving revision, nothing orphaned', async () => {
-    const serving = await instancesOf(ws.dataDir);
-    const load = startLoad(base, { rps: 200 });
+    const serving = await instancesOf(f.ws.dataDir);
+    const load = startLoad(f.base, { rps: 200 });
     // A slow-booting v3 keeps the deploy in its await-healthy step long enough to kill it there.
-    writeHello(ws, { version: 'v3', listen: port, env: { BOOT_DELAY_MS: '3000' } });
-    const deploying = baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir });
-    await waitFor(async () => (await instancesOf(ws.dataDir)).some((i) => i.id.startsWith('hello-r3-')), {
+    writeHello(f.ws, { version: 'v3', listen: f.port, env: { BOOT_DELAY_MS: '3000' } });
+    const deploying = baton(['deploy', '-f', f.ws.specFile], { dataDir: f.ws.dataDir });
+    await waitFor(async () => (await instancesOf(f.ws.dataDir)).some((i) => i.id.startsWith('hello-r3-')), {
       message: 'the v3 deploy to start an instance',
     });
-    await daemon.kill('SIGKILL');
+    await f.daemon.kill('SIGKILL');
     const d = await deploying;
     expect(d.code).not.toBe(0);
-    daemon = await startDaemon(ws.dataDir);
-    const after = await instancesOf(ws.dataDir);
+    f.daemon = await startDaemon(f.ws.dataDir);
+    const after = await instancesOf(f.ws.dataDir);
     expect(after).toEqual(serving);
     const report = await load.stop();
     expect(report.errors).toEqual([]);
     expect(report.failed).toBe(0);
-    const h = await baton(['history', 'hello', '--json'], { dataDir: ws.dataDir });
+    const h = await baton(['history', 'hello', '--json'], { dataDir: f.ws.dataDir });
     const history = JSON.parse(h.stdout) as {
       current: number;
       revisions: Array<{ number: number; status: string }>;

@@ -1,14 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  baton,
-  type Daemon,
-  freePort,
-  type HelloSpec,
-  startDaemon,
-  type Workspace,
-  workspace,
-  writeHello,
-} from '../helpers/baton.js';
+import { baton, type HelloFixture, type HelloSpec, helloFixture, writeHello } from '../helpers/baton.js';
 import { startLoad } from '../helpers/load.js';
 
 interface DeployJson {
@@ -23,23 +14,14 @@ interface DeployJson {
 }
 
 describe('a bad version is refused and the old one keeps serving', () => {
-  let ws: Workspace;
-  let daemon: Daemon;
-  let port: number;
-  let base: string;
+  let f: HelloFixture;
 
   beforeAll(async () => {
-    ws = workspace();
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    daemon = await startDaemon(ws.dataDir);
-    writeHello(ws, { version: 'v1', listen: port });
-    expect((await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir })).code).toBe(0);
+    f = await helloFixture({ version: 'v1' });
   });
 
   afterAll(async () => {
-    await daemon?.kill();
-    await ws?.cleanup();
+    await f?.close();
   });
 
   const cases: Array<{ name: string; spec: Partial<HelloSpec>; expect: RegExp }> = [
@@ -62,9 +44,9 @@ describe('a bad version is refused and the old one keeps serving', () => {
 
   for (const c of cases) {
     it(`v2 that ${c.name}: deploy exits 1 naming the instance and the probe result; v1 serves with 0 failed requests`, async () => {
-      const load = startLoad(base, { rps: 200 });
-      writeHello(ws, { version: 'v2', listen: port, ...c.spec });
-      const r = await baton(['deploy', '-f', ws.specFile, '--json'], { dataDir: ws.dataDir });
+      const load = startLoad(f.base, { rps: 200 });
+      writeHello(f.ws, { version: 'v2', listen: f.port, ...c.spec });
+      const r = await baton(['deploy', '-f', f.ws.specFile, '--json'], { dataDir: f.ws.dataDir });
       expect(r.code, r.stderr).toBe(1);
       const out = JSON.parse(r.stdout) as DeployJson;
       const result = out.results[0]!;
@@ -81,7 +63,7 @@ describe('a bad version is refused and the old one keeps serving', () => {
       expect([...report.bodies.keys()]).toEqual(['hello from v1']);
 
       const history = JSON.parse(
-        (await baton(['history', 'hello', '--json'], { dataDir: ws.dataDir })).stdout,
+        (await baton(['history', 'hello', '--json'], { dataDir: f.ws.dataDir })).stdout,
       ) as {
         current: number;
         revisions: Array<{ number: number; status: string; reason?: string }>;
@@ -91,7 +73,7 @@ describe('a bad version is refused and the old one keeps serving', () => {
       expect(failed.status).toBe('failed');
       expect(failed.reason).toMatch(c.expect);
 
-      const status = JSON.parse((await baton(['status', '--json'], { dataDir: ws.dataDir })).stdout) as {
+      const status = JSON.parse((await baton(['status', '--json'], { dataDir: f.ws.dataDir })).stdout) as {
         services: Array<{ instances: Array<{ revision: number; routed: string; healthy: boolean }> }>;
       };
       // Full capacity of v1, nothing of the failed revision left behind.
@@ -103,8 +85,8 @@ describe('a bad version is refused and the old one keeps serving', () => {
   }
 
   it('human output names the instance and what its probe saw', async () => {
-    writeHello(ws, { version: 'v2', listen: port, env: { HEALTH: 'fail' }, startTimeout: '1s' });
-    const r = await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir });
+    writeHello(f.ws, { version: 'v2', listen: f.port, env: { HEALTH: 'fail' }, startTimeout: '1s' });
+    const r = await baton(['deploy', '-f', f.ws.specFile], { dataDir: f.ws.dataDir });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/probe fail: HTTP 500 from GET \/health \(expected 200\)/);
     expect(r.stderr).toMatch(

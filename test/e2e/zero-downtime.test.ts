@@ -1,59 +1,41 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import {
-  baton,
-  type Daemon,
-  freePort,
-  startDaemon,
-  type Workspace,
-  workspace,
-  writeHello,
-} from '../helpers/baton.js';
+import { baton, type HelloFixture, helloFixture, writeHello } from '../helpers/baton.js';
 import { startLoad } from '../helpers/load.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('zero-downtime deploys of local processes behind the embedded proxy', () => {
-  let ws: Workspace;
-  let daemon: Daemon;
-  let port: number;
-  let base: string;
+  let f: HelloFixture;
 
   beforeAll(async () => {
-    ws = workspace();
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    daemon = await startDaemon(ws.dataDir);
-    writeHello(ws, { version: 'v0', listen: port });
-    const first = await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir });
-    expect(first.code, first.stderr).toBe(0);
+    f = await helloFixture({ version: 'v0' });
   });
 
   afterAll(async () => {
-    await daemon?.kill();
-    await ws?.cleanup();
+    await f?.close();
   });
 
   it('20 consecutive deploys alternating v1/v2 under 200+ requests/s drop no request; slow requests straddling each switch complete', async () => {
-    const load = startLoad(base, { rps: 240 });
+    const load = startLoad(f.base, { rps: 240 });
     const slow: Array<Promise<{ status: number; body: string }>> = [];
     const versions: string[] = [];
     for (let i = 0; i < 20; i++) {
       const version = i % 2 === 0 ? 'v1' : 'v2';
       versions.push(version);
-      writeHello(ws, { version, listen: port });
+      writeHello(f.ws, { version, listen: f.port });
       // A 2 s request started just before the deploy straddles the switch away from its backend.
       slow.push(
-        request(`${base}/slow?ms=2000`).then(async (r) => ({
+        request(`${f.base}/slow?ms=2000`).then(async (r) => ({
           status: r.statusCode,
           body: await r.body.text(),
         })),
       );
-      const r = await baton(['deploy', '-f', ws.specFile, '--json'], { dataDir: ws.dataDir });
+      const r = await baton(['deploy', '-f', f.ws.specFile, '--json'], { dataDir: f.ws.dataDir });
       expect(r.code, `deploy ${i + 1}: ${r.stdout}${r.stderr}`).toBe(0);
       const out = JSON.parse(r.stdout) as { ok: boolean; results: Array<{ revision: number }> };
       expect(out.ok).toBe(true);
-      const body = (await (await request(`${base}/`)).body.text()).trim();
+      const body = (await (await request(`${f.base}/`)).body.text()).trim();
       expect(body).toBe(`hello from ${version}`);
     }
     const report = await load.stop();
@@ -66,7 +48,7 @@ describe('zero-downtime deploys of local processes behind the embedded proxy', (
     // Each slow request was answered by the version that served when it started, not cut off.
     expect(slowResults.every((s) => /^slow 2000ms from v[0-2]$/m.test(s.body))).toBe(true);
 
-    const status = await baton(['status', '--json'], { dataDir: ws.dataDir });
+    const status = await baton(['status', '--json'], { dataDir: f.ws.dataDir });
     const svc = (JSON.parse(status.stdout) as { services: Array<{ instances: Array<{ revision: number }> }> })
       .services[0]!;
     // 21 revisions recorded, exactly 2 instances left, both of the last one.
@@ -74,9 +56,9 @@ describe('zero-downtime deploys of local processes behind the embedded proxy', (
   }, 240_000);
 
   it('an open WebSocket to the old version stays open through the deploy until the drain timeout ends', async () => {
-    writeHello(ws, { version: 'ws-old', listen: port, drainTimeout: '3s' });
-    expect((await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir })).code).toBe(0);
-    const sock = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    writeHello(f.ws, { version: 'ws-old', listen: f.port, drainTimeout: '3s' });
+    expect((await baton(['deploy', '-f', f.ws.specFile], { dataDir: f.ws.dataDir })).code).toBe(0);
+    const sock = new WebSocket(`ws://127.0.0.1:${f.port}/ws`);
     const messages: string[] = [];
     sock.on('message', (m) => messages.push(m.toString()));
     await new Promise<void>((res, rej) => {
@@ -85,13 +67,13 @@ describe('zero-downtime deploys of local processes behind the embedded proxy', (
     });
     const closed = new Promise<number>((res) => sock.once('close', () => res(Date.now())));
 
-    writeHello(ws, { version: 'ws-new', listen: port, drainTimeout: '3s' });
+    writeHello(f.ws, { version: 'ws-new', listen: f.port, drainTimeout: '3s' });
     const started = Date.now();
-    const deploying = baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir });
+    const deploying = baton(['deploy', '-f', f.ws.specFile], { dataDir: f.ws.dataDir });
     // While the deploy drains the old instances, the socket still talks to the old version.
     await waitFor(
       async () =>
-        (await (await request(`http://127.0.0.1:${port}/`)).body.text()).trim() === 'hello from ws-new',
+        (await (await request(`http://127.0.0.1:${f.port}/`)).body.text()).trim() === 'hello from ws-new',
       {
         timeoutMs: 20_000,
       },
@@ -108,19 +90,19 @@ describe('zero-downtime deploys of local processes behind the embedded proxy', (
   }, 60_000);
 
   it('a WebSocket that closes by itself lets the drain finish at once', async () => {
-    writeHello(ws, { version: 'ws-a', listen: port, drainTimeout: '30s' });
-    expect((await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir })).code).toBe(0);
-    const sock = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    writeHello(f.ws, { version: 'ws-a', listen: f.port, drainTimeout: '30s' });
+    expect((await baton(['deploy', '-f', f.ws.specFile], { dataDir: f.ws.dataDir })).code).toBe(0);
+    const sock = new WebSocket(`ws://127.0.0.1:${f.port}/ws`);
     await new Promise<void>((res, rej) => {
       sock.once('open', () => res());
       sock.once('error', rej);
     });
-    writeHello(ws, { version: 'ws-b', listen: port, drainTimeout: '30s' });
+    writeHello(f.ws, { version: 'ws-b', listen: f.port, drainTimeout: '30s' });
     const started = Date.now();
-    const deploying = baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir });
+    const deploying = baton(['deploy', '-f', f.ws.specFile], { dataDir: f.ws.dataDir });
     await waitFor(
       async () =>
-        (await (await request(`http://127.0.0.1:${port}/`)).body.text()).trim() === 'hello from ws-b',
+        (await (await request(`http://127.0.0.1:${f.port}/`)).body.text()).trim() === 'hello from ws-b',
       {
         timeoutMs: 20_000,
       },

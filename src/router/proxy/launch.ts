@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DriverError } from '../../core/errors.js';
+import { isAlive } from '../../runtime/process/proc.js';
 import { proxyHealth } from './client.js';
 import { proxyPaths } from './paths.js';
 
@@ -17,6 +19,18 @@ export interface EnsureProxyOptions {
   logFile?: string;
 }
 
+/** The pid in the pid file, if that process is alive and is a baton proxy (not a recycled pid). */
+export async function runningProxyPid(pidFile: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !isAlive(pid)) return undefined;
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return cmdline.some((a) => a.endsWith(`proxy${sep}main.js`)) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Makes sure a proxy serves `dataDir`: returns the running one, or starts one detached (it outlives the
  * caller) with its output in the log file, and waits until its admin socket answers.
@@ -28,6 +42,9 @@ export async function ensureProxy(
   const paths = proxyPaths(dataDir);
   const live = await proxyHealth(paths.socket);
   if (live) return { pid: live.pid, started: false };
+  // Alive but slow to answer (a loaded machine) is not dead: a second proxy must never be started.
+  const running = await runningProxyPid(paths.pid);
+  if (running !== undefined) return { pid: running, started: false };
   const entry = opts.entry ?? fileURLToPath(new URL('./main.js', import.meta.url));
   if (!existsSync(entry))
     throw new DriverError('proxy', `proxy entry ${entry} not found (run npm run build)`);

@@ -9,6 +9,7 @@ import { adminServer, listenAdmin } from './admin.js';
 import type { BackendEntry } from './backend.js';
 import { proxyHealth } from './client.js';
 import { releaseHeld } from './front.js';
+import { runningProxyPid } from './launch.js';
 import { closeListener, type Listeners, openListener, relisten } from './listener.js';
 import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
 import type { DataPlane } from './plane.js';
@@ -79,11 +80,11 @@ export class ProxyServer implements DataPlane {
 
   /** Refuses to start next to a live proxy; removes a stale socket file. */
   private async claimSocket(): Promise<void> {
-    const live = await proxyHealth(this.paths.socket, 1000);
-    if (live) {
+    const live = (await proxyHealth(this.paths.socket, 1000))?.pid ?? (await runningProxyPid(this.paths.pid));
+    if (live !== undefined) {
       throw new DriverError(
         'proxy',
-        `another baton proxy (pid ${live.pid}) is already running on ${this.paths.socket}`,
+        `another baton proxy (pid ${live}) is already running on ${this.paths.socket}`,
       );
     }
     await rm(this.paths.socket, { force: true });

@@ -151,11 +151,10 @@ export class Deployer {
   async rollback(req: { service: string; to?: number; actor: string }, emit: Emit): Promise<DeployResult> {
     const running = this.active.get(req.service);
     if (running && req.to === undefined) {
-      const forward = (e: DeployEvent) => emit(e);
       running.signals.abort(`rollback requested by ${req.actor}`);
       emit({ type: 'warning', message: `deployment ${running.id} was running: aborting it rolls it back` });
       const result = await running.result;
-      forward(result);
+      emit(result);
       return result;
     }
     const { repo } = this.deps;

@@ -64,9 +64,13 @@ export async function execute(
       };
       const message = describeStep(step);
       await record('begin', message);
+      const running = runStep(ctx, step);
       try {
-        await ctx.signals.race(runStep(ctx, step));
+        await ctx.signals.race(running);
       } catch (err) {
+        // On abort, let the step settle first (waits end at once, a start finishes spawning), so the
+        // rollback sees every instance the step made.
+        await running.catch(() => undefined);
         const error = err instanceof Error ? err.message : String(err);
         await record('failed', error, error);
         throw err;

@@ -29,7 +29,9 @@ export function registerServe(program: Command): void {
           process.once('SIGINT', () => stop('SIGINT'));
         });
         await daemon.close();
-        return 0;
+        // A deploy still running (a pause, a drain) would keep the process alive: it is journaled, and
+        // the next start resumes or rolls it back, so leave now.
+        process.exit(0);
       }),
     );
 }

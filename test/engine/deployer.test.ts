@@ -120,6 +120,22 @@ describe('Deployer over fakes', () => {
     expect((await deployer.deploy({ service: 'web', spec: spec('v1'), actor: 't' }, emit)).ok).toBe(true);
   });
 
+  it('pause holds a running deploy before its next step; resume lets it go on; promote ends a pause', async () => {
+    await deployer.deploy({ service: 'web', spec: spec('v1'), actor: 't' }, emit);
+    const canary = { strategy: { type: 'canary', steps: [{ setWeight: 50 }, { pause: {} }] } };
+    const result = deployer.deploy({ service: 'web', spec: spec('v2', canary), actor: 't' }, emit);
+    await waitFor(() => deployer.activity('web')?.waiting === 'promotion');
+    deployer.pause('web');
+    deployer.promote('web');
+    await waitFor(() => deployer.activity('web')?.waiting === 'resume');
+    const steps = (await deps.repo.readJournal(deployer.activity('web')!.deployment)).length;
+    expect(deployer.activity('web')).toMatchObject({ paused: true });
+    expect((await deps.repo.readJournal(deployer.activity('web')!.deployment)).length).toBe(steps);
+    deployer.resume('web');
+    expect(await result).toMatchObject({ ok: true, revision: 2 });
+    expect(() => deployer.promote('web')).toThrow(/no deployment of web is running/);
+  });
+
   it('a held lock names its holder and changes nothing', async () => {
     await deps.repo.acquireLock('web', { holder: 'someone else', deployment: 'abc' }, 60_000);
     await expect(deployer.deploy({ service: 'web', spec: spec('v1'), actor: 't' }, emit)).rejects.toThrow(

@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    setupFiles: ['test/setup.ts'],
     // End-to-end suites start real daemons and load generators; two cores cannot run many at once.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
   },

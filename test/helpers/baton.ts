@@ -90,15 +90,18 @@ export async function startDaemon(dataDir: string, env?: NodeJS.ProcessEnv): Pro
     },
     { timeoutMs: 20_000, message: 'baton serve to answer' },
   );
-  return {
+  const daemon: Daemon = {
     child,
     url,
     output: () => out,
     async kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
+      daemons.delete(daemon);
     },
   };
+  daemons.add(daemon);
+  return daemon;
 }
 
 export interface Workspace {
@@ -109,18 +112,31 @@ export interface Workspace {
   cleanup(): Promise<void>;
 }
 
+/** Workspaces not cleaned up yet: test/setup.ts cleans them after each file, whatever happened. */
+const open = new Set<Workspace>();
+const daemons = new Set<Daemon>();
+
 export function workspace(): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'baton-e2e-'));
   const dataDir = join(dir, 'data');
-  return {
+  const ws: Workspace = {
     dir,
     dataDir,
     specFile: join(dir, 'baton.yaml'),
     async cleanup() {
+      open.delete(ws);
       await killAll(dataDir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  open.add(ws);
+  return ws;
+}
+
+/** Stops every daemon and cleans every workspace a test file left behind (a timeout, a failed setup). */
+export async function cleanupLeftovers(): Promise<void> {
+  for (const d of daemons) await d.kill('SIGKILL');
+  for (const ws of open) await ws.cleanup();
 }
 
 function alive(pid: number): boolean {
@@ -283,6 +299,11 @@ export async function helloFixture(
     },
   };
   const r = await f.deploy(first);
-  if (r.code !== 0) throw new Error(`first deploy failed: ${r.stderr}`);
+  if (r.code !== 0) {
+    await f.close();
+    throw new Error(`first deploy failed: ${r.stderr}`);
+  }
   return f;
 }
+
+(globalThis as { batonCleanupLeftovers?: () => Promise<void> }).batonCleanupLeftovers = cleanupLeftovers;

@@ -11,7 +11,7 @@ import { recoverInterrupted } from '../engine/recover.js';
 import { Supervisor } from '../engine/supervisor.js';
 import { createRouter } from '../router/create.js';
 import { ensureProxy } from '../router/proxy/launch.js';
-import { createRuntime } from '../runtime/create.js';
+import { createMultiRuntime } from '../runtime/create.js';
 import { openStore } from '../store/open.js';
 import { Repo } from '../store/repo.js';
 import { dataPaths } from './paths.js';
@@ -81,9 +81,15 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   );
 
   const store = openStore(paths.root);
+  const repo = new Repo(store);
+  // Each service's instances run on the runtime its spec names; the kinds stored revisions use are
+  // brought up now so their instances are adopted (others, e.g. docker, only when first deployed).
+  const runtime = createMultiRuntime({ dataDir: paths.root, logger });
+  for (const s of await repo.listServices())
+    for (const r of await repo.listRevisions(s.name)) runtime.use(r.spec.runtime);
   const deps: EngineDeps = {
-    repo: new Repo(store),
-    runtime: createRuntime('process', { dataDir: paths.root, logger }),
+    repo,
+    runtime,
     router: createRouter('proxy', { dataDir: paths.root }),
     logger,
     holder: `baton serve pid ${process.pid} on ${hostname()}`,

@@ -1,4 +1,4 @@
-import { type Instance, InstanceState, type Revision } from '../core/types.js';
+import { address, type Instance, InstanceState, type Revision, type ServiceRecord } from '../core/types.js';
 import { runProbe } from '../probe/probe.js';
 import type { Deployer } from './deployer.js';
 import type { EngineDeps } from './deps.js';
@@ -18,6 +18,8 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 /** A restarted instance that stays healthy this long gets its backoff reset. */
 const STABLE_MS = 30_000;
+/** How often the runtime's purge runs (docker `purge: true`). */
+const PURGE_EVERY_MS = 10_000;
 
 /**
  * Keeps the current revision of every service healthy between deploys: probes routed instances and
@@ -29,6 +31,7 @@ export class Supervisor {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly specs = new Map<string, Revision>();
+  private nextPurgeAt = 0;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -65,6 +68,31 @@ export class Supervisor {
           if (revision) await this.superviseService(revision);
         }),
     );
+    if (this.deps.runtime.purge && Date.now() >= this.nextPurgeAt) {
+      this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
+      await this.purge(services);
+    }
+  }
+
+  /**
+   * Choria Hoist's purge, for docker services with `purge: true`: removes the containers Baton labelled
+   * for such a service that belong to no serving revision (left by a crash, a failed cleanup, a lost
+   * store). Services that are deploying, stopped or never deployed are left alone; the runtime also
+   * spares containers younger than 30 s, so a deploy starting right now keeps its new instances.
+   */
+  private async purge(services: ServiceRecord[]): Promise<void> {
+    const serving = new Map<string, number>();
+    for (const s of services) {
+      if (s.current === null || s.stopped || this.deployer.isBusy(s.name)) continue;
+      const r = await this.revision(s.name, s.current);
+      if (r?.spec.runtime === 'docker' && r.spec.purge) serving.set(s.name, s.current);
+    }
+    if (serving.size === 0) return;
+    const removed = await this.deps.runtime.purge!((t) => {
+      const current = serving.get(t.service);
+      return current === undefined || t.revision === current || this.deployer.isBusy(t.service);
+    });
+    if (removed.length) this.deps.logger.info({ removed }, 'purged containers of no serving revision');
   }
 
   private async revision(service: string, n: number): Promise<Revision | undefined> {
@@ -108,7 +136,15 @@ export class Supervisor {
                 { id: inst.id, address: `${inst.host}:${inst.port}`, revision: inst.revision, weight: 1 },
               ]);
               w.healthy = true;
-            } else if (backend.state === 'active' && w.healthy !== true) {
+            } else if (
+              backend.state === 'active' &&
+              (w.healthy !== true || backend.address !== address(inst))
+            ) {
+              // A restarted container comes back on the host port Docker picks: the backend follows it.
+              if (backend.address !== address(inst))
+                await router.addBackends(service, [
+                  { id: inst.id, address: address(inst), revision: inst.revision, weight: backend.weight },
+                ]);
               await router.setHealthy(service, inst.id, true);
               w.healthy = true;
             }

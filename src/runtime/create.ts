@@ -1,16 +1,23 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DriverError } from '../core/errors.js';
+import { DockerRuntime } from './docker/docker-runtime.js';
+import { MultiRuntime } from './multi.js';
 import { ProcessRuntime } from './process/process-runtime.js';
 import type { Runtime } from './runtime.js';
 
-export const RUNTIME_KINDS = ['process'] as const;
+export const RUNTIME_KINDS = ['process', 'docker'] as const;
+
+export interface RuntimeOptions {
+  dataDir: string;
+  logger?: Logger;
+  host?: string;
+  /** docker: `unix:///path` or `tcp://host:port` (default `DOCKER_HOST`, else /var/run/docker.sock). */
+  dockerHost?: string;
+}
 
 /** The runtime named by a service's `runtime` field, keeping its state under `dataDir`. */
-export function createRuntime(
-  kind: string,
-  opts: { dataDir: string; logger?: Logger; host?: string },
-): Runtime {
+export function createRuntime(kind: string, opts: RuntimeOptions): Runtime {
   switch (kind) {
     case 'process':
       return new ProcessRuntime({
@@ -19,10 +26,24 @@ export function createRuntime(
         ...(opts.logger ? { logger: opts.logger } : {}),
         ...(opts.host ? { host: opts.host } : {}),
       });
+    case 'docker':
+      return new DockerRuntime({
+        // Containers carry the data dir as their owner: two control planes on one Docker host never mix.
+        owner: path.resolve(opts.dataDir),
+        stateDir: path.join(opts.dataDir, 'docker'),
+        ...(opts.logger ? { logger: opts.logger } : {}),
+        ...(opts.dockerHost ? { endpoint: opts.dockerHost } : {}),
+      });
     default:
       throw new DriverError(
         'runtime',
         `unknown runtime ${JSON.stringify(kind)}; known: ${RUNTIME_KINDS.join(', ')}`,
       );
   }
+}
+
+/** Every runtime kind behind one Runtime, each created on first need; `process` is the default. */
+export function createMultiRuntime(opts: RuntimeOptions): MultiRuntime {
+  const factories = Object.fromEntries(RUNTIME_KINDS.map((k) => [k, () => createRuntime(k, opts)]));
+  return new MultiRuntime(factories, 'process', opts.logger);
 }

@@ -10,6 +10,12 @@ export interface StartRequest {
   spec: ServiceSpec;
 }
 
+/** Which service and revision a resource belongs to (what `purge` decides on). */
+export interface PurgeTarget {
+  service: string;
+  revision: number;
+}
+
 export interface LogOptions {
   follow?: boolean;
   /** Last N lines of what exists already (default: all). */
@@ -18,8 +24,8 @@ export interface LogOptions {
 }
 
 /**
- * Creates, inspects, stops and removes instances. Implementations: `process` (default), `fake` (tests);
- * later `docker`, `oci`, `ecs`. Instances outlive the Runtime object: `close()` releases Baton's handles
+ * Creates, inspects, stops and removes instances. Implementations: `process` (default), `docker`,
+ * `fake` (tests), `multi` (routes by the service's `runtime`); later `oci`, `ecs`. Instances outlive the Runtime object: `close()` releases Baton's handles
  * and leaves instances running, and a new Runtime over the same state finds them again (adoption).
  */
 export interface Runtime {
@@ -37,5 +43,10 @@ export interface Runtime {
   remove(id: string): Promise<void>;
   /** The instance's output, line by line. */
   logs(id: string, opts?: LogOptions): AsyncIterable<string>;
+  /**
+   * Optional (docker): removes the instances this runtime created for which `keep` is false, even those
+   * it has no record of (Choria Hoist's purge), and returns their ids. Never touches unlabelled resources.
+   */
+  purge?(keep: (target: PurgeTarget) => boolean): Promise<string[]>;
   close(): Promise<void>;
 }

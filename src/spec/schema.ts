@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
+import { dockerFields } from './docker.js';
 import { hooksSchema } from './hooks.js';
 import { duration, envMap, hostPort } from './primitives.js';
 import { strategySchema } from './strategy.js';
@@ -48,6 +49,16 @@ const trafficSchema = z.strictObject({
   preview: hostPort.optional(),
 });
 
+/** Fields every service has, whatever runs its instances. */
+const commonFields = {
+  replicas: z.number().int().min(0, 'replicas must be 0 or more').default(DEFAULTS.replicas),
+  probe: probeSchema.prefault({ tcp: {} }),
+  traffic: trafficSchema,
+  strategy: strategySchema.prefault({ type: 'rolling' }),
+  stopTimeout: duration('stopTimeout').default(DEFAULTS.stopTimeout),
+  hooks: hooksSchema.optional(),
+};
+
 const processRuntime = z.strictObject({
   runtime: z.literal('process'),
   /** Program to run; a string is split on spaces, an array is taken as argv. */
@@ -55,15 +66,13 @@ const processRuntime = z.strictObject({
   args: z.array(z.string()).default([]),
   cwd: z.string().optional(),
   env: envMap.default({}),
-  replicas: z.number().int().min(0, 'replicas must be 0 or more').default(DEFAULTS.replicas),
-  probe: probeSchema.prefault({ tcp: {} }),
-  traffic: trafficSchema,
-  strategy: strategySchema.prefault({ type: 'rolling' }),
-  stopTimeout: duration('stopTimeout').default(DEFAULTS.stopTimeout),
-  hooks: hooksSchema.optional(),
+  ...commonFields,
 });
 
-export const serviceSchema = z.discriminatedUnion('runtime', [processRuntime]);
+/** `runtime: docker`: instances are containers (fields in `docker.ts`). */
+const dockerRuntime = z.strictObject({ ...dockerFields, ...commonFields });
+
+export const serviceSchema = z.discriminatedUnion('runtime', [processRuntime, dockerRuntime]);
 
 export const fileSchema = z
   .strictObject({
@@ -97,6 +106,8 @@ export const fileSchema = z
   });
 
 export type ServiceSpec = z.output<typeof serviceSchema>;
+export type ProcessServiceSpec = Extract<ServiceSpec, { runtime: 'process' }>;
+export type DockerServiceSpec = Extract<ServiceSpec, { runtime: 'docker' }>;
 export type ProbeSpec = z.output<typeof probeSchema>;
 
 export type BatonFile = z.output<typeof fileSchema>;

@@ -13,6 +13,8 @@ export interface RuntimeHarness {
   cleanup: () => Promise<void>;
   /** Makes an instance exit as if it crashed (default: SIGKILL to its pid). */
   crash?: (instance: Instance) => Promise<void>;
+  /** False when a restart may give the instance another address (docker: a new host port). Default true. */
+  restartKeepsAddress?: boolean;
 }
 
 /** The behaviour every Runtime implementation shares. Run it from an ~8-line test file per implementation. */
@@ -90,14 +92,16 @@ export function runRuntimeContract(name: string, make: () => Promise<RuntimeHarn
       expect((await h.runtime.list('web')).map((i) => i.id)).toEqual([a.id]);
     });
 
-    it('restarts a crashed instance on the same address', async () => {
+    it('restarts a crashed instance (on the same address unless the runtime says otherwise)', async () => {
       const req = request();
       const i = await h.runtime.start(req);
       await hello(i);
       await crash(i);
       await waitFor(async () => (await state(req.id)) === InstanceState.Exited);
       const again = await h.runtime.restart(req.id);
-      expect(again).toMatchObject({ id: req.id, host: i.host, port: i.port, state: 'running', restarts: 1 });
+      expect(again).toMatchObject({ id: req.id, state: 'running', restarts: 1 });
+      if (h.restartKeepsAddress !== false) expect(again).toMatchObject({ host: i.host, port: i.port });
+      expect(await h.runtime.get(req.id)).toMatchObject({ host: again.host, port: again.port });
       await hello(again);
     });
 

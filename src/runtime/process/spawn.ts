@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DriverError } from '../../core/errors.js';
-import type { ServiceSpec } from '../../spec/schema.js';
+import type { ProcessServiceSpec, ServiceSpec } from '../../spec/schema.js';
 
 export interface SpawnTarget {
   id: string;
@@ -14,7 +14,7 @@ export interface SpawnTarget {
 }
 
 /** argv of a process spec: a string command is split on whitespace, an array is taken as is; then `args`. */
-export function argv(spec: ServiceSpec): string[] {
+export function argv(spec: ProcessServiceSpec): string[] {
   const command = typeof spec.command === 'string' ? spec.command.split(/\s+/).filter(Boolean) : spec.command;
   return [...command, ...spec.args];
 }
@@ -25,9 +25,11 @@ export function argv(spec: ServiceSpec): string[] {
  * Resolves once the OS started it; a command that cannot start is a DriverError (and a line in the log).
  */
 export async function spawnDetached(t: SpawnTarget, logFile: string): Promise<ChildProcess> {
-  const [file, ...args] = argv(t.spec);
+  const spec = t.spec;
+  if (spec.runtime !== 'process') throw new DriverError('process', `instance ${t.id}: not a process service`);
+  const [file, ...args] = argv(spec);
   if (!file) throw new DriverError('process', `instance ${t.id}: empty command`);
-  const cwd = path.resolve(t.spec.cwd ?? '.');
+  const cwd = path.resolve(spec.cwd ?? '.');
   mkdirSync(path.dirname(logFile), { recursive: true });
   const out = openSync(logFile, 'a', 0o640);
   try {

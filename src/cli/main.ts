@@ -4,6 +4,7 @@ import { defaultDataDir } from '../api/paths.js';
 import { registerAudit } from './commands/audit.js';
 import { registerControl } from './commands/control.js';
 import { registerDeploy } from './commands/deploy.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerHistory } from './commands/history.js';
 import { registerInit } from './commands/init.js';
 import { registerLogs } from './commands/logs.js';
@@ -38,6 +39,7 @@ registerAudit(program);
 registerControl(program);
 registerTraffic(program);
 registerUnlock(program);
+registerDoctor(program);
 
 try {
   await program.parseAsync(process.argv);

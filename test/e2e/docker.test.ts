@@ -5,6 +5,7 @@ import { buildHelloImage, HELLO_REPO, removeTestArtifacts } from '../fixtures/do
 import { baton, type Daemon, freePort, startDaemon, type Workspace, workspace } from '../helpers/baton.js';
 import { startLoad } from '../helpers/load.js';
 import { requireDocker } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ok = requireDocker();
 const TAG = `e2e-${process.pid}`;
@@ -99,6 +100,34 @@ describe.skipIf(!ok)('runtime: docker end to end, behind the embedded proxy', ()
     // Exactly the two containers of the serving revision are left.
     expect(containers().map((c) => c.split(' ')[1])).toEqual(['running', 'running']);
   }, 180_000);
+
+  it('a crashed container is restarted by the supervisor on a new host port, and the proxy follows it', async () => {
+    const status = async () =>
+      (
+        JSON.parse((await baton(['status', '--json'], { dataDir: ws.dataDir })).stdout) as {
+          services: Array<{
+            instances: Array<{ id: string; port: number; state: string; healthy: boolean; restarts: number }>;
+          }>;
+        }
+      ).services[0]!.instances;
+    const [victim, other] = await status();
+    spawnSync('docker', ['kill', victim!.id]);
+    const back = await waitFor(
+      async () => {
+        const i = (await status()).find((x) => x.id === victim!.id);
+        return i?.state === 'running' && i.healthy && i.restarts >= 1 && i;
+      },
+      { timeoutMs: 30_000, message: 'the killed container to be restarted and healthy' },
+    );
+    expect(back.port).not.toBe(victim!.port);
+    // Only the restarted container is left to serve: the proxy must reach it at its new port.
+    spawnSync('docker', ['stop', '-t', '5', other!.id]);
+    for (let n = 0; n < 20; n++) expect((await fetch(`${base}/`)).status).toBe(200);
+    await waitFor(async () => (await status()).every((i) => i.state === 'running' && i.healthy), {
+      timeoutMs: 30_000,
+      message: 'both containers to serve again',
+    });
+  }, 90_000);
 
   const failures: Array<{ name: string; spec: DockerSpec; expect: RegExp }> = [
     {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DriverError, UnavailableError } from '../../src/core/errors.js';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import type { StartRequest } from '../../src/runtime/runtime.js';
-import { serviceSchema } from '../../src/spec/schema.js';
+import { fileSchema, serviceSchema } from '../../src/spec/schema.js';
 import { buildHelloImage, HELLO_REPO, removeTestArtifacts } from '../fixtures/docker/build-hello-image.js';
 import { httpGet } from '../helpers/http.js';
 import { requireDocker } from '../helpers/services.js';
@@ -16,7 +16,7 @@ import { runRuntimeContract } from './runtime.contract.js';
 const ok = requireDocker();
 const TAG = `runtime-${process.pid}`;
 const OWNER = `baton-test-runtime-${process.pid}`;
-const stateDir = mkdtempSync(join(tmpdir(), 'baton-docker-state-'));
+let stateDir = '';
 const make = (extra: Partial<ConstructorParameters<typeof DockerRuntime>[0]> = {}) =>
   new DockerRuntime({ owner: OWNER, stateDir, ...extra });
 const spec = (env: Record<string, string> = {}, over: Record<string, unknown> = {}) =>
@@ -36,6 +36,7 @@ const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf
 
 describe.skipIf(!ok)('docker runtime', () => {
   beforeAll(() => {
+    stateDir = mkdtempSync(join(tmpdir(), 'baton-docker-state-'));
     buildHelloImage(TAG);
   }, 120_000);
   afterAll(async () => {
@@ -157,5 +158,78 @@ describe.skipIf(!ok)('docker runtime', () => {
         else process.env.DOCKER_HOST = saved;
       }
     });
+  });
+});
+
+// The schema needs no Docker.
+describe('runtime: docker in baton.yaml', () => {
+  const svc = (over: Record<string, unknown> = {}) => ({
+    runtime: 'docker',
+    image: 'ghcr.io/acme/web',
+    port: 3000,
+    traffic: { listen: '127.0.0.1:8080' },
+    ...over,
+  });
+
+  it('fills the defaults and keeps the common fields', () => {
+    const s = serviceSchema.parse(svc());
+    expect(s).toMatchObject({
+      runtime: 'docker',
+      tag: 'latest',
+      network: 'bridge',
+      pull: 'missing',
+      purge: true,
+      healthcheck: 'image',
+      volumes: [],
+      env: {},
+      replicas: 1,
+      stopTimeout: 10_000,
+      strategy: { type: 'rolling' },
+    });
+  });
+
+  it('accepts every docker field', () => {
+    const s = serviceSchema.parse(
+      svc({
+        tag: '1.4.2',
+        command: 'serve --fast',
+        entrypoint: ['/init'],
+        volumes: ['./data:/data:ro', 'cache:/cache'],
+        network: 'host',
+        logDriver: { type: 'syslog', options: { 'syslog-address': 'udp://127.0.0.1:514' } },
+        registryAuth: { username: 'u', password: 'p', serveraddress: 'ghcr.io' },
+        pull: 'never',
+        purge: false,
+        healthcheck: 'ignore',
+      }),
+    );
+    expect(s.runtime === 'docker' && s.logDriver?.options).toEqual({
+      'syslog-address': 'udp://127.0.0.1:514',
+    });
+  });
+
+  it.each([
+    [{ port: undefined }, 'port'],
+    [{ image: undefined }, 'image'],
+    [{ image: 'web:1.0' }, 'image'],
+    [{ port: 3000.5 }, 'port'],
+    [{ pull: 'sometimes' }, 'pull'],
+    [{ volumes: ['data'] }, 'volumes'],
+    [{ args: ['x'] }, ''],
+  ])('rejects %j', (over, field) => {
+    const r = serviceSchema.safeParse(svc(over));
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => i.path.join('.')).join(' ')).toContain(field);
+  });
+
+  it('the duplicate-port check spans process and docker services', () => {
+    const r = fileSchema.safeParse({
+      services: {
+        a: { command: 'node', traffic: { listen: '127.0.0.1:8080' } },
+        b: svc(),
+      },
+    });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.message).toBe('port 8080 is already used by service a');
   });
 });

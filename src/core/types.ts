@@ -26,6 +26,11 @@ export interface Instance {
   signal?: string | null | undefined;
   startedAt: string;
   restarts: number;
+  /**
+   * The runtime's own health verdict, when it has one (a Docker image's HEALTHCHECK). Baton's probe
+   * must pass too; `starting` and `unhealthy` keep an instance out of traffic.
+   */
+  health?: 'starting' | 'healthy' | 'unhealthy' | undefined;
 }
 
 export const address = (i: Pick<Instance, 'host' | 'port'>): string => `${i.host}:${i.port}`;

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration } from '../core/duration.js';
 import { DeployFailedError } from '../core/errors.js';
-import { InstanceState, type ProbeResult } from '../core/types.js';
+import { type Instance, InstanceState, type ProbeResult } from '../core/types.js';
 import { runProbe } from '../probe/probe.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ProbeSpec } from '../spec/schema.js';
@@ -16,6 +16,12 @@ async function tailLogs(runtime: Runtime, id: string, lines = 5): Promise<string
     return '';
   }
   return out.join('\n');
+}
+
+/** Baton's probe result, failed when the runtime's own check (an image HEALTHCHECK) does not pass yet. */
+export function withRuntimeHealth(r: ProbeResult, inst: Instance): ProbeResult {
+  if (!r.ok || inst.health === undefined || inst.health === 'healthy') return r;
+  return { ok: false, detail: `${r.detail}, but the image HEALTHCHECK says ${inst.health}`, ms: r.ms };
 }
 
 /**
@@ -53,7 +59,7 @@ export async function awaitHealthy(
         },
       );
     }
-    last = await runProbe(probe, { host: inst.host, port: inst.port }, signal);
+    last = withRuntimeHealth(await runProbe(probe, { host: inst.host, port: inst.port }, signal), inst);
     emit({ type: 'probe', instance: id, result: last });
     passes = last.ok ? passes + 1 : 0;
     if (passes >= probe.healthyThreshold) return last;

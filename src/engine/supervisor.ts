@@ -1,5 +1,6 @@
 import { address, type Instance, InstanceState, type Revision, type ServiceRecord } from '../core/types.js';
 import { runProbe } from '../probe/probe.js';
+import { withRuntimeHealth } from './await-healthy.js';
 import type { Deployer } from './deployer.js';
 import type { EngineDeps } from './deps.js';
 
@@ -118,7 +119,7 @@ export class Supervisor {
           if (now < w.nextProbeAt) return;
           const probe = revision.spec.probe;
           w.nextProbeAt = now + probe.interval;
-          const r = await runProbe(probe, { host: inst.host, port: inst.port });
+          const r = withRuntimeHealth(await runProbe(probe, { host: inst.host, port: inst.port }), inst);
           if (r.ok) {
             w.passes++;
             w.fails = 0;

@@ -136,6 +136,22 @@ describe('Deployer over fakes', () => {
     expect(() => deployer.promote('web')).toThrow(/no deployment of web is running/);
   });
 
+  it("a runtime's own health verdict (an image HEALTHCHECK) must pass too before traffic moves", async () => {
+    await deployer.deploy({ service: 'web', spec: spec('v1'), actor: 't' }, emit);
+    const get = runtime.get.bind(runtime);
+    runtime.get = async (id) => {
+      const inst = await get(id);
+      return inst && inst.revision === 2 ? { ...inst, health: 'unhealthy' } : inst;
+    };
+    const r = await deployer.deploy({ service: 'web', spec: spec('v2'), actor: 't' }, emit);
+    runtime.get = get;
+    expect(r.ok).toBe(false);
+    expect(r.message).toMatch(
+      /last probe: HTTP 200 from GET \/health, but the image HEALTHCHECK says unhealthy/,
+    );
+    expect(await active()).toEqual([1, 1]);
+  });
+
   it('a held lock names its holder and changes nothing', async () => {
     await deps.repo.acquireLock('web', { holder: 'someone else', deployment: 'abc' }, 60_000);
     await expect(deployer.deploy({ service: 'web', spec: spec('v1'), actor: 't' }, emit)).rejects.toThrow(

@@ -84,5 +84,11 @@ export function instanceOf(info: ContainerInspectInfo, mark: Mark): Instance {
     signal: null,
     startedAt: s.StartedAt && !s.StartedAt.startsWith('0001') ? s.StartedAt : info.Created,
     restarts: Math.max(mark.restarts, info.RestartCount ?? 0),
+    ...healthOf(s.Health?.Status),
   };
+}
+
+/** The image's HEALTHCHECK verdict (absent when the image has none or it is ignored). */
+function healthOf(status: string | undefined): Pick<Instance, 'health'> {
+  return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? { health: status } : {};
 }

@@ -20,6 +20,8 @@ export interface LoadOptions {
   /** Requests per second, split evenly between keep-alive and new connections. */
   rps: number;
   path?: string;
+  /** `mixed` (default): half keep-alive, half new connections; `keep-alive`: all on pooled connections. */
+  connections?: 'mixed' | 'keep-alive';
   /** Called with each completed response (time sent, time done, body). */
   onResponse?: (r: { sentAt: number; doneAt: number; status: number; body: string }) => void;
 }
@@ -59,7 +61,7 @@ export function startLoad(
   let credit = 0;
   let n = 0;
   const fire = () => {
-    const keepAlive = n++ % 2 === 0;
+    const keepAlive = opts.connections === 'keep-alive' || n++ % 2 === 0;
     const sentAt = performance.now();
     report.sent++;
     const p = (async () => {

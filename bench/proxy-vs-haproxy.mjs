@@ -8,8 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProxyRouter } from '../dist/router/proxy/client.js';
 import { ensureProxy, stopProxy } from '../dist/router/proxy/launch.js';
@@ -31,7 +30,6 @@ for (const bin of ['haproxy', 'wrk']) {
     process.exit(2);
   }
 }
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = mkdtempSync(join(tmpdir(), 'baton-bench-proxy-'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const freePort = () =>

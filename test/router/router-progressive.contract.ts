@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Backend, BackendStatus, RevisionSplit, Router } from '../../src/router/router.js';
 import { freePort } from './helpers.js';
-import type { RouterUnderTest } from './router.contract.js';
+import { caseFor, type RouterLimits, type RouterUnderTest } from './router.contract.js';
 
 const S = 'web';
 const a: Backend = { id: 'a', address: '127.0.0.1:9101', revision: 1 };
@@ -25,7 +25,14 @@ const byId = (list: BackendStatus[] | undefined): Record<string, BackendStatus> 
  * Progressive delivery semantics every Router must have (standby backends, revision split, preview,
  * modes); run from `runRouterContract`.
  */
-export function runProgressiveContract(name: string, make: () => Promise<RouterUnderTest>): void {
+export function runProgressiveContract(
+  name: string,
+  make: () => Promise<RouterUnderTest>,
+  limits: RouterLimits = {},
+): void {
+  const needsPreview = caseFor(name, [limits.noPreview]);
+  const needsHold = caseFor(name, [limits.noHold]);
+  const needsBoth = caseFor(name, [limits.noPreview, limits.noHold]);
   describe(`Router contract, progressive delivery: ${name}`, () => {
     let ut: RouterUnderTest;
     let r: Router;
@@ -136,7 +143,7 @@ export function runProgressiveContract(name: string, make: () => Promise<RouterU
       expect((await r.status(S))?.split).toEqual(split);
     });
 
-    it('setPreview is reflected in status, repeatable; bad revisions are refused', async () => {
+    needsPreview('setPreview is reflected in status, repeatable; bad revisions are refused', async () => {
       for (let i = 0; i < 2; i++) {
         await r.setPreview(S, 2);
         expect((await r.status(S))?.previewRevision).toBe(2);
@@ -148,7 +155,7 @@ export function runProgressiveContract(name: string, make: () => Promise<RouterU
       expect((await r.status(S))?.previewRevision).toBeNull();
     });
 
-    it('setMode is reflected in status, repeatable; bad modes are refused', async () => {
+    needsHold('setMode is reflected in status, repeatable; bad modes are refused', async () => {
       for (const mode of [
         { kind: 'maintenance' as const },
         { kind: 'maintenance' as const, body: 'back soon' },
@@ -179,35 +186,38 @@ export function runProgressiveContract(name: string, make: () => Promise<RouterU
       await expect(r.setMode('nope', { kind: 'serve' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
 
-    it('ensureRoute with a preview address shows it, moves it and drops it; conflicts are refused', async () => {
-      const preview = `127.0.0.1:${await freePort()}`;
-      for (let i = 0; i < 2; i++) {
-        await r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000, preview });
+    needsPreview(
+      'ensureRoute with a preview address shows it, moves it and drops it; conflicts are refused',
+      async () => {
+        const preview = `127.0.0.1:${await freePort()}`;
+        for (let i = 0; i < 2; i++) {
+          await r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000, preview });
+          expect((await r.status(S))?.preview).toBe(preview);
+        }
+        await expect(
+          r.ensureRoute({ service: 'other', listen: preview, drainTimeoutMs: 1000 }),
+        ).rejects.toMatchObject({ code: 'BAD_INPUT' });
+        const otherListen = `127.0.0.1:${await freePort()}`;
+        await expect(
+          r.ensureRoute({ service: 'other', listen: otherListen, drainTimeoutMs: 1000, preview: listen }),
+        ).rejects.toMatchObject({ code: 'BAD_INPUT' });
+        await expect(
+          r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000, preview: listen }),
+        ).rejects.toMatchObject({ code: 'BAD_INPUT' });
+        await expect(
+          r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000, preview: 'nowhere' }),
+        ).rejects.toMatchObject({ code: 'BAD_INPUT' });
         expect((await r.status(S))?.preview).toBe(preview);
-      }
-      await expect(
-        r.ensureRoute({ service: 'other', listen: preview, drainTimeoutMs: 1000 }),
-      ).rejects.toMatchObject({ code: 'BAD_INPUT' });
-      const otherListen = `127.0.0.1:${await freePort()}`;
-      await expect(
-        r.ensureRoute({ service: 'other', listen: otherListen, drainTimeoutMs: 1000, preview: listen }),
-      ).rejects.toMatchObject({ code: 'BAD_INPUT' });
-      await expect(
-        r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000, preview: listen }),
-      ).rejects.toMatchObject({ code: 'BAD_INPUT' });
-      await expect(
-        r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000, preview: 'nowhere' }),
-      ).rejects.toMatchObject({ code: 'BAD_INPUT' });
-      expect((await r.status(S))?.preview).toBe(preview);
-      const moved = `127.0.0.1:${await freePort()}`;
-      await r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000, preview: moved });
-      expect((await r.status(S))?.preview).toBe(moved);
-      await r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000 });
-      expect((await r.status(S))?.preview).toBeUndefined();
-      expect(await r.status('other')).toBeUndefined();
-    });
+        const moved = `127.0.0.1:${await freePort()}`;
+        await r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000, preview: moved });
+        expect((await r.status(S))?.preview).toBe(moved);
+        await r.ensureRoute({ service: S, listen, drainTimeoutMs: 1000 });
+        expect((await r.status(S))?.preview).toBeUndefined();
+        expect(await r.status('other')).toBeUndefined();
+      },
+    );
 
-    it('ensureRoute keeps split, preview revision, mode and standby states', async () => {
+    needsPreview('ensureRoute keeps split, preview revision, mode and standby states', async () => {
       await r.addBackends(S, [c], { standby: true });
       await r.setSplit(S, split);
       await r.setPreview(S, 2);
@@ -221,7 +231,7 @@ export function runProgressiveContract(name: string, make: () => Promise<RouterU
       });
     });
 
-    it('removeRoute forgets split, preview revision and mode', async () => {
+    needsBoth('removeRoute forgets split, preview revision and mode', async () => {
       await r.setSplit(S, split);
       await r.setPreview(S, 2);
       await r.setMode(S, { kind: 'hold', maxMs: 1000 });

@@ -8,6 +8,27 @@ export interface RouterUnderTest {
   cleanup: () => Promise<void>;
 }
 
+/**
+ * What a router cannot do, each with the reason: the contract cases that need it are skipped for that
+ * router, with the reason in the test name (never silently). Proxy and fake pass none and run every case.
+ */
+export interface RouterLimits {
+  /** No preview listener (`RouteConfig.preview`, `setPreview` with a revision). */
+  noPreview?: string | undefined;
+  /** No `hold` mode. */
+  noHold?: string | undefined;
+}
+
+/** `it`, or `it.skip` with the reasons appended to the name when a limit applies. */
+export function caseFor(
+  name: string,
+  reasons: Array<string | undefined>,
+): (title: string, fn: () => Promise<void>) => void {
+  const why = reasons.filter((r): r is string => r !== undefined);
+  if (why.length === 0) return (title, fn) => it(title, fn);
+  return (title, fn) => it.skip(`${title} — SKIPPED for ${name}: ${why.join('; ')}`, fn);
+}
+
 const S = 'web';
 const a: Backend = { id: 'a', address: '127.0.0.1:9101', revision: 1 };
 const b: Backend = { id: 'b', address: '127.0.0.1:9102', revision: 1, weight: 2 };
@@ -17,7 +38,11 @@ const byId = (list: BackendStatus[] | undefined): Record<string, BackendStatus> 
   Object.fromEntries((list ?? []).map((x) => [x.id, x]));
 
 /** Semantics every Router must have; run by each implementation's test file. */
-export function runRouterContract(name: string, make: () => Promise<RouterUnderTest>): void {
+export function runRouterContract(
+  name: string,
+  make: () => Promise<RouterUnderTest>,
+  limits: RouterLimits = {},
+): void {
   describe(`Router contract: ${name}`, () => {
     let ut: RouterUnderTest;
     let r: Router;
@@ -162,5 +187,5 @@ export function runRouterContract(name: string, make: () => Promise<RouterUnderT
       expect((await r.status(S))?.backends).toEqual([]);
     });
   });
-  runProgressiveContract(name, make);
+  runProgressiveContract(name, make, limits);
 }

@@ -1,0 +1,80 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DriverError } from '../../core/errors.js';
+import type { BackendState, RevisionSplit, RouteMode } from '../router.js';
+
+/** What Baton wants for one server it added: the truth `reconcile()` re-applies after a reload. */
+export interface ServerRecord {
+  id: string;
+  address: string;
+  revision: number;
+  weight: number;
+  state: BackendState;
+  healthy: boolean;
+}
+
+/** One service: its route config, HAProxy backend, and Baton's servers in insertion order. */
+export interface RouteRecord {
+  service: string;
+  listen: string;
+  drainTimeoutMs: number;
+  backend: string;
+  split: RevisionSplit | null;
+  mode: RouteMode;
+  servers: ServerRecord[];
+}
+
+interface StateFile {
+  version: 1;
+  routes: RouteRecord[];
+}
+
+/**
+ * Baton's own record of the routes and servers it manages, in memory and in a small JSON file (written
+ * whole, atomically, after every change) so a restarted control plane can re-apply it after a reload.
+ */
+export class RouteBook {
+  private readonly routes = new Map<string, RouteRecord>();
+
+  constructor(private readonly file: string) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new DriverError('haproxy', `cannot read ${file}: ${(e as Error).message}`, e);
+    }
+    try {
+      const parsed = JSON.parse(text) as StateFile;
+      for (const r of parsed.routes ?? []) this.routes.set(r.service, r);
+    } catch (e) {
+      throw new DriverError('haproxy', `state file ${file} is not valid JSON: ${(e as Error).message}`, e);
+    }
+  }
+
+  get(service: string): RouteRecord | undefined {
+    return this.routes.get(service);
+  }
+
+  all(): RouteRecord[] {
+    return [...this.routes.values()];
+  }
+
+  set(r: RouteRecord): void {
+    this.routes.set(r.service, r);
+    this.save();
+  }
+
+  delete(service: string): void {
+    if (this.routes.delete(service)) this.save();
+  }
+
+  /** Writes the record after an in-place change. */
+  save(): void {
+    const body: StateFile = { version: 1, routes: this.all() };
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
+    renameSync(tmp, this.file);
+  }
+}

@@ -4,14 +4,10 @@
 // Prints requests, failed, p50/p99 (steady vs during deploys), and per switch:
 //  - probe→first request: from a new instance's first passing probe to the first request it serves
 //  - drain→last request: from the moment an old instance starts draining to the last new request it got
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile, startLoad } from '../dist/testing/load.js';
+import { freePort, root, sleep, startBaton } from '../scripts/lib/local-baton.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,34 +20,9 @@ const DEPLOYS = Number(args.deploys);
 const RPS = Number(args.rps);
 const STEADY_S = Number(args.steady);
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist', 'cli', 'main.js');
-const dir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
-const dataDir = join(dir, 'data');
-const freePort = () =>
-  new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const daemon = spawn(process.execPath, [cli, '--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
-  stdio: 'ignore',
-  env: { ...process.env, BATON_LOG_LEVEL: 'warn' },
-});
-let api;
-for (let i = 0; i < 400 && !api; i++) {
-  await sleep(50);
-  if (existsSync(join(dataDir, 'api.json'))) {
-    const { url, pid } = JSON.parse(readFileSync(join(dataDir, 'api.json'), 'utf8'));
-    if (pid === daemon.pid) api = url;
-  }
-}
-if (!api) throw new Error('baton serve did not start');
-const token = readFileSync(join(dataDir, 'token'), 'utf8').trim();
+const baton = await startBaton('baton-bench-', { stderr: 'ignore' });
+const api = baton.url;
+const token = baton.token;
 const port = await freePort();
 
 const spec = (version) => ({
@@ -156,17 +127,5 @@ const lines = [
 ];
 for (const l of lines) process.stdout.write(`${l}\n`);
 
-// Clean up everything we started, by PID.
-daemon.kill('SIGTERM');
-await new Promise((r) => daemon.once('exit', r));
-const pids = [];
-for (const fl of readdirSync(join(dataDir, 'instances')).filter((x) => x.endsWith('.json')))
-  pids.push(-JSON.parse(readFileSync(join(dataDir, 'instances', fl), 'utf8')).pid);
-pids.push(Number(readFileSync(join(dataDir, 'proxy', 'proxy.pid'), 'utf8')));
-for (const p of pids) {
-  try {
-    process.kill(p, 'SIGKILL');
-  } catch {}
-}
-rmSync(dir, { recursive: true, force: true });
+await baton.stop();
 process.exitCode = report.failed === 0 ? 0 : 1;

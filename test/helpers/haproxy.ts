@@ -59,7 +59,7 @@ process.on('exit', () => {
  * port, and backends with no servers (`default-server check inter 200ms`) for Baton to fill.
  */
 export async function startHaproxy(
-  opts: { backends?: HaproxyBackendConfig[] } = {},
+  opts: { backends?: HaproxyBackendConfig[]; level?: 'admin' | 'operator' | 'user' } = {},
 ): Promise<HaproxyInstance> {
   const dir = await mkdtemp(join(tmpdir(), 'bh-'));
   const socket = join(dir, 'admin.sock');
@@ -67,7 +67,7 @@ export async function startHaproxy(
   const backends = opts.backends ?? [{ name: 'web' }];
   const cfg = [
     'global',
-    `  stats socket ${socket} level admin expose-fd listeners`,
+    `  stats socket ${socket} level ${opts.level ?? 'admin'}${(opts.level ?? 'admin') === 'admin' ? ' expose-fd listeners' : ''}`,
     '  hard-stop-after 10s',
     'defaults',
     '  mode http',

@@ -69,8 +69,9 @@ describe('the control plane can die without dropping traffic', () => {
   it('SIGKILL in the middle of a deploy: the restarted control plane restores the serving revision, nothing orphaned', async () => {
     const serving = await instancesOf(f.ws.dataDir);
     const load = startLoad(f.base, { rps: 200 });
-    // A slow-booting v3 keeps the deploy in its await-healthy step long enough to kill it there.
-    writeHello(f.ws, { version: 'v3', listen: f.port, env: { BOOT_DELAY_MS: '3000' } });
+    // Boots far slower than the test waits, so the kill surely lands in await-healthy (before any
+    // traffic moved) and the restart rolls back; a loaded machine cannot make it healthy first.
+    writeHello(f.ws, { version: 'v3', listen: f.port, env: { BOOT_DELAY_MS: '60000' }, startTimeout: '90s' });
     const deploying = baton(['deploy', '-f', f.ws.specFile], { dataDir: f.ws.dataDir });
     await waitFor(async () => (await instancesOf(f.ws.dataDir)).some((i) => i.id.startsWith('hello-r3-')), {
       message: 'the v3 deploy to start an instance',

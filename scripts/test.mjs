@@ -3,7 +3,7 @@
 // (unit, contract, end-to-end). `npm run build` ran first (pretest): end-to-end tests drive the built CLI
 // as a user would. Later drivers (haproxy, nats) add their system services here, installed when missing.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -56,6 +56,37 @@ async function ensureDocker() {
 }
 
 await ensureDocker();
+
+/**
+ * The haproxy router's tests need /usr/sbin/haproxy (2.6+). Installed: nothing to do (fast). Else, as
+ * root with apt: apt-get install -y haproxy (apt-get update and again if that fails), saying what it did.
+ * Otherwise warn loudly: the haproxy tests then skip locally and fail under CI=true.
+ */
+function ensureHaproxy() {
+  if (existsSync('/usr/sbin/haproxy')) return;
+  const root = process.getuid?.() === 0;
+  if (!root || !has('apt-get'))
+    return loud(
+      `/usr/sbin/haproxy is missing and I cannot install it (${root ? 'no apt-get' : 'not root'}): install haproxy (2.6+); the haproxy tests will ${process.env.CI === 'true' ? 'FAIL (CI=true)' : 'be SKIPPED'}.`,
+    );
+  say('/usr/sbin/haproxy is missing: apt-get install -y haproxy');
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'haproxy'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    }).status === 0;
+  if (!install()) {
+    say('install failed: apt-get update, then again');
+    spawnSync('apt-get', ['update'], { stdio: 'inherit' });
+    if (!install())
+      return loud('could not install haproxy: the haproxy tests will skip (or fail under CI=true)');
+  }
+  say(
+    `installed haproxy (${spawnSync('/usr/sbin/haproxy', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0]})`,
+  );
+}
+
+ensureHaproxy();
 
 const steps = [
   ['tsc', ['-p', 'tsconfig.json', '--noEmit']],

@@ -12,6 +12,20 @@ const loud = (s) => process.stderr.write(`\n${'!'.repeat(100)}\nnpm test: ${s}\n
 const ok = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
 const has = (bin) => ok('sh', ['-c', `command -v ${bin}`]);
 
+/** apt-get install of one package (apt-get update and again when the first try fails); true when done. */
+function aptInstall(pkg, what) {
+  say(`${what} is missing: apt-get install -y ${pkg}`);
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    }).status === 0;
+  if (install()) return true;
+  say('install failed: apt-get update, then again');
+  spawnSync('apt-get', ['update'], { stdio: 'inherit' });
+  return install();
+}
+
 /**
  * The docker runtime's tests need a running dockerd. Already answering: nothing to do (fast). Else, as
  * root with apt: install docker.io when dockerd is missing, start dockerd detached (its log in a temp
@@ -27,19 +41,8 @@ async function ensureDocker() {
     );
     return;
   }
-  if (!has('dockerd') || !has('docker')) {
-    say('dockerd is missing: apt-get install -y docker.io');
-    const install = () =>
-      spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'docker.io'], {
-        stdio: 'inherit',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      }).status === 0;
-    if (!install()) {
-      say('install failed: apt-get update, then again');
-      spawnSync('apt-get', ['update'], { stdio: 'inherit' });
-      if (!install())
-        return loud('could not install docker.io: the docker tests will skip (or fail under CI=true)');
-    }
+  if ((!has('dockerd') || !has('docker')) && !aptInstall('docker.io', 'dockerd')) {
+    return loud('could not install docker.io: the docker tests will skip (or fail under CI=true)');
   }
   const log = join(tmpdir(), `dockerd-${Date.now()}.log`);
   const fd = openSync(log, 'a');
@@ -69,17 +72,8 @@ function ensureHaproxy() {
     return loud(
       `/usr/sbin/haproxy is missing and I cannot install it (${root ? 'no apt-get' : 'not root'}): install haproxy (2.6+); the haproxy tests will ${process.env.CI === 'true' ? 'FAIL (CI=true)' : 'be SKIPPED'}.`,
     );
-  say('/usr/sbin/haproxy is missing: apt-get install -y haproxy');
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'haproxy'], {
-      stdio: 'inherit',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    }).status === 0;
-  if (!install()) {
-    say('install failed: apt-get update, then again');
-    spawnSync('apt-get', ['update'], { stdio: 'inherit' });
-    if (!install())
-      return loud('could not install haproxy: the haproxy tests will skip (or fail under CI=true)');
+  if (!aptInstall('haproxy', '/usr/sbin/haproxy')) {
+    return loud('could not install haproxy: the haproxy tests will skip (or fail under CI=true)');
   }
   say(
     `installed haproxy (${spawnSync('/usr/sbin/haproxy', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0]})`,

@@ -1,13 +1,20 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { SpecError, type SpecIssue } from '../../src/core/errors.js';
 import { type LoadOptions, loadSpecFile } from '../../src/spec/load.js';
+
+const made: string[] = [];
+// Every tree a test file made is removed after that file.
+afterAll(async () => {
+  await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
 
 /** Writes `files` (relative path → text) into a fresh temporary directory and returns it. */
 export async function tree(files: Record<string, string | Buffer>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'baton-spec-'));
+  made.push(dir);
   for (const [name, body] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
     await writeFile(path.join(dir, name), body);

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
 import type { Logger } from 'pino';
 import { DriverError, NotFoundError } from '../../core/errors.js';
+import { KeyedQueue } from '../../core/keyed-queue.js';
 import type { Instance } from '../../core/types.js';
 import type { LogOptions, PurgeTarget, Runtime, StartRequest } from '../runtime.js';
 import { call, connectDocker, dockerEndpoint, statusOf } from './client.js';
@@ -38,7 +39,7 @@ export class DockerRuntime implements Runtime {
   private readonly log: Logger | undefined;
   private readonly purgeMinAgeMs: number;
   private init: Promise<boolean> | undefined;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly queue = new KeyedQueue();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.endpoint = dockerEndpoint(opts.endpoint);
@@ -158,7 +159,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.locks.values()]);
+    await this.queue.idle();
   }
 
   /** Whether the daemon has an init binary (`docker-init`); without it, containers run without one. */
@@ -229,13 +230,6 @@ export class DockerRuntime implements Runtime {
 
   /** Runs `fn` after every earlier operation on the same id has finished. */
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(id, tail);
-    void tail.then(() => {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    });
-    return next;
+    return this.queue.run(id, fn);
   }
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DriverError, NotFoundError } from '../../core/errors.js';
+import { KeyedQueue } from '../../core/keyed-queue.js';
 import { type Instance, InstanceState } from '../../core/types.js';
 import type { LogOptions, Runtime, StartRequest } from '../runtime.js';
 import { readLines } from './logs.js';
@@ -39,7 +40,7 @@ export class ProcessRuntime implements Runtime {
   private readonly children = new Map<string, ChildProcess>();
   /** Exits seen by this object, by instance id; read synchronously so a list never misses a fresh exit. */
   private readonly exits = new Map<string, { pid: number; code: number | null; signal: string | null }>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly queue = new KeyedQueue();
 
   constructor(opts: ProcessRuntimeOptions) {
     this.records = new RecordDir(opts.stateDir);
@@ -129,7 +130,7 @@ export class ProcessRuntime implements Runtime {
 
   async close(): Promise<void> {
     for (const id of [...this.children.keys()]) this.forget(id);
-    await Promise.allSettled([...this.locks.values()]);
+    await this.queue.idle();
   }
 
   /** Spawns the command for `base` and writes its record; the caller holds the id's lock. */
@@ -245,13 +246,6 @@ export class ProcessRuntime implements Runtime {
 
   /** Runs `fn` after every earlier operation on the same id has finished. */
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(id, tail);
-    void tail.then(() => {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    });
-    return next;
+    return this.queue.run(id, fn);
   }
 }

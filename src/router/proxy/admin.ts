@@ -56,17 +56,22 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   const method = req.method ?? 'GET';
   if (parts.length === 1 && parts[0] === 'health' && method === 'GET') {
-    return send(res, 200, { ok: true, pid: process.pid, routes: proxy.routeCount });
+    return send(res, 200, {
+      ok: true,
+      pid: process.pid,
+      routes: proxy.routeCount,
+      workers: proxy.workerPids,
+    });
   }
   if (parts[0] !== 'routes') throw new NotFoundError(`admin path ${method} ${url.pathname}`);
-  if (parts.length === 1 && method === 'GET') return send(res, 200, proxy.list());
+  if (parts.length === 1 && method === 'GET') return send(res, 200, await proxy.list());
   const service = parts[1];
   if (!service) throw new NotFoundError(`admin path ${method} ${url.pathname}`);
   const action = parts.length === 2 ? '' : parts.slice(2).join('/');
   const key = `${method} ${action}`;
   switch (key) {
     case 'GET ': {
-      const status = proxy.status(service);
+      const status = await proxy.status(service);
       if (!status) throw new NotFoundError(`route for service ${service}`);
       return send(res, 200, status);
     }
@@ -79,7 +84,7 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
       };
       if (b.preview !== undefined && b.preview !== null) route.preview = str(b.preview, 'preview');
       await proxy.ensureRoute(route);
-      return send(res, 200, proxy.status(service));
+      return send(res, 200, await proxy.status(service));
     }
     case 'DELETE ':
       await proxy.removeRoute(service);

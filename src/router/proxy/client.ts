@@ -24,6 +24,8 @@ export interface ProxyHealth {
   ok: true;
   pid: number;
   routes: number;
+  /** Pids of the worker processes serving the data path (empty when the proxy serves it itself). */
+  workers?: number[];
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;

@@ -17,6 +17,8 @@ export interface EnsureProxyOptions {
   entry?: string;
   /** Defaults to `<dataDir>/proxy/proxy.log`. */
   logFile?: string;
+  /** Worker processes for the data path; defaults to `BATON_PROXY_WORKERS`, else one per CPU. */
+  workers?: number;
 }
 
 /** The pid in the pid file, if that process is alive and is a baton proxy (not a recycled pid). */
@@ -53,7 +55,9 @@ export async function ensureProxy(
   const fd = openSync(logFile, 'a', 0o600);
   let exited: string | undefined;
   try {
-    const child = spawn(process.execPath, [entry, '--data-dir', dataDir], {
+    const args = [entry, '--data-dir', dataDir];
+    if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
+    const child = spawn(process.execPath, args, {
       detached: true,
       stdio: ['ignore', fd, fd],
     });

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /**
- * Entry of the proxy process: `node dist/router/proxy/main.js --data-dir DIR [--log-level info]`.
- * Runs apart from the control plane, so restarting the control plane drops no request.
+ * Entry of the proxy process: `node dist/router/proxy/main.js --data-dir DIR [--log-level info]
+ * [--workers N]`. Runs apart from the control plane, so restarting the control plane drops no request.
+ * This process (the primary) keeps the admin socket and the snapshot; N worker processes carry the traffic
+ * (`--workers`, else `BATON_PROXY_WORKERS`, else one per CPU; 0 serves it in this process).
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ProxyServer } from './server.js';
@@ -12,11 +15,16 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     'shutdown-timeout-ms': { type: 'string', default: '10000' },
+    workers: { type: 'string' },
   },
 });
 const dataDir = values['data-dir'];
-if (!dataDir) {
-  process.stderr.write('usage: main.js --data-dir DIR [--log-level info] [--shutdown-timeout-ms 10000]\n');
+const workersText = values.workers ?? process.env.BATON_PROXY_WORKERS ?? String(availableParallelism());
+const workers = Number(workersText);
+if (!dataDir || !Number.isInteger(workers) || workers < 0 || workers > 256) {
+  process.stderr.write(
+    'usage: main.js --data-dir DIR [--log-level info] [--shutdown-timeout-ms 10000] [--workers N (0-256)]\n',
+  );
   process.exit(2);
 }
 
@@ -31,6 +39,8 @@ try {
     dataDir,
     logger: log,
     shutdownTimeoutMs: Number(values['shutdown-timeout-ms']),
+    workers,
+    logLevel: values['log-level'],
   });
 } catch (e) {
   const msg = (e as Error).message;

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import type { Backend, DrainResult, RevisionSplit, RouteConfig, RouteMode, RouteStatus } from '../router.js';
@@ -8,13 +9,15 @@ import { checkPreviewAddress } from '../validate.js';
 import { adminServer, listenAdmin } from './admin.js';
 import type { BackendEntry } from './backend.js';
 import { proxyHealth } from './client.js';
+import { Fleet } from './fleet.js';
 import { releaseHeld } from './front.js';
 import { runningProxyPid } from './launch.js';
 import { closeListener, type Listeners, openListener, relisten } from './listener.js';
+import type { Change, Changes } from './ops.js';
 import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
 import type { DataPlane } from './plane.js';
 import { ServiceTable } from './service.js';
-import { loadSnapshot, snapshotOf, tableFrom, writeAtomic } from './snapshot.js';
+import { loadSnapshot, type Snapshot, snapshotOf, tableFrom, writeAtomic } from './snapshot.js';
 
 export interface ProxyServerOptions {
   dataDir: string;
@@ -24,7 +27,21 @@ export interface ProxyServerOptions {
   shutdownTimeoutMs?: number;
   /** How long a connection failure keeps a backend out of rotation (default 3 s). */
   passiveUnhealthyMs?: number;
+  /**
+   * Worker processes serving the data path (see `fleet.ts`); 0 (the default) serves it in this process.
+   */
+  workers?: number;
+  /** The workers' entry script; defaults to `worker.js` next to this module. */
+  workerEntry?: string;
+  /** The workers' log level (default info). */
+  logLevel?: string;
 }
+
+/**
+ * `single`: admin and data path in this process. `primary`: admin socket, snapshot and tables without
+ * listeners; workers carry the traffic. `worker`: listeners and tables, changes come from the primary.
+ */
+type Role = 'single' | 'primary' | 'worker';
 
 interface Route extends Listeners {
   table: ServiceTable;
@@ -38,35 +55,61 @@ interface Waiter {
 
 /**
  * Baton's embedded proxy: one HTTP listener per service, an admin API on a unix socket, and a snapshot
- * of its routes that is written (atomically) before every admin change is acknowledged.
+ * of its routes that is written (atomically) before every admin change is acknowledged. With workers, the
+ * listeners live in the worker processes and every change is applied by all of them before it returns.
  */
-export class ProxyServer implements DataPlane {
+export class ProxyServer implements DataPlane, Changes {
   readonly paths: ProxyPaths;
   readonly passiveUnhealthyMs: number;
   private readonly log: Logger;
   private readonly shutdownTimeoutMs: number;
+  private readonly role: Role;
   private readonly routes = new Map<string, Route>();
   private readonly waiters = new Set<Waiter>();
   private admin: Server | undefined;
+  private fleet: Fleet | undefined;
   private writes: Promise<void> = Promise.resolve();
   private queue: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
 
-  private constructor(opts: ProxyServerOptions) {
+  private constructor(opts: ProxyServerOptions, role: Role) {
     this.paths = proxyPaths(opts.dataDir);
     this.log = opts.logger ?? pino({ level: 'silent' });
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
     this.passiveUnhealthyMs = opts.passiveUnhealthyMs ?? 3000;
+    this.role = role;
   }
 
-  /** Restores the snapshot, listens again, then serves the admin socket and writes the pid file. */
+  /**
+   * Restores the snapshot, listens again (itself, or through its workers once each one serves the
+   * snapshot), then serves the admin socket and writes the pid file.
+   */
   static async start(opts: ProxyServerOptions): Promise<ProxyServer> {
-    const p = new ProxyServer(opts);
+    const workers = opts.workers ?? 0;
+    const p = new ProxyServer(opts, workers > 0 ? 'primary' : 'single');
     await mkdir(p.paths.dir, { recursive: true, mode: 0o700 });
     await p.claimSocket();
-    await p.restore();
-    p.admin = adminServer(p, p.log);
+    const { snapshot, corrupt } = await loadSnapshot(p.paths.state);
+    if (corrupt) p.log.error({ movedTo: corrupt }, 'snapshot unreadable; starting without routes');
+    await p.restore(snapshot);
     try {
+      if (workers > 0) {
+        p.fleet = new Fleet({
+          size: workers,
+          entry: opts.workerEntry ?? fileURLToPath(new URL('./worker.js', import.meta.url)),
+          log: p.log,
+          logLevel: opts.logLevel ?? 'info',
+          settings: {
+            dataDir: opts.dataDir,
+            shutdownTimeoutMs: p.shutdownTimeoutMs,
+            passiveUnhealthyMs: p.passiveUnhealthyMs,
+          },
+          exclusive: (fn) => p.exclusive(fn),
+          snapshot: () => snapshotOf([...p.routes.values()].map((r) => r.table)),
+        });
+        await p.fleet.start();
+      }
+      p.admin = adminServer(p, p.log);
       await listenAdmin(p.admin, p.paths.socket);
     } catch (e) {
       await p.close();
@@ -74,8 +117,22 @@ export class ProxyServer implements DataPlane {
     }
     await chmod(p.paths.socket, 0o600);
     await writeFile(p.paths.pid, `${process.pid}\n`);
-    p.log.info({ socket: p.paths.socket, routes: p.routes.size }, 'proxy started');
+    p.log.info({ socket: p.paths.socket, routes: p.routes.size, workers: p.fleet?.pids }, 'proxy started');
     return p;
+  }
+
+  /** A worker's data path: the primary's snapshot, listeners shared with the other workers. */
+  static async worker(
+    opts: Omit<ProxyServerOptions, 'workers' | 'workerEntry'> & { snapshot: Snapshot },
+  ): Promise<ProxyServer> {
+    const p = new ProxyServer(opts, 'worker');
+    await p.restore(opts.snapshot);
+    return p;
+  }
+
+  /** Pids of the worker processes (none when the data path runs in this process). */
+  get workerPids(): number[] {
+    return this.fleet?.pids ?? [];
   }
 
   /** Refuses to start next to a live proxy; removes a stale socket file. */
@@ -90,12 +147,12 @@ export class ProxyServer implements DataPlane {
     await rm(this.paths.socket, { force: true });
   }
 
-  private async restore(): Promise<void> {
-    const { snapshot, corrupt } = await loadSnapshot(this.paths.state);
-    if (corrupt) this.log.error({ movedTo: corrupt }, 'snapshot unreadable; starting without routes');
+  /** Builds the tables of the snapshot and (unless the workers serve) opens their listeners. */
+  private async restore(snapshot: Snapshot): Promise<void> {
     for (const r of snapshot.routes) {
       const table = tableFrom(r);
       const open = async (listen: string, preview: boolean): Promise<Server | undefined> => {
+        if (this.role === 'primary') return undefined;
         try {
           return await openListener(table, this, listen, preview);
         } catch (e) {
@@ -112,13 +169,27 @@ export class ProxyServer implements DataPlane {
     }
   }
 
-  /** Runs admin changes one at a time, each followed by its snapshot write. */
-  private serial<T>(fn: () => T | Promise<T>): Promise<T> {
+  /**
+   * Runs admin changes one at a time: the change here, then (primary) in every worker, then the snapshot
+   * write. A worker applies changes without writing anything.
+   */
+  private serial<T>(fn: () => T | Promise<T>, change?: Change): Promise<T> {
     const run = this.queue.then(async () => {
       const out = await fn();
-      await this.persist();
+      try {
+        if (change !== undefined) await this.fleet?.apply(change);
+      } finally {
+        if (this.role !== 'worker') await this.persist();
+      }
       return out;
     });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Runs `fn` between two admin changes (no snapshot write). */
+  private exclusive(fn: () => void): Promise<void> {
+    const run = this.queue.then(fn);
     this.queue = run.catch(() => {});
     return run;
   }
@@ -155,7 +226,14 @@ export class ProxyServer implements DataPlane {
       }
       const existing = this.routes.get(service);
       const table = existing?.table ?? new ServiceTable(route);
-      const { next, changed, retire } = await relisten(table, this, existing, listen, preview);
+      let listening: Awaited<ReturnType<typeof relisten>>;
+      if (this.fleet) {
+        // The workers open the listeners (the first one binds, cluster shares it); any error comes back.
+        await this.fleet.apply({ op: 'ensureRoute', route });
+        const changed = table.listen !== listen || table.preview !== preview || existing === undefined;
+        listening = { next: { server: undefined, preview: undefined }, changed, retire: () => {} };
+      } else listening = await relisten(table, this, existing, listen, preview);
+      const { next, changed, retire } = listening;
       table.listen = listen;
       table.preview = preview;
       table.drainTimeoutMs = drainTimeoutMs;
@@ -166,93 +244,127 @@ export class ProxyServer implements DataPlane {
   }
 
   removeRoute(service: string): Promise<void> {
-    return this.serial(async () => {
-      const r = this.routes.get(service);
-      if (!r) return;
-      this.routes.delete(service);
-      releaseHeld(r.table, this, `baton: route for service ${service} was removed\n`);
-      // In-flight requests and WebSockets get the drain timeout, then every connection is cut.
-      const backends = r.table.list;
-      const closeBackends = (): void => {
-        for (const b of backends) b.close();
-      };
-      setTimeout(closeBackends, r.table.drainTimeoutMs).unref();
-      if (r.preview) void closeListener(r.preview, r.table.drainTimeoutMs);
-      if (r.server) void closeListener(r.server, r.table.drainTimeoutMs).then(closeBackends);
-      this.wake();
-      this.log.info({ service }, 'route removed');
-    });
+    return this.serial(
+      async () => {
+        const r = this.routes.get(service);
+        if (!r) return;
+        this.routes.delete(service);
+        this.fleet?.forget(service);
+        releaseHeld(r.table, this, `baton: route for service ${service} was removed\n`);
+        // In-flight requests and WebSockets get the drain timeout, then every connection is cut.
+        const backends = r.table.list;
+        const closeBackends = (): void => {
+          for (const b of backends) b.close();
+        };
+        setTimeout(closeBackends, r.table.drainTimeoutMs).unref();
+        if (r.preview) void closeListener(r.preview, r.table.drainTimeoutMs);
+        if (r.server) void closeListener(r.server, r.table.drainTimeoutMs).then(closeBackends);
+        this.wake();
+        this.log.info({ service }, 'route removed');
+      },
+      { op: 'removeRoute', service },
+    );
   }
 
   addBackends(service: string, backends: Backend[], opts: { standby?: boolean } = {}): Promise<void> {
-    return this.serial(() => {
-      this.table(service).add(backends, opts.standby === true);
-      this.log.info(
-        { service, ids: backends.map((b) => b.id), standby: opts.standby === true },
-        'backends added',
-      );
-    });
+    return this.serial(
+      () => {
+        this.table(service).add(backends, opts.standby === true);
+        this.log.info(
+          { service, ids: backends.map((b) => b.id), standby: opts.standby === true },
+          'backends added',
+        );
+      },
+      { op: 'addBackends', service, backends, standby: opts.standby === true },
+    );
   }
 
   switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
-    return this.serial(() => {
-      this.table(service).switchTo(ids, add);
-      this.log.info({ service, ids }, 'switched');
-    });
+    return this.serial(
+      () => {
+        this.table(service).switchTo(ids, add);
+        this.log.info({ service, ids }, 'switched');
+      },
+      { op: 'switchTo', service, ids, add },
+    );
   }
 
   drain(service: string, ids: string[]): Promise<void> {
-    return this.serial(() => {
-      this.routes.get(service)?.table.drain(ids);
-    });
+    return this.serial(
+      () => {
+        this.routes.get(service)?.table.drain(ids);
+      },
+      { op: 'drain', service, ids },
+    );
   }
 
   removeBackends(service: string, ids: string[]): Promise<void> {
-    return this.serial(() => {
-      const gone = this.routes.get(service)?.table.remove(ids) ?? [];
-      for (const b of gone) {
-        if (b.open() > 0)
-          this.log.warn({ service, id: b.id, open: b.open() }, 'closing backend with open connections');
-        b.close();
-      }
-      if (gone.length > 0) this.log.info({ service, ids: gone.map((b) => b.id) }, 'backends removed');
-      this.wake();
-    });
+    return this.serial(
+      () => {
+        const gone = this.routes.get(service)?.table.remove(ids) ?? [];
+        for (const b of gone) {
+          if (b.open() > 0)
+            this.log.warn({ service, id: b.id, open: b.open() }, 'closing backend with open connections');
+          b.close();
+        }
+        if (gone.length > 0) this.log.info({ service, ids: gone.map((b) => b.id) }, 'backends removed');
+        this.wake();
+      },
+      { op: 'removeBackends', service, ids },
+    );
   }
 
   setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
-    return this.serial(() => {
-      this.routes.get(service)?.table.setHealthy(id, healthy);
-    });
+    return this.serial(
+      () => {
+        this.routes.get(service)?.table.setHealthy(id, healthy);
+      },
+      { op: 'setHealthy', service, id, healthy },
+    );
   }
 
   /** The admin API validated the split (`parseSplit`). */
   setSplit(service: string, split: RevisionSplit | null): Promise<void> {
-    return this.serial(() => {
-      this.table(service).setSplit(split);
-      this.log.info({ service, split }, 'split set');
-    });
+    return this.serial(
+      () => {
+        this.table(service).setSplit(split);
+        this.log.info({ service, split }, 'split set');
+      },
+      { op: 'setSplit', service, split },
+    );
   }
 
   setPreview(service: string, revision: number | null): Promise<void> {
-    return this.serial(() => {
-      this.table(service).previewRevision = revision;
-      this.log.info({ service, revision }, 'preview revision set');
-    });
+    return this.serial(
+      () => {
+        this.table(service).previewRevision = revision;
+        this.log.info({ service, revision }, 'preview revision set');
+      },
+      { op: 'setPreview', service, revision },
+    );
   }
 
   /** Leaving `hold` releases the held requests (forwarded in arrival order, or answered). */
   setMode(service: string, mode: RouteMode): Promise<void> {
-    return this.serial(() => {
-      const table = this.table(service);
-      const prev = table.setMode(mode);
-      if (prev.kind === 'hold') releaseHeld(table, this, mode);
-      if (prev.kind !== mode.kind) this.log.info({ service, mode: mode.kind }, 'mode set');
-    });
+    return this.serial(
+      () => {
+        const table = this.table(service);
+        const prev = table.setMode(mode);
+        if (prev.kind === 'hold') releaseHeld(table, this, mode);
+        if (prev.kind !== mode.kind) this.log.info({ service, mode: mode.kind }, 'mode set');
+      },
+      { op: 'setMode', service, mode },
+    );
   }
 
   waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
     const started = performance.now();
+    if (this.fleet) {
+      return this.fleet.waitDrained(service, ids, timeoutMs).then((r) => ({
+        ...r,
+        waitedMs: Math.round(performance.now() - started),
+      }));
+    }
     const table = this.routes.get(service)?.table;
     const result = (drained: boolean): DrainResult => ({
       drained,
@@ -287,13 +399,28 @@ export class ProxyServer implements DataPlane {
     }
   }
 
-  status(service: string): RouteStatus | undefined {
-    return this.routes.get(service)?.table.status(performance.now());
+  async status(service: string): Promise<RouteStatus | undefined> {
+    const table = this.routes.get(service)?.table;
+    if (table === undefined) return undefined;
+    return (await this.statusOf([table]))[0];
   }
 
-  list(): RouteStatus[] {
+  list(): Promise<RouteStatus[]> {
+    return this.statusOf([...this.routes.values()].map((r) => r.table));
+  }
+
+  /** The tables' status; with workers, their live figures summed (see `StatusMerger`). */
+  private async statusOf(tables: ServiceTable[]): Promise<RouteStatus[]> {
     const now = performance.now();
-    return [...this.routes.values()].map((r) => r.table.status(now));
+    const base = tables.map((t) => t.status(now));
+    if (!this.fleet) return base;
+    const { parts, merger } = await this.fleet.statuses();
+    return base.map((b) =>
+      merger.merge(
+        b,
+        parts.map((routes) => routes?.find((r) => r.service === b.service)),
+      ),
+    );
   }
 
   get routeCount(): number {
@@ -316,6 +443,7 @@ export class ProxyServer implements DataPlane {
       admin.close();
       admin.closeAllConnections();
     }
+    await this.fleet?.close(this.shutdownTimeoutMs);
     const tables = [...this.routes.values()];
     for (const r of tables) releaseHeld(r.table, this, 'baton: proxy is shutting down\n');
     const closing = tables.flatMap((r) =>

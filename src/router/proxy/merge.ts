@@ -1,0 +1,87 @@
+import type { RevisionStats, RouteStatus } from '../router.js';
+
+interface Kept {
+  /** Requests per backend id. */
+  requests: Map<string, number>;
+  revisions: Map<number, RevisionStats>;
+}
+
+/**
+ * Sums the workers' views of a route into one status. The structure (listen, states, weights, split, mode)
+ * comes from the primary's table; the live figures from the workers: in-flight requests, WebSockets and
+ * held requests are summed, a backend is healthy when no worker has it out of rotation (passive health),
+ * request counters and latency histograms are summed. The counters of workers that died are kept, so the
+ * figures the canary judge reads never go backwards when a worker is replaced.
+ */
+export class StatusMerger {
+  private readonly kept = new Map<string, Kept>();
+
+  /** Keeps the counters a worker last reported before it died. */
+  retire(last: RouteStatus[]): void {
+    for (const r of last) {
+      let k = this.kept.get(r.service);
+      if (k === undefined) {
+        k = { requests: new Map(), revisions: new Map() };
+        this.kept.set(r.service, k);
+      }
+      for (const b of r.backends) k.requests.set(b.id, (k.requests.get(b.id) ?? 0) + b.requests);
+      for (const rev of r.revisions) addRevision(k.revisions, rev);
+    }
+  }
+
+  /** Forgets the kept counters of a removed route. */
+  forget(service: string): void {
+    this.kept.delete(service);
+  }
+
+  merge(base: RouteStatus, parts: Array<RouteStatus | undefined>): RouteStatus {
+    const kept = this.kept.get(base.service);
+    const backends = new Map(base.backends.map((b) => [b.id, { ...b }]));
+    if (kept) {
+      for (const [id, n] of kept.requests) {
+        const b = backends.get(id);
+        if (b) b.requests += n;
+      }
+    }
+    const revisions = new Map<number, RevisionStats>();
+    for (const r of base.revisions) revisions.set(r.revision, copyRevision(r));
+    if (kept) for (const r of kept.revisions.values()) addRevision(revisions, r, true);
+    let held = 0;
+    for (const p of parts) {
+      if (p === undefined) continue;
+      held += p.held ?? 0;
+      for (const b of p.backends) {
+        const into = backends.get(b.id);
+        if (into === undefined) continue;
+        into.inFlight += b.inFlight;
+        into.websockets += b.websockets;
+        into.requests += b.requests;
+        if (!b.healthy) into.healthy = false;
+      }
+      for (const r of p.revisions) addRevision(revisions, r, true);
+    }
+    return { ...base, held, backends: [...backends.values()], revisions: [...revisions.values()] };
+  }
+}
+
+function copyRevision(r: RevisionStats): RevisionStats {
+  return {
+    revision: r.revision,
+    requests: r.requests,
+    errors: r.errors,
+    latency: { bounds: [...r.latency.bounds], counts: [...r.latency.counts] },
+  };
+}
+
+/** Adds `r` into `into`; with `known`, only into revisions the route still has. */
+function addRevision(into: Map<number, RevisionStats>, r: RevisionStats, known = false): void {
+  const t = into.get(r.revision);
+  if (t === undefined) {
+    if (!known) into.set(r.revision, copyRevision(r));
+    return;
+  }
+  t.requests += r.requests;
+  t.errors += r.errors;
+  const counts = t.latency.counts;
+  for (let i = 0; i < counts.length; i++) counts[i]! += r.latency.counts[i] ?? 0;
+}

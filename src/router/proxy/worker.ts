@@ -1,0 +1,84 @@
+/**
+ * Entry of one proxy worker, forked by the primary (`fleet.ts`) with node:cluster. It serves the data path
+ * (listeners shared with the other workers) and applies the changes the primary relays, in order.
+ * It never touches the admin socket, the snapshot file or the pid file.
+ */
+import cluster from 'node:cluster';
+import pino from 'pino';
+import { BatonError } from '../../core/errors.js';
+import { applyChange, type FromWorker, type ToWorker } from './ops.js';
+import { ProxyServer } from './server.js';
+
+const log = pino(
+  {
+    name: 'baton-proxy',
+    level: process.env.BATON_PROXY_LOG_LEVEL ?? 'info',
+    base: { pid: process.pid, worker: cluster.worker?.id },
+  },
+  pino.destination({ dest: 1, sync: true }),
+);
+
+let server: ProxyServer | undefined;
+/** Snapshot and changes apply one after the other; status and drain questions are answered at once. */
+let chain: Promise<unknown> = Promise.resolve();
+
+const send = (msg: FromWorker): void => {
+  if (process.connected) process.send!(msg);
+};
+const answer = (seq: number, work: () => Promise<unknown>): Promise<void> =>
+  work().then(
+    (value) => send({ t: 'reply', seq, ...(value === undefined ? {} : { value: value as never }) }),
+    (e: unknown) => {
+      const err = e instanceof BatonError ? e : new BatonError('DRIVER', (e as Error).message ?? String(e));
+      if (!(e instanceof BatonError)) log.error({ err: e }, 'proxy worker failed');
+      send({ t: 'reply', seq, error: { code: err.code, message: err.message } });
+    },
+  );
+
+process.on('message', (msg: ToWorker) => {
+  switch (msg.t) {
+    case 'init':
+      chain = chain.then(() =>
+        answer(msg.seq, async () => {
+          // Route changes are logged once, by the primary; a worker logs its own troubles.
+          const quiet = log.levelVal < 40 ? log.child({}, { level: 'warn' }) : log;
+          server = await ProxyServer.worker({ snapshot: msg.snapshot, logger: quiet, ...msg.settings });
+          return undefined;
+        }),
+      );
+      return;
+    case 'change':
+      chain = chain.then(() =>
+        answer(msg.seq, async () => {
+          await applyChange(server!, msg.change);
+          return undefined;
+        }),
+      );
+      return;
+    case 'status':
+      void answer(msg.seq, async () => (server ? server.list() : []));
+      return;
+    case 'wait':
+      void answer(msg.seq, async () =>
+        server
+          ? server.waitDrained(msg.service, msg.ids, msg.timeoutMs)
+          : { drained: true, inFlight: 0, waitedMs: 0 },
+      );
+      return;
+    case 'close':
+      void chain.then(async () => {
+        await server?.close();
+        process.exit(0);
+      });
+      return;
+  }
+});
+
+// The primary orchestrates shutdown (a Ctrl-C reaches the whole process group); if the primary dies, the
+// IPC channel closes and cluster ends this worker.
+process.on('SIGINT', () => {});
+process.on('uncaughtException', (e) => {
+  log.fatal({ err: e }, 'uncaught exception in proxy worker');
+  process.exit(1);
+});
+send({ t: 'hello' });

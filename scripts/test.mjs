@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: make sure Docker answers (starting it when we can), type-check, lint, then the whole suite
 // (unit, contract, end-to-end). `npm run build` ran first (pretest): end-to-end tests drive the built CLI
-// as a user would. Later drivers (haproxy, nats) add their system services here, installed when missing.
+// as a user would. Drivers' system services (dockerd, haproxy, nats-server) are installed here when missing.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,6 +81,30 @@ function ensureHaproxy() {
 }
 
 ensureHaproxy();
+
+/**
+ * The NATS store and cluster tests need nats-server (2.9+, JetStream). Installed: nothing to do (fast).
+ * Else, as root with apt: apt-get install -y nats-server (Debian puts it in /usr/sbin). Otherwise warn
+ * loudly: the nats tests then skip locally and fail under CI=true.
+ */
+function ensureNats() {
+  const bins = ['/usr/sbin/nats-server', '/usr/bin/nats-server'];
+  if (bins.some((b) => existsSync(b))) return;
+  const root = process.getuid?.() === 0;
+  if (!root || !has('apt-get'))
+    return loud(
+      `nats-server is missing and I cannot install it (${root ? 'no apt-get' : 'not root'}): install nats-server (2.9+); the nats tests will ${process.env.CI === 'true' ? 'FAIL (CI=true)' : 'be SKIPPED'}.`,
+    );
+  if (!aptInstall('nats-server', 'nats-server')) {
+    return loud('could not install nats-server: the nats tests will skip (or fail under CI=true)');
+  }
+  const bin = bins.find((b) => existsSync(b));
+  say(
+    `installed nats-server (${bin ? spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim() : 'not found after install'})`,
+  );
+}
+
+ensureNats();
 
 const steps = [
   ['tsc', ['-p', 'tsconfig.json', '--noEmit']],

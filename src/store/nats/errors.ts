@@ -1,0 +1,64 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { ConnectionError, RequestError, TimeoutError } from '@nats-io/transport-node';
+import { BatonError, DriverError, UnavailableError } from '../../core/errors.js';
+
+/**
+ * JetStream's "expected last sequence" check failed: the compare-and-set lost. Both codes mean the same
+ * for us (10164 is the variant sent when the server does not know the subject's last sequence).
+ */
+export function isWrongLastSequence(e: unknown): boolean {
+  return (
+    e instanceof JetStreamApiError &&
+    (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/**
+ * Errors that a moment later may not happen: a request that timed out, nobody answering while the client
+ * reconnects or a stream elects a new leader (no responders, 503), a dropped connection. Everything else
+ * (a lost compare-and-set, a bad request, a closed connection) is final.
+ */
+export function isTransient(e: unknown): boolean {
+  if (e instanceof TimeoutError || e instanceof ConnectionError || e instanceof RequestError) return true;
+  if (e instanceof JetStreamApiError) {
+    // 10008: "JetStream system temporarily unavailable"; 503 during leader elections.
+    return e.code === 10008 || e.status === 503;
+  }
+  // JetStreamNotEnabled is what nats.js makes of "no responders" on the JetStream API subjects: while a
+  // stream has no leader, or the client reconnects. A server without JetStream at all says the same, and
+  // is then reported as unavailable once the deadline passes, which is also true.
+  return e instanceof Error && e.name === 'JetStreamNotEnabled' && !(e.cause instanceof JetStreamApiError);
+}
+
+/** A vendor error as one of Baton's: unreachable or timing out → UnavailableError, else DriverError. */
+export function translate(e: unknown, what: string): BatonError {
+  if (e instanceof BatonError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (isTransient(e)) return new UnavailableError(`nats: ${what}: ${msg}`, e);
+  return new DriverError('nats', `${what}: ${msg}`, e);
+}
+
+export interface RetryOptions {
+  /** Give up (UnavailableError) once this much time has passed since the first attempt. */
+  deadlineMs: number;
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails with a final error, or the deadline passes; transient errors
+ * are retried with jittered backoff (100 ms doubling to 1 s). A failover of the server the client was
+ * connected to, or a stream leader election, takes a few seconds: callers ride through it here instead
+ * of each handling it. Writes are only safe to repeat because they carry a message id (see nats-store.ts).
+ */
+export async function withRetry<T>(what: string, opts: RetryOptions, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + opts.deadlineMs;
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      const pause = Math.min(1000, 100 * 2 ** i) * (0.5 + Math.random() / 2);
+      if (!isTransient(e) || Date.now() + pause >= deadline) throw translate(e, what);
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}

@@ -115,13 +115,13 @@ export function judge(input: JudgeInput): Verdict {
       `canary is worse: ${parts.join('; ')}`,
     );
   }
-  if (n >= config.minRequests && err.state === 'h0' && lat.state === 'h0') {
-    return verdict(
-      'promote',
-      'healthy',
-      `canary is as good as stable: ${rates}; p99 ${c.p99Ms ?? '-'} ms vs ${s.p99Ms ?? '-'} ms ` +
-        `(LLR errors ${num(err.llr)}, latency ${num(lat.llr)} ≤ ${num(bounds.lower)})`,
-    );
+  const latencyOk = lat.state === 'h0' || lat.state === 'not-measured';
+  if (n >= config.minRequests && err.state === 'h0' && latencyOk) {
+    const latency =
+      lat.state === 'not-measured'
+        ? `latency not measured by this router; LLR errors ${num(err.llr)} ≤ ${num(bounds.lower)}`
+        : `p99 ${c.p99Ms ?? '-'} ms vs ${s.p99Ms ?? '-'} ms (LLR errors ${num(err.llr)}, latency ${num(lat.llr)} ≤ ${num(bounds.lower)})`;
+    return verdict('promote', 'healthy', `canary is as good as stable: ${rates}; ${latency}`);
   }
   const need = figures.neededRequests === null ? 'more' : `~${figures.neededRequests}`;
   if (n < config.minRequests || (n < config.minAbortRequests && (err.state === 'h1' || lat.state === 'h1'))) {
@@ -141,7 +141,7 @@ export function judge(input: JudgeInput): Verdict {
   }
   const open: string[] = [];
   if (err.state !== 'h0') open.push(`${rates} (LLR ${num(err.llr)})`);
-  if (lat.state !== 'h0') open.push(`${slowText()} (LLR ${num(lat.llr)})`);
+  if (!latencyOk) open.push(`${slowText()} (LLR ${num(lat.llr)})`);
   return verdict(
     'wait',
     'undecided',

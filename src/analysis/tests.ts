@@ -5,8 +5,11 @@ import type { WindowStats } from './window.js';
 
 /** One sequential test of the canary against stable: its hypotheses, evidence and state. */
 export interface TestResult {
-  /** 'no-baseline': stable has too few requests for the test to mean anything yet. */
-  state: SprtState | 'no-baseline';
+  /**
+   * 'no-baseline': stable has too few requests for the test to mean anything yet. 'not-measured': the
+   * router keeps no latency histogram (HAProxy's runtime API has none): the test cannot speak either way.
+   */
+  state: SprtState | 'no-baseline' | 'not-measured';
   llr: number;
   /** Rate of "bad" canary outcomes under H0 (as good as stable) and H1 (clearly worse). */
   p0: number;
@@ -74,6 +77,8 @@ export function latencyTest(
   const p0 = 1 - config.latencyQuantile;
   const p1 = Math.max(config.maxSlowFraction, p0 + 1e-6);
   const n = histogramTotal(canary.latency);
+  if (stable.latency.bounds.length === 0 && canary.latency.bounds.length === 0)
+    return { state: 'not-measured', llr: 0, p0, p1, n: 0, k: 0, needed: 0, thresholdMs: undefined };
   if (histogramTotal(stable.latency) < config.minStableRequests) {
     return {
       state: 'no-baseline',

@@ -9,7 +9,7 @@ import { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { recoverInterrupted } from '../engine/recover.js';
 import { Supervisor } from '../engine/supervisor.js';
-import { createRouter } from '../router/create.js';
+import { createMultiRouter } from '../router/create.js';
 import { ensureProxy } from '../router/proxy/launch.js';
 import { createMultiRuntime } from '../runtime/create.js';
 import { openStore } from '../store/open.js';
@@ -24,6 +24,8 @@ export interface ServeOptions {
   listen: string;
   logger: Logger;
   version: string;
+  /** Hoist's purge of stray labelled containers: how often it runs, and the age it spares. */
+  purge?: { intervalMs?: number | undefined; minAgeMs?: number | undefined } | undefined;
 }
 
 export interface RunningDaemon {
@@ -84,13 +86,19 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const repo = new Repo(store);
   // Each service's instances run on the runtime its spec names; the kinds stored revisions use are
   // brought up now so their instances are adopted (others, e.g. docker, only when first deployed).
-  const runtime = createMultiRuntime({ dataDir: paths.root, logger });
-  for (const s of await repo.listServices())
-    for (const r of await repo.listRevisions(s.name)) runtime.use(r.spec.runtime);
+  const runtime = createMultiRuntime({ dataDir: paths.root, logger, purgeMinAgeMs: opts.purge?.minAgeMs });
+  // Likewise each service goes through the router its serving revision names (HAProxy, …).
+  const router = createMultiRouter({ dataDir: paths.root, logger });
+  for (const s of await repo.listServices()) {
+    const revisions = await repo.listRevisions(s.name);
+    for (const r of revisions) runtime.use(r.spec.runtime);
+    const serving = revisions.find((r) => r.number === s.current) ?? revisions[0];
+    if (serving) router.bind(s.name, serving.spec.traffic.router);
+  }
   const deps: EngineDeps = {
     repo,
     runtime,
-    router: createRouter('proxy', { dataDir: paths.root }),
+    router,
     logger,
     holder: `baton serve pid ${process.pid} on ${hostname()}`,
     ...faultsFromEnv(),
@@ -98,7 +106,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const deployer = new Deployer(deps);
   const resumed = await recoverInterrupted(deps, deployer);
   if (resumed.length) logger.warn({ resumed: resumed.length }, 'resuming interrupted deploys');
-  const supervisor = new Supervisor(deps, deployer);
+  const supervisor = new Supervisor(deps, deployer, undefined, opts.purge?.intervalMs);
   supervisor.start();
   const watchdog = watchProxy(paths.root, logger);
 

@@ -333,6 +333,7 @@ export class Deployer {
       listen: spec.traffic.listen,
       drainTimeoutMs: spec.traffic.drainTimeout,
       preview: spec.traffic.preview,
+      router: spec.traffic.router,
     });
     let steps = resume?.plan;
     if (!steps) {

@@ -101,13 +101,15 @@ export async function runStep(ctx: ExecContext, step: Step): Promise<void> {
       return;
     case 'preview':
       await router.addBackends(service, await backendsOf(ctx, step.instances), { standby: true });
-      await router.setPreview(service, step.revision);
-      if (spec.traffic.preview)
+      // Without a preview listener (always so with HAProxy) the standby set simply waits for the switch.
+      if (spec.traffic.preview) {
+        await router.setPreview(service, step.revision);
         ctx.emit({
           type: 'instance',
           instance: step.instances.join(', '),
           message: `preview on http://${spec.traffic.preview}/`,
         });
+      }
       return;
     case 'drain': {
       await router.drain(service, step.instances);

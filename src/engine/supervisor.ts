@@ -38,6 +38,7 @@ export class Supervisor {
     private readonly deps: EngineDeps,
     private readonly deployer: Deployer,
     private readonly tickMs = 250,
+    private readonly purgeEveryMs = PURGE_EVERY_MS,
   ) {}
 
   start(): void {
@@ -61,16 +62,18 @@ export class Supervisor {
   /** One pass over every service. Exposed for tests. */
   async tick(): Promise<void> {
     const services = await this.deps.repo.listServices();
-    await Promise.all(
-      services
+    await Promise.all([
+      // A reloaded HAProxy gets its servers back (the driver keeps its own interval).
+      this.deps.router.reconcile?.(),
+      ...services
         .filter((s) => s.current !== null && !s.stopped && !this.deployer.isBusy(s.name))
         .map(async (s) => {
           const revision = await this.revision(s.name, s.current!);
           if (revision) await this.superviseService(revision);
         }),
-    );
+    ]);
     if (this.deps.runtime.purge && Date.now() >= this.nextPurgeAt) {
-      this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
+      this.nextPurgeAt = Date.now() + this.purgeEveryMs;
       await this.purge(services);
     }
   }
@@ -79,7 +82,8 @@ export class Supervisor {
    * Choria Hoist's purge, for docker services with `purge: true`: removes the containers Baton labelled
    * for such a service that belong to no serving revision (left by a crash, a failed cleanup, a lost
    * store). Services that are deploying, stopped or never deployed are left alone; the runtime also
-   * spares containers younger than 30 s, so a deploy starting right now keeps its new instances.
+   * spares young containers (`serve --purge-min-age`, 30 s), so a deploy starting right now keeps its
+   * new instances.
    */
   private async purge(services: ServiceRecord[]): Promise<void> {
     const serving = new Map<string, number>();

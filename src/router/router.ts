@@ -1,3 +1,5 @@
+import type { RouterSpec } from '../spec/router.js';
+
 /** Lifecycle of a backend inside a router (kamal-proxy's target states). */
 export const BackendState = {
   /** Receives new requests (when healthy). */
@@ -48,6 +50,11 @@ export interface RouteConfig {
    * (`setPreview`), whatever their state: testers reach a blue-green set before it takes traffic.
    */
   preview?: string | undefined;
+  /**
+   * Which load balancer and its settings (`traffic.router` of the spec). `MultiRouter` picks the driver
+   * from it; a driver reads its own settings (e.g. HAProxy's backend name). Absent: the embedded proxy.
+   */
+  router?: RouterSpec | undefined;
 }
 
 /**
@@ -137,5 +144,11 @@ export interface Router {
   /** Maintenance page, request hold, or normal serving. Leaving `hold` releases the held requests. */
   setMode(service: string, mode: RouteMode): Promise<void>;
   status(service: string): Promise<RouteStatus | undefined>;
+  /**
+   * Re-applies Baton's state where the load balancer lost it (an HAProxy reload drops the servers added
+   * at runtime). The supervisor calls it every tick; the driver decides how often it really looks.
+   * Never throws: problems are logged or reported.
+   */
+  reconcile?(): Promise<unknown>;
   close(): Promise<void>;
 }

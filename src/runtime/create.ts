@@ -14,6 +14,8 @@ export interface RuntimeOptions {
   host?: string;
   /** docker: `unix:///path` or `tcp://host:port` (default `DOCKER_HOST`, else /var/run/docker.sock). */
   dockerHost?: string;
+  /** docker: containers younger than this are never purged (default 30 s). */
+  purgeMinAgeMs?: number | undefined;
 }
 
 /** The runtime named by a service's `runtime` field, keeping its state under `dataDir`. */
@@ -33,6 +35,7 @@ export function createRuntime(kind: string, opts: RuntimeOptions): Runtime {
         stateDir: path.join(opts.dataDir, 'docker'),
         ...(opts.logger ? { logger: opts.logger } : {}),
         ...(opts.dockerHost ? { endpoint: opts.dockerHost } : {}),
+        ...(opts.purgeMinAgeMs !== undefined ? { purgeMinAgeMs: opts.purgeMinAgeMs } : {}),
       });
     default:
       throw new DriverError(

@@ -3,6 +3,7 @@ import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';
 import { hooksSchema } from './hooks.js';
 import { duration, envMap, hostPort } from './primitives.js';
+import { routerSchema } from './router.js';
 import { strategySchema } from './strategy.js';
 
 /**
@@ -41,13 +42,27 @@ export const probeSchema = z
     }
   });
 
-const trafficSchema = z.strictObject({
-  /** Where the embedded proxy listens for this service. */
-  listen: hostPort,
-  drainTimeout: duration('traffic.drainTimeout').default(DEFAULTS.drainTimeout),
-  /** A second listener that serves the new revision before it takes traffic (blue-green preview). */
-  preview: hostPort.optional(),
-});
+const trafficSchema = z
+  .strictObject({
+    /**
+     * Where the service takes traffic: the embedded proxy listens here; with `router: haproxy` it is the
+     * address of the user's HAProxy frontend (not bound by Baton; checks and hooks use it).
+     */
+    listen: hostPort,
+    drainTimeout: duration('traffic.drainTimeout').default(DEFAULTS.drainTimeout),
+    /** A second listener that serves the new revision before it takes traffic (blue-green preview). */
+    preview: hostPort.optional(),
+    /** The load balancer: `proxy` (embedded, default) or `{kind: haproxy, sockets: [...]}`. */
+    router: routerSchema.default({ kind: 'proxy' }),
+  })
+  .superRefine((t, ctx) => {
+    if (t.router.kind !== 'proxy' && t.preview !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preview'],
+        message: `a preview listener needs the embedded proxy (router: proxy); with ${t.router.kind}, declare a second frontend in its own configuration`,
+      });
+  });
 
 /** Fields every service has, whatever runs its instances. */
 const commonFields = {
@@ -91,7 +106,8 @@ export const fileSchema = z
     for (const [name, svc] of Object.entries(f.services)) {
       for (const field of ['listen', 'preview'] as const) {
         const addr = svc.traffic[field];
-        if (addr === undefined) continue;
+        // Only the embedded proxy binds `listen`; another router's frontend may carry several services.
+        if (addr === undefined || (field === 'listen' && svc.traffic.router.kind !== 'proxy')) continue;
         const port = addr.slice(addr.lastIndexOf(':') + 1);
         const other = seen.get(port);
         if (other) {

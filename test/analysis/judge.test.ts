@@ -16,6 +16,21 @@ const w = (requests: number, errors = 0, slow = 0): WindowStats => {
 const config = ANALYSIS_DEFAULTS;
 
 describe('judge', () => {
+  it('a router without a latency histogram (HAProxy): errors alone decide, and the reason says so', () => {
+    const blind = (requests: number, errors = 0): WindowStats => ({
+      requests,
+      errors,
+      latency: { bounds: [], counts: [0] },
+    });
+    const good = judge({ stable: blind(5000), canary: blind(2000), config });
+    expect(good.decision).toBe('promote');
+    expect(good.reason).toMatch(/latency not measured by this router/);
+    expect(judge({ stable: blind(5000), canary: blind(3), config }).decision).toBe('wait');
+    const bad = judge({ stable: blind(5000), canary: blind(200, 40), config });
+    expect(bad.decision).toBe('abort');
+    expect(bad.code).toBe('error-rate');
+  });
+
   it('waits without data, saying traffic is missing', () => {
     const v = judge({ stable: w(0), canary: w(0), config });
     expect(v.decision).toBe('wait');

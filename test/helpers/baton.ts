@@ -186,6 +186,8 @@ export interface HelloSpec {
   probePath?: string;
   /** Port of the preview listener. */
   preview?: number;
+  /** `traffic.router` as one line of YAML, e.g. `{ kind: haproxy, sockets: [/tmp/a.sock] }`. */
+  router?: string;
   /** Raw YAML lines appended to the service (indented by 4), e.g. hooks. */
   extra?: string;
 }
@@ -210,7 +212,7 @@ ${Object.entries(env)
       startTimeout: ${s.startTimeout ?? '10s'}
     traffic:
       listen: 127.0.0.1:${s.listen}
-      drainTimeout: ${s.drainTimeout ?? '10s'}${s.preview ? `\n      preview: 127.0.0.1:${s.preview}` : ''}
+      drainTimeout: ${s.drainTimeout ?? '10s'}${s.preview ? `\n      preview: 127.0.0.1:${s.preview}` : ''}${s.router ? `\n      router: ${s.router}` : ''}
     strategy: ${s.strategy ?? '{ type: rolling, maxSurge: 1, maxUnavailable: 0 }'}
     stopTimeout: 5s
 ${s.extra ? `${s.extra.replace(/^/gm, '    ')}\n` : ''}`;

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { serve } from '../../api/daemon.js';
 import { DEFAULT_API } from '../../api/paths.js';
+import { parseDuration } from '../../core/duration.js';
+import { InputError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { action, globals } from '../context.js';
 import { VERSION } from '../version.js';
@@ -10,15 +12,22 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the control plane (API, engine, supervisor); starts the embedded proxy if needed')
     .option('--listen <host:port>', 'API address (env BATON_API)', process.env.BATON_API ?? DEFAULT_API)
+    .option('--purge-interval <duration>', 'how often stray labelled containers are purged', '10s')
+    .option('--purge-min-age <duration>', 'containers younger than this are never purged', '30s')
     .action(
-      action(async (opts: { listen: string }, cmd: Command) => {
+      action(async (opts: { listen: string; purgeInterval: string; purgeMinAge: string }, cmd: Command) => {
         const { dataDir } = globals(cmd);
+        const purge = {
+          intervalMs: flagDuration('--purge-interval', opts.purgeInterval),
+          minAgeMs: flagDuration('--purge-min-age', opts.purgeMinAge),
+        };
         const logger = createLogger('baton');
         const daemon = await serve({
           dataDir,
           listen: opts.listen.replace(/^https?:\/\//, ''),
           logger,
           version: VERSION,
+          purge,
         });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
@@ -34,4 +43,11 @@ export function registerServe(program: Command): void {
         process.exit(0);
       }),
     );
+}
+
+function flagDuration(flag: string, value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined)
+    throw new InputError(`${flag}: expected a duration such as 500ms, 5s or 2m, found "${value}"`);
+  return ms;
 }

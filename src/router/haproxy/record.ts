@@ -22,6 +22,10 @@ export interface RouteRecord {
   split: RevisionSplit | null;
   mode: RouteMode;
   servers: ServerRecord[];
+  /** `traffic.router.serverOptions` of the service, when it set one (else the router's default). */
+  serverOptions?: string | undefined;
+  /** `traffic.router.removeTimeout` in ms, when set. */
+  removeTimeoutMs?: number | undefined;
 }
 
 interface StateFile {

@@ -3,10 +3,8 @@ import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import {
   type Backend,
   BackendState,
-  type BackendStatus,
   type DrainResult,
   type RevisionSplit,
-  type RevisionStats,
   type RouteConfig,
   type RouteMode,
   type Router,
@@ -17,7 +15,9 @@ import { applyCommands, targets } from './desired.js';
 import { ALREADY_EXISTS, type Cmd, Fleet, NO_SUCH_SERVER } from './fleet.js';
 import { serverAddress, serverName } from './names.js';
 import { RouteBook, type RouteRecord, type ServerRecord } from './record.js';
-import { parseBackendList, type ServerStat } from './stat.js';
+import { removeServers } from './remove.js';
+import { parseBackendList } from './stat.js';
+import { routeStatus } from './status.js';
 
 export interface HaproxyRouterOptions {
   /** Stats sockets (`level admin`) of every HAProxy carrying the traffic: unix paths or `host:port`. */
@@ -49,7 +49,6 @@ export interface ReconcileReport {
 
 const ADDRESS = /^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/;
 const POLL_MS = 100;
-const STILL_BUSY = /connections|queue|still/i;
 const ADDR_ANSWER = /no need to change|changed from/;
 
 /**
@@ -89,25 +88,25 @@ export class HaproxyRouter implements Router {
     return r;
   }
 
-  private backendOf(service: string): string {
-    const b = this.opts.backends?.[service] ?? service;
+  private backendOf(route: RouteConfig): string {
+    const own = route.router?.kind === 'haproxy' ? route.router.backend : undefined;
+    const b = own ?? this.opts.backends?.[route.service] ?? route.service;
     if (!/^[A-Za-z0-9_.:-]+$/.test(b)) throw new InputError(`"${b}" is not a valid HAProxy backend name`);
     return b;
   }
 
-  private get checks(): boolean {
-    return /(^|\s)check(\s|$)/.test(this.serverOptions);
-  }
-
   /** `add server` (+ `enable health`) for these servers; an existing one is tolerated. */
-  private async addCommands(backend: string, servers: ServerRecord[]): Promise<Cmd[]> {
+  private async addCommands(r: RouteRecord, servers: ServerRecord[]): Promise<Cmd[]> {
+    const { backend } = r;
+    const options = r.serverOptions ?? this.serverOptions;
+    const checks = /(^|\s)check(\s|$)/.test(options);
     const cmds: Cmd[] = [];
     for (const s of servers) {
       const name = serverName(s.id);
       const addr = await serverAddress(s.address);
       const w = Math.min(256, Math.max(1, Math.round(s.weight)));
       cmds.push({
-        text: `add server ${backend}/${name} ${addr.text} weight ${w} ${this.serverOptions}`.trim(),
+        text: `add server ${backend}/${name} ${addr.text} weight ${w} ${options}`.trim(),
         tolerate: ALREADY_EXISTS,
       });
       // An existing server (same id, new address) moves; "no need to change" when it did not.
@@ -115,7 +114,7 @@ export class HaproxyRouter implements Router {
         text: `set server ${backend}/${name} addr ${addr.ip} port ${addr.port}`,
         tolerate: ADDR_ANSWER,
       });
-      if (this.checks) cmds.push({ text: `enable health ${backend}/${name}` });
+      if (checks) cmds.push({ text: `enable health ${backend}/${name}` });
     }
     return cmds;
   }
@@ -127,7 +126,7 @@ export class HaproxyRouter implements Router {
    */
   private async apply(r: RouteRecord, added: ServerRecord[] = []): Promise<void> {
     const set = applyCommands(r.backend, targets(r)).map((text) => ({ text, tolerate: NO_SUCH_SERVER }));
-    const adds = await this.addCommands(r.backend, added);
+    const adds = await this.addCommands(r, added);
     const answers = await this.fleet.runAll([...adds, ...set]);
     for (const [socket, list] of answers)
       if (list.slice(adds.length).some((a) => NO_SUCH_SERVER.test(a))) await this.restore(socket, r);
@@ -138,7 +137,7 @@ export class HaproxyRouter implements Router {
     const present = await this.fleet.stats(socket, r.backend);
     const missing = r.servers.filter((s) => !present.has(serverName(s.id)));
     const set = applyCommands(r.backend, targets(r)).map((text) => ({ text }));
-    await this.fleet.run(socket, [...(await this.addCommands(r.backend, missing)), ...set]);
+    await this.fleet.run(socket, [...(await this.addCommands(r, missing)), ...set]);
     return missing.map((s) => s.id);
   }
 
@@ -173,7 +172,7 @@ export class HaproxyRouter implements Router {
       for (const r of this.book.all())
         if (r.service !== route.service && r.listen === route.listen)
           throw new InputError(`listen address ${route.listen} is already used by service ${r.service}`);
-      const backend = this.backendOf(route.service);
+      const backend = this.backendOf(route);
       const lists = await this.fleet.runAll([{ text: 'show backend' }], true);
       for (const [socket, [text]] of lists)
         if (!parseBackendList(text ?? '').has(backend))
@@ -182,6 +181,11 @@ export class HaproxyRouter implements Router {
             `${socket} has no backend "${backend}" for service ${route.service}: declare "backend ${backend}" (with "balance roundrobin") in haproxy.cfg and reload`,
           );
       const prev = this.book.get(route.service);
+      if (prev && prev.backend !== backend && prev.servers.length > 0)
+        throw new InputError(
+          `service ${route.service} has servers in HAProxy backend "${prev.backend}": stop the service (baton stop) before moving it to "${backend}"`,
+        );
+      const own = route.router?.kind === 'haproxy' ? route.router : undefined;
       this.book.set({
         service: route.service,
         listen: route.listen,
@@ -190,6 +194,8 @@ export class HaproxyRouter implements Router {
         split: prev?.split ?? null,
         mode: prev?.mode ?? { kind: 'serve' },
         servers: prev?.servers ?? [],
+        serverOptions: own?.serverOptions.trim(),
+        removeTimeoutMs: own?.removeTimeout,
       });
     });
   }
@@ -198,7 +204,7 @@ export class HaproxyRouter implements Router {
     return this.serial(async () => {
       const r = this.book.get(service);
       if (!r) return;
-      await this.removeServers(r, r.servers);
+      await removeServers(this.fleet, r, r.servers, r.removeTimeoutMs ?? this.removeTimeoutMs);
       this.book.delete(service);
     });
   }
@@ -264,52 +270,10 @@ export class HaproxyRouter implements Router {
       const r = this.book.get(service);
       if (!r) return;
       const gone = r.servers.filter((s) => ids.includes(s.id));
-      await this.removeServers(r, gone);
+      await removeServers(this.fleet, r, gone, r.removeTimeoutMs ?? this.removeTimeoutMs);
       r.servers = r.servers.filter((s) => !ids.includes(s.id));
       this.book.save();
     });
-  }
-
-  /**
-   * MAINT, close open sessions (`shutdown sessions server`), then `del server` — retried while HAProxy
-   * still counts connections (idle pooled ones included) until `removeTimeoutMs`. Gone servers are fine.
-   */
-  private async removeServers(r: RouteRecord, servers: ServerRecord[]): Promise<void> {
-    if (servers.length === 0) return;
-    const names = servers.map((s) => `${r.backend}/${serverName(s.id)}`);
-    const stop = names.flatMap((n) => [
-      { text: `set server ${n} state maint`, tolerate: NO_SUCH_SERVER },
-      { text: `shutdown sessions server ${n}`, tolerate: NO_SUCH_SERVER },
-    ]);
-    await this.fleet.runAll(stop);
-    await Promise.all(
-      this.fleet.sockets.map(async (socket) => {
-        const deadline = Date.now() + this.removeTimeoutMs;
-        let left = names;
-        while (left.length > 0) {
-          const answers = await this.fleet.run(
-            socket,
-            left.map((n) => ({ text: `del server ${n}` })),
-            true,
-          );
-          const busy = left.filter((_, i) => {
-            const a = answers[i] ?? '';
-            return !(a === 'Server deleted.' || NO_SUCH_SERVER.test(a)) && STILL_BUSY.test(a);
-          });
-          answers.forEach((a, i) => {
-            if (a !== 'Server deleted.' && !NO_SUCH_SERVER.test(a) && !STILL_BUSY.test(a))
-              throw new DriverError('haproxy', `${socket}: "del server ${left[i]}" failed: ${a}`);
-          });
-          if (busy.length > 0 && Date.now() > deadline)
-            throw new DriverError(
-              'haproxy',
-              `${socket}: ${busy.join(', ')} still ha${busy.length > 1 ? 've' : 's'} connections after ${this.removeTimeoutMs} ms: ${answers.find((a) => STILL_BUSY.test(a))}`,
-            );
-          left = busy;
-          if (left.length > 0) await new Promise((res) => setTimeout(res, POLL_MS));
-        }
-      }),
-    );
   }
 
   /**
@@ -369,50 +333,11 @@ export class HaproxyRouter implements Router {
     });
   }
 
-  /**
-   * From `show stat` of every instance, summed: inFlight = `scur` (WebSocket tunnels included, so
-   * `websockets` is 0), requests = `stot`, revision errors = `hrsp_5xx` + `econ`. HAProxy keeps no
-   * latency histogram: `latency.bounds` is empty. Counters restart at 0 after a reload.
-   */
+  /** Summed over every instance: see `routeStatus`. */
   async status(service: string): Promise<RouteStatus | undefined> {
     const r = this.book.get(service);
     if (!r) return undefined;
-    const all = r.servers.length > 0 ? await this.fleet.statsAll(r.backend) : [];
-    const sum = (name: string, f: (s: ServerStat) => number): number =>
-      all.reduce((n, m) => n + (m.has(name) ? f(m.get(name)!) : 0), 0);
-    const backends: BackendStatus[] = r.servers.map((s) => ({
-      id: s.id,
-      address: s.address,
-      revision: s.revision,
-      weight: s.weight,
-      state: s.state,
-      healthy: s.healthy,
-      inFlight: sum(serverName(s.id), (x) => x.scur),
-      websockets: 0,
-      requests: sum(serverName(s.id), (x) => x.stot),
-    }));
-    const revisions = new Map<number, RevisionStats>();
-    for (const s of r.servers) {
-      const st = revisions.get(s.revision) ?? {
-        revision: s.revision,
-        requests: 0,
-        errors: 0,
-        latency: { bounds: [], counts: [0] },
-      };
-      st.requests += sum(serverName(s.id), (x) => x.stot);
-      st.errors += sum(serverName(s.id), (x) => x.hrsp5xx + x.econ);
-      revisions.set(s.revision, st);
-    }
-    return {
-      service,
-      listen: r.listen,
-      previewRevision: null,
-      split: structuredClone(r.split),
-      mode: structuredClone(r.mode),
-      held: 0,
-      backends,
-      revisions: [...revisions.values()].sort((a, b) => a.revision - b.revision),
-    };
+    return routeStatus(r, r.servers.length > 0 ? await this.fleet.statsAll(r.backend) : []);
   }
 
   /**

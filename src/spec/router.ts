@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { duration } from './primitives.js';
+
+/** Defaults of `traffic.router` (kind haproxy). */
+export const HAPROXY_DEFAULTS = {
+  /** Dynamic servers ignore `default-server`, so health-check timing must be given per server. */
+  serverOptions: 'check inter 1s fall 2 rise 1',
+  removeTimeout: 10_000,
+  /** How often Baton checks that every HAProxy still has its servers (a reload drops them). */
+  reconcileInterval: 2_000,
+} as const;
+
+const proxyRouter = z.strictObject({ kind: z.literal('proxy') });
+
+/**
+ * HAProxy over its runtime API: Baton adds, drains and deletes dynamic servers in a backend the user
+ * declared in haproxy.cfg (src/router/haproxy/README.md). `traffic.listen` is then the address of the
+ * user's HAProxy frontend: Baton does not bind it, but checks and hooks use it as the service's URL.
+ */
+const haproxyRouter = z.strictObject({
+  kind: z.literal('haproxy'),
+  /** Stats sockets with `level admin`, one per HAProxy carrying the traffic: paths or host:port. */
+  sockets: z
+    .array(z.string().min(1, 'expected a socket path or host:port'))
+    .min(1, 'expected at least one stats socket (level admin)'),
+  /** The backend in haproxy.cfg whose servers Baton manages (default: the service name). */
+  backend: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'expected an HAProxy backend name (letters, digits, _ . : -)')
+    .optional(),
+  /** Keywords appended to `add server`, one line. */
+  serverOptions: z
+    .string()
+    .refine((s) => !/[\n;\\]/.test(s), 'expected one line of server keywords, without ; or \\')
+    .default(HAPROXY_DEFAULTS.serverOptions),
+  /** Longest wait for HAProxy to let go of a removed server's connections. */
+  removeTimeout: duration('traffic.router.removeTimeout').default(HAPROXY_DEFAULTS.removeTimeout),
+  reconcileInterval: duration('traffic.router.reconcileInterval').default(HAPROXY_DEFAULTS.reconcileInterval),
+});
+
+/** Which load balancer carries a service's traffic. `proxy` (the embedded proxy) is the default. */
+export const routerSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { kind: v } : v),
+  z.discriminatedUnion('kind', [proxyRouter, haproxyRouter]),
+);
+
+export type RouterSpec = z.output<typeof routerSchema>;
+export type HaproxyRouterSpec = Extract<RouterSpec, { kind: 'haproxy' }>;

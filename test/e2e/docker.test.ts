@@ -3,46 +3,14 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHelloImage, HELLO_REPO, removeTestArtifacts } from '../fixtures/docker/build-hello-image.js';
 import { baton, type Daemon, freePort, startDaemon, type Workspace, workspace } from '../helpers/baton.js';
+import { type DockerSpec, helloDockerYaml } from '../helpers/docker-spec.js';
 import { startLoad } from '../helpers/load.js';
 import { requireDocker } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ok = requireDocker();
 const TAG = `e2e-${process.pid}`;
-
-interface DockerSpec {
-  version: string;
-  tag?: string;
-  env?: Record<string, string>;
-  startTimeout?: string;
-}
-
-/** baton.yaml of the containerised hello app (image built locally by the fixture). */
-function dockerYaml(listen: number, s: DockerSpec): string {
-  const env = { VERSION: s.version, ...s.env };
-  return `services:
-  hello:
-    runtime: docker
-    image: ${HELLO_REPO}
-    tag: ${s.tag ?? TAG}
-    port: 3000
-    env:
-${Object.entries(env)
-  .map(([k, v]) => `      ${k}: "${v}"`)
-  .join('\n')}
-    replicas: 2
-    probe:
-      http: { path: /health }
-      interval: 200ms
-      timeout: 1s
-      startTimeout: ${s.startTimeout ?? '15s'}
-    traffic:
-      listen: 127.0.0.1:${listen}
-      drainTimeout: 10s
-    strategy: { type: rolling, maxSurge: 1, maxUnavailable: 0 }
-    stopTimeout: 5s
-`;
-}
+const dockerYaml = (listen: number, s: DockerSpec) => helloDockerYaml(listen, { tag: TAG, ...s });
 
 interface DeployJson {
   ok: boolean;

@@ -63,10 +63,15 @@ export interface Daemon {
 }
 
 /** Starts `baton serve` on an OS-chosen port and waits until its API answers. */
-export async function startDaemon(dataDir: string, env?: NodeJS.ProcessEnv): Promise<Daemon> {
+export async function startDaemon(
+  dataDir: string,
+  env?: NodeJS.ProcessEnv,
+  args: string[] = [],
+): Promise<Daemon> {
   const apiFile = join(dataDir, 'api.json');
   rmSync(apiFile, { force: true });
-  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
+  const argv = [CLI, '--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0', ...args];
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { ...process.env, BATON_LOG_LEVEL: process.env.BATON_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

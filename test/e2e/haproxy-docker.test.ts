@@ -182,6 +182,8 @@ describe.skipIf(!ok)('runtime: docker behind router: haproxy (two HAProxy instan
       docker([
         'run',
         '-d',
+        // So the app gets the stop signal and the purge does not wait out docker's stop timeout.
+        '--init',
         '--name',
         name,
         '--label',

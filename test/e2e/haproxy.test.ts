@@ -123,6 +123,39 @@ describe.skipIf(!ok)('router: haproxy end to end (two HAProxy instances, process
     for (const report of reports) expect(report.failed).toBe(0);
   }, 120_000);
 
+  it('baton doctor checks each stats socket: answering, level admin, the backend declared; says what to fix', async () => {
+    writeHello(ws, { version: 'v7', listen: port(), router: router() });
+    const good = await baton(['doctor', '-f', ws.specFile, '--json'], { dataDir: ws.dataDir });
+    expect(good.code, good.stdout + good.stderr).toBe(0);
+    const checks = (JSON.parse(good.stdout) as { checks: Array<{ name: string; status: string }> }).checks;
+    expect(checks.filter((c) => /haproxy|backend/.test(c.name)).map((c) => c.status)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+    ]);
+    const operator = await startHaproxy({ level: 'operator' });
+    try {
+      const bad = `{ kind: haproxy, sockets: [${operator.socket}, ${h1.dir}/missing.sock], backend: nope }`;
+      writeHello(ws, { version: 'v7', listen: port(), router: bad });
+      const r = await baton(['doctor', '-f', ws.specFile], { dataDir: ws.dataDir });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/✗ backend nope of hello on .*: the stats socket is not at level admin/);
+      expect(r.stdout).toMatch(/fix: stats socket .* level admin/);
+      expect(r.stdout).toMatch(/✗ haproxy .*missing\.sock: haproxy is not answering on stats socket/);
+      writeHello(ws, {
+        version: 'v7',
+        listen: port(),
+        router: `{ kind: haproxy, sockets: [${h1.socket}], backend: nope }`,
+      });
+      const nb = await baton(['doctor', '-f', ws.specFile], { dataDir: ws.dataDir });
+      expect(nb.code).toBe(1);
+      expect(nb.stdout).toMatch(/HAProxy has no backend "nope"[\s\S]*fix: declare "backend nope"/);
+    } finally {
+      await operator.stop();
+    }
+  }, 60_000);
+
   it('HAProxy reloaded in steady state: Baton servers are back within one reconcile interval; no failed request after', async () => {
     const ids = (await status()).instances.map((i) => `baton-${i.id}`).sort();
     await h1.reload();

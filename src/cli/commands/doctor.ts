@@ -3,10 +3,12 @@ import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { dataPaths } from '../../api/paths.js';
+import type { Check } from '../../core/check.js';
 import { BatonError } from '../../core/errors.js';
+import { haproxyChecks } from '../../router/haproxy/checks.js';
 import { proxyHealth } from '../../router/proxy/client.js';
 import { proxyPaths } from '../../router/proxy/paths.js';
-import { type Check, dockerChecks } from '../../runtime/docker/checks.js';
+import { dockerChecks } from '../../runtime/docker/checks.js';
 import { loadSpecFile } from '../../spec/load.js';
 import type { DockerServiceSpec } from '../../spec/schema.js';
 import { ApiClient } from '../client.js';
@@ -71,9 +73,13 @@ async function specChecks(file: string, profile: string | undefined): Promise<Ch
     const docker = services
       .filter((s): s is [string, DockerServiceSpec] => s[1].runtime === 'docker')
       .map(([name, spec]) => ({ name, spec }));
+    const haproxy = services.flatMap(([name, spec]) =>
+      spec.traffic.router.kind === 'haproxy' ? [{ name, router: spec.traffic.router }] : [],
+    );
     return [
       { name: 'spec', status: 'ok', detail: `${file}: ${services.length} service(s) valid` },
       ...(await dockerChecks(docker)),
+      ...(await haproxyChecks(haproxy)),
     ];
   } catch (err) {
     return [

@@ -1,16 +1,9 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
+import type { Check } from '../../core/check.js';
 import type { DockerServiceSpec } from '../../spec/schema.js';
 import { connectDocker, dockerEndpoint, translate } from './client.js';
 import { hasImage, imageRef } from './image.js';
-
-/** One finding of `baton doctor`. `warn` does not fail it. */
-export interface Check {
-  name: string;
-  status: 'ok' | 'warn' | 'fail';
-  detail: string;
-  fix?: string;
-}
 
 /**
  * What docker services need from this machine: the daemon's socket present and accessible, the daemon

@@ -40,7 +40,8 @@ const haproxyRouter = z.strictObject({
 
 /** Which load balancer carries a service's traffic. `proxy` (the embedded proxy) is the default. */
 export const routerSchema = z.preprocess(
-  (v) => (typeof v === 'string' ? { kind: v } : v),
+  // `router: proxy` is short for `{kind: proxy}`; another string is left for the union to reject.
+  (v) => (v === 'proxy' || v === 'haproxy' ? { kind: v } : v),
   z.discriminatedUnion('kind', [proxyRouter, haproxyRouter]),
 );
 

@@ -324,6 +324,71 @@ const cases: Case[] = [
       message: 'expected a mapping, found an empty value',
     },
   },
+  {
+    name: 'router haproxy without its stats sockets',
+    files: {
+      'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      router: { kind: haproxy }\n`,
+    },
+    issue: {
+      file: 'baton.yaml',
+      line: 6,
+      column: 15,
+      path: 'services.web.traffic.router.sockets',
+      message: 'required field "sockets" is missing',
+    },
+  },
+  {
+    name: 'router haproxy with an empty socket list',
+    files: {
+      'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      router: { kind: haproxy, sockets: [] }\n`,
+    },
+    issue: {
+      file: 'baton.yaml',
+      line: 6,
+      column: 41,
+      path: 'services.web.traffic.router.sockets',
+      message: 'expected at least one stats socket (level admin)',
+    },
+  },
+  {
+    name: 'unknown router kind',
+    files: {
+      'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      router: { kind: nginx }\n`,
+    },
+    issue: {
+      file: 'baton.yaml',
+      line: 6,
+      column: 23,
+      path: 'services.web.traffic.router.kind',
+      message: 'expected one of "proxy", "haproxy", found string "nginx"',
+    },
+  },
+  {
+    name: 'a preview listener with router haproxy (only the embedded proxy serves one)',
+    files: {
+      'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      preview: "127.0.0.1:8081"\n      router:\n        kind: haproxy\n        sockets: [/run/haproxy.sock]\n`,
+    },
+    issue: {
+      file: 'baton.yaml',
+      line: 6,
+      column: 16,
+      path: 'services.web.traffic.preview',
+      message: 'a preview listener needs the embedded proxy (router: proxy)',
+    },
+  },
+  {
+    name: 'an HAProxy backend name with a space',
+    files: {
+      'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      router: { kind: haproxy, sockets: [/s], backend: "a b" }\n`,
+    },
+    issue: {
+      file: 'baton.yaml',
+      line: 6,
+      column: 56,
+      path: 'services.web.traffic.router.backend',
+      message: 'expected an HAProxy backend name',
+    },
+  },
 ];
 
 describe('invalid baton.yaml', () => {

@@ -22,7 +22,11 @@ describe('valid files', () => {
           env: {},
           replicas: DEFAULTS.replicas,
           probe: { tcp: {}, ...DEFAULTS.probe },
-          traffic: { listen: '127.0.0.1:8080', drainTimeout: DEFAULTS.drainTimeout },
+          traffic: {
+            listen: '127.0.0.1:8080',
+            drainTimeout: DEFAULTS.drainTimeout,
+            router: { kind: 'proxy' },
+          },
           strategy: { type: 'rolling', maxSurge: '25%', maxUnavailable: '25%', onInterrupt: 'auto' },
           stopTimeout: DEFAULTS.stopTimeout,
         },

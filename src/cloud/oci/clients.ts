@@ -33,7 +33,7 @@ export interface OciClients {
   loadBalancer: LoadBalancerClient;
   network: VirtualNetworkClient;
   clock: Clock;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -77,10 +77,11 @@ export function ociClients(opts: OciClientOptions): OciClients {
     loadBalancer,
     network,
     clock,
-    close() {
+    async close() {
       containerInstances.close();
       loadBalancer.close();
       network.close();
+      await httpClient.close();
     },
   };
 }

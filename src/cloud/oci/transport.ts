@@ -1,5 +1,7 @@
-import type { AuthenticationDetailsProvider } from 'oci-common';
-import { DefaultRequestSigner, FetchHttpClient, type HttpClient, type HttpRequest } from 'oci-common';
+import type { AuthenticationDetailsProvider, HttpClient, HttpRequest } from 'oci-common';
+import { DefaultRequestSigner } from 'oci-common';
+import { Agent, fetch } from 'undici';
+import { DriverError } from '../../core/errors.js';
 import type { Clock } from '../clock.js';
 import { isRetryableStatus, parseRetryAfter, type RetryPolicy, retry } from '../retry.js';
 
@@ -17,42 +19,42 @@ export interface TransportOptions {
  * The HTTP client every OCI SDK client of Baton sends through: Baton's retry layer at the transport.
  * Retrying here, below the SDK, re-sends the very request the SDK composed, so an `opc-retry-token` the
  * SDK put on a create (ours or its own) is the same on every attempt and OCI answers a repeated create
- * with the resource the first attempt made. Each attempt is signed again (fresh date) and gets its own
- * timeout. 429 and 5xx answers and network errors are retried; the last answer, whatever it is, goes
- * back to the SDK, which turns a non-2xx into its `OciError`.
+ * with the resource the first attempt made. Each attempt is signed again and gets its own timeout.
+ * 429 and 5xx answers and network errors are retried; the last answer, whatever it is, goes back to the
+ * SDK, which turns a non-2xx into its `OciError`.
+ *
+ * Requests go through undici's own `fetch` and agent, not the global `fetch` the SDK's FetchHttpClient
+ * uses: importing the undici package (v7) installs its agent as the process-wide dispatcher of Node 20's
+ * built-in fetch, which then fails every request with a body ("invalid content-length header").
  */
 export class RetryingHttpClient implements HttpClient {
   private readonly signer: DefaultRequestSigner;
+  private readonly agent = new Agent({ keepAliveTimeout: 4000 });
 
   constructor(private readonly opts: TransportOptions) {
     this.signer = new DefaultRequestSigner(opts.auth);
   }
 
-  send(
-    req: HttpRequest,
-    forceExcludeBody?: boolean,
-    targetService?: string,
-    operationName?: string,
-    timestamp?: string,
-    endpoint?: string,
-    apiReferenceLink?: string,
-  ): Promise<Response> {
+  send(req: HttpRequest, forceExcludeBody = false): Promise<Response> {
+    const body: unknown = forceExcludeBody ? undefined : req.body;
+    if (body !== undefined && body !== null && typeof body !== 'string')
+      return Promise.reject(new DriverError('oci', 'only JSON request bodies are supported'));
     return retry<Response>(
-      async (attempt) => {
-        if (attempt > 0) req.headers.set('x-date', new Date(this.opts.clock.now()).toUTCString());
-        // A fresh FetchHttpClient per attempt carries this attempt's abort signal (its options are fixed).
-        const http = new FetchHttpClient(this.signer, null, {
-          signal: AbortSignal.timeout(this.opts.attemptTimeoutMs),
-        });
-        return http.send(
-          req,
+      async () => {
+        // A fresh signature (and date: real time, never the injected clock) for every attempt.
+        req.headers.set('x-date', new Date().toUTCString());
+        await this.signer.signHttpRequest(
+          { method: req.method, headers: req.headers, uri: req.uri, body: body ?? undefined },
           forceExcludeBody,
-          targetService,
-          operationName,
-          timestamp,
-          endpoint,
-          apiReferenceLink,
         );
+        const res = await fetch(req.uri, {
+          method: req.method,
+          headers: Object.fromEntries(req.headers.entries()),
+          body: (body as string | undefined) ?? undefined,
+          signal: AbortSignal.timeout(this.opts.attemptTimeoutMs),
+          dispatcher: this.agent,
+        });
+        return res as unknown as Response;
       },
       {
         policy: this.opts.policy,
@@ -67,12 +69,16 @@ export class RetryingHttpClient implements HttpClient {
           void res.body?.cancel().catch(() => undefined);
           return {
             retry: true,
-            retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), this.opts.clock.now()),
+            retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()),
             reason: `HTTP ${res.status}`,
           };
         },
       },
     );
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
   }
 }
 

@@ -1,36 +1,63 @@
 #!/usr/bin/env node
-// Benchmark: Baton's embedded proxy and HAProxy in front of the same two backends, same load generator,
-// in one run, alternating. Prints requests/s and p50/p99 at full load (wrk), the p99 each adds at a fixed
-// 1,000 requests/s (against the backends directly), and the ratios.
-// Needs: `npm run build`, haproxy and wrk (Debian: apt-get install haproxy wrk).
-// Usage: node bench/proxy-vs-haproxy.mjs [--seconds 5] [--rounds 2] [--connections 32]
+// Benchmark: Baton's embedded proxy and HAProxy in front of the same two backends, same load generators,
+// in one run, alternating. Prints requests/s and p50/p99 at full load (wrk), the CPU each proxy spends per
+// request (from /proc, so other load on the machine does not change it much), the p99 each adds at a fixed
+// 1,000 requests/s (against the backends directly, with a precise C generator), and the ratios.
+// Needs: `npm run build`, haproxy and wrk (Debian: apt-get install haproxy wrk), gcc (apt-get install gcc)
+// to build bench/fixed-rate.c into a temporary directory.
+// Usage: node bench/proxy-vs-haproxy.mjs [--seconds 5] [--rounds 3] [--connections 32] [--workers N]
+//        [--rate 1000] [--rate-seconds 10]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ProxyRouter } from '../dist/router/proxy/client.js';
 import { ensureProxy, stopProxy } from '../dist/router/proxy/launch.js';
-import { percentile, startLoad } from '../dist/testing/load.js';
 
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
+    workers: { type: 'string', default: String(availableParallelism()) },
+    rate: { type: 'string', default: '1000' },
+    'rate-seconds': { type: 'string', default: '10' },
   },
 });
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const CONNECTIONS = Number(args.connections);
-for (const bin of ['haproxy', 'wrk']) {
-  if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) {
-    process.stderr.write(`bench: ${bin} is missing (apt-get install haproxy wrk)\n`);
-    process.exit(2);
-  }
+const WORKERS = Number(args.workers);
+const RATE = Number(args.rate);
+const RATE_SECONDS = Number(args['rate-seconds']);
+const missing = [
+  ['haproxy', 'haproxy'],
+  ['wrk', 'wrk'],
+  ['gcc', 'gcc'],
+].filter(([bin]) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0);
+if (missing.length > 0) {
+  process.stderr.write(
+    `bench: missing ${missing.map(([b]) => b).join(', ')} (apt-get install ${missing.map(([, p]) => p).join(' ')})\n`,
+  );
+  process.exit(2);
 }
 const dir = mkdtempSync(join(tmpdir(), 'baton-bench-proxy-'));
+
+// The fixed-rate generator: C, built here with the machine's gcc.
+const fixedRateBin = join(dir, 'fixed-rate');
+const cc = spawnSync(
+  'gcc',
+  ['-O2', '-o', fixedRateBin, fileURLToPath(new URL('./fixed-rate.c', import.meta.url))],
+  { encoding: 'utf8' },
+);
+if (cc.status !== 0) {
+  process.stderr.write(`bench: gcc could not build bench/fixed-rate.c:\n${cc.stderr}\n`);
+  process.exit(2);
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const freePort = () =>
   new Promise((res) => {
@@ -56,15 +83,17 @@ const ports = await new Promise((res) =>
   backend.stdout.once('data', (d) => res(String(d).trim().split(',').map(Number))),
 );
 
-// Baton's embedded proxy, as `baton serve` runs it: its own process, driven over the admin socket.
+// Baton's embedded proxy, as `baton serve` runs it: its own process (a primary and its workers), driven
+// over the admin socket.
 const proxyPort = await freePort();
-await ensureProxy(join(dir, 'data'));
+const started = await ensureProxy(join(dir, 'data'), { workers: WORKERS });
 const router = new ProxyRouter({ dataDir: join(dir, 'data') });
 await router.ensureRoute({ service: 'bench', listen: `127.0.0.1:${proxyPort}`, drainTimeoutMs: 1000 });
 await router.addBackends(
   'bench',
   ports.map((p, i) => ({ id: `b${i}`, address: `127.0.0.1:${p}`, revision: 1 })),
 );
+const batonPids = [started.pid, ...((await router.health()).workers ?? [])];
 
 // HAProxy with the same backends, its default threads (one per core), keep-alive to the servers.
 const haproxyPort = await freePort();
@@ -106,58 +135,109 @@ for (
   await sleep(50);
 }
 
-const targets = { baton: `http://127.0.0.1:${proxyPort}/`, haproxy: `http://127.0.0.1:${haproxyPort}/` };
+const targets = { baton: proxyPort, haproxy: haproxyPort };
+const pids = { baton: batonPids, haproxy: [haproxy.pid] };
+const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** wrk at full load: requests/s and latency percentiles. */
-function wrk(url) {
-  const r = spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', url], {
-    encoding: 'utf8',
-  });
+/** CPU seconds (user + system) used so far by these processes. */
+function cpuSeconds(list) {
+  let ticks = 0;
+  for (const pid of list) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / TICK;
+}
+
+/** wrk at full load: requests/s, latency percentiles, and the proxy's CPU per request. */
+function wrk(name) {
+  const cpu0 = cpuSeconds(pids[name]);
+  const r = spawnSync(
+    'wrk',
+    ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', `http://127.0.0.1:${targets[name]}/`],
+    { encoding: 'utf8' },
+  );
+  const cpu = cpuSeconds(pids[name]) - cpu0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
+  const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
   const ms = (label) => {
     const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(r.stdout);
     if (!m) return Number.NaN;
     return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
   };
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? '0';
-  return { rps, p50: ms(' 50'), p99: ms(' 99'), errors: Number(errors) };
+  return {
+    rps,
+    p50: ms(' 50'),
+    p99: ms(' 99'),
+    errors: Number(errors),
+    cpuUsPerRequest: (cpu * 1e6) / total,
+    cores: cpu / SECONDS,
+  };
 }
 
-/** p99 at a fixed rate with the same Node client, so added latency can be read against the backend. */
-async function fixedRate(url, rps = 1000) {
-  const load = startLoad(url, { rps, connections: 'keep-alive' });
-  await sleep(SECONDS * 1000);
-  const r = await load.stop();
-  return { p50: percentile(r.latenciesMs, 50), p99: percentile(r.latenciesMs, 99), failed: r.failed };
+/** The C generator at a fixed rate: latency percentiles measured from each request's due time. */
+function fixedRate(port) {
+  const r = spawnSync(
+    fixedRateBin,
+    ['127.0.0.1', String(port), String(RATE), String(RATE_SECONDS), '8', '1', '/'],
+    { encoding: 'utf8' },
+  );
+  const get = (k) => Number(new RegExp(`${k}=(-?\\d+)`).exec(r.stdout)?.[1]);
+  if (r.status !== 0 || Number.isNaN(get('p99_us')))
+    throw new Error(`fixed-rate failed: ${r.stdout}${r.stderr}`);
+  return { p50: get('p50_us') / 1000, p99: get('p99_us') / 1000, errors: get('errors') };
 }
+
+const cleanup = async () => {
+  haproxy.kill('SIGTERM');
+  backend.kill('SIGTERM');
+  await stopProxy(join(dir, 'data'));
+  rmSync(dir, { recursive: true, force: true });
+};
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`bench: ${e.stack ?? e}\n`);
+  cleanup().finally(() => process.exit(1));
+});
 
 const full = { baton: [], haproxy: [] };
 for (let i = 0; i < ROUNDS; i++) {
-  for (const name of ['baton', 'haproxy']) full[name].push(wrk(targets[name]));
+  for (const name of ['baton', 'haproxy']) full[name].push(wrk(name));
 }
-// Alternate the fixed-rate runs too, and keep the median of three, so one noisy second does not decide.
-const runs = { direct: [], baton: [], haproxy: [] };
-for (let i = 0; i < 3; i++) {
-  runs.direct.push(await fixedRate(`http://127.0.0.1:${ports[0]}/`));
-  runs.baton.push(await fixedRate(targets.baton));
-  runs.haproxy.push(await fixedRate(targets.haproxy));
+// Fixed rate: direct, baton, haproxy back to back in each round; added = p99 through − p99 direct of the
+// same round; the median over rounds.
+const added = { baton: [], haproxy: [] };
+const rate = { direct: [], baton: [], haproxy: [] };
+for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++) {
+  const d = fixedRate(ports[i % 2]);
+  rate.direct.push(d);
+  for (const name of ['baton', 'haproxy']) {
+    const r = fixedRate(targets[name]);
+    rate[name].push(r);
+    added[name].push(r.p99 - d.p99);
+  }
 }
-const median = (xs) => [...xs].sort((a, b) => a.p99 - b.p99)[1];
-const direct = median(runs.direct);
-const rate = { baton: median(runs.baton), haproxy: median(runs.haproxy) };
 
 const mean = (xs, k) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 const f = (n) => n.toFixed(2);
+const line = (label, name) =>
+  `${label.padEnd(12)} ${mean(full[name], 'rps').toFixed(0)} req/s, p50 ${f(mean(full[name], 'p50'))} ms, p99 ${f(mean(full[name], 'p99'))} ms, CPU ${mean(full[name], 'cpuUsPerRequest').toFixed(1)} µs/request (${f(mean(full[name], 'cores'))} cores), non-2xx ${full[name].reduce((a, x) => a + x.errors, 0)}; per round ${full[name].map((x) => x.rps.toFixed(0)).join(' / ')}`;
+const ratios = full.baton.map((b, i) => b.rps / full.haproxy[i].rps);
 const out = [
-  `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds each, 2 keep-alive backends, ${process.arch} ${spawnSync('nproc').stdout.toString().trim()} cores`,
-  `baton proxy: ${mean(full.baton, 'rps').toFixed(0)} req/s, p50 ${f(mean(full.baton, 'p50'))} ms, p99 ${f(mean(full.baton, 'p99'))} ms, non-2xx ${full.baton.reduce((a, x) => a + x.errors, 0)}`,
-  `haproxy:     ${mean(full.haproxy, 'rps').toFixed(0)} req/s, p50 ${f(mean(full.haproxy, 'p50'))} ms, p99 ${f(mean(full.haproxy, 'p99'))} ms, non-2xx ${full.haproxy.reduce((a, x) => a + x.errors, 0)}`,
-  `ratio baton/haproxy: ${(mean(full.baton, 'rps') / mean(full.haproxy, 'rps')).toFixed(2)}x requests/s`,
-  `at 1,000 req/s (Node client, keep-alive): direct p99 ${f(direct.p99)} ms; baton p99 ${f(rate.baton.p99)} ms (adds ${f(rate.baton.p99 - direct.p99)}); haproxy p99 ${f(rate.haproxy.p99)} ms (adds ${f(rate.haproxy.p99 - direct.p99)}); failed ${direct.failed}/${rate.baton.failed}/${rate.haproxy.failed}`,
+  `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds, 2 keep-alive backends, baton proxy with ${WORKERS} workers, ${process.arch} ${availableParallelism()} cores`,
+  line('baton proxy:', 'baton'),
+  line('haproxy:', 'haproxy'),
+  `ratio baton/haproxy: ${(mean(full.baton, 'rps') / mean(full.haproxy, 'rps')).toFixed(2)}x requests/s (per round ${ratios.map((r) => r.toFixed(2)).join(' / ')})`,
+  `at ${RATE} req/s (C generator, 8 keep-alive connections, ${RATE_SECONDS} s after 1 s warm-up, latency from due time), p99 per round:`,
+  `  direct ${rate.direct.map((x) => f(x.p99)).join(' / ')} ms; baton ${rate.baton.map((x) => f(x.p99)).join(' / ')} ms; haproxy ${rate.haproxy.map((x) => f(x.p99)).join(' / ')} ms`,
+  `  p50 direct ${f(median(rate.direct.map((x) => x.p50)))} / baton ${f(median(rate.baton.map((x) => x.p50)))} / haproxy ${f(median(rate.haproxy.map((x) => x.p50)))} ms; errors ${['direct', 'baton', 'haproxy'].map((k) => rate[k].reduce((a, x) => a + x.errors, 0)).join('/')}`,
+  `  added p99 (median of rounds): baton ${f(median(added.baton))} ms (per round ${added.baton.map(f).join(' / ')}); haproxy ${f(median(added.haproxy))} ms (per round ${added.haproxy.map(f).join(' / ')})`,
 ];
+if (RATE === 0) out.length = 4;
 for (const l of out) process.stdout.write(`${l}\n`);
-
-haproxy.kill('SIGTERM');
-backend.kill('SIGTERM');
-await stopProxy(join(dir, 'data'));
-rmSync(dir, { recursive: true, force: true });
+await cleanup();

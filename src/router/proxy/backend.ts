@@ -1,12 +1,11 @@
-import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import { type Backend, BackendState, type BackendStatus } from '../router.js';
 import { parseListen } from './paths.js';
+import { UpstreamPool } from './pool.js';
 
 /**
  * Idle upstream sockets are closed after this long, or earlier when the backend announces a shorter
- * `Keep-Alive: timeout=N` (node's Agent then uses N - 1 s), so we never reuse a socket the backend is
- * about to close.
+ * `Keep-Alive: timeout=N` (then N - 1 s), so we never reuse a socket the backend is about to close.
  */
 export const UPSTREAM_IDLE_MS = 4000;
 
@@ -28,7 +27,7 @@ export class BackendEntry {
   requests = 0;
   /** Smooth weighted round-robin state, used to break ties between equally loaded backends. */
   current = 0;
-  agent: Agent;
+  pool: UpstreamPool;
   /** Upstream sockets of open WebSocket tunnels, destroyed when the backend is removed. */
   readonly tunnels = new Set<Socket>();
 
@@ -41,7 +40,7 @@ export class BackendEntry {
     this.port = a.port;
     this.revision = b.revision;
     this.weight = b.weight ?? 1;
-    this.agent = newAgent();
+    this.pool = new UpstreamPool(this.host, this.port, UPSTREAM_IDLE_MS);
   }
 
   /** Applies a repeated add: same id, maybe a new address, revision or weight. */
@@ -49,11 +48,11 @@ export class BackendEntry {
     if (b.address !== this.address) {
       const a = parseListen(b.address);
       if (!a) throw new Error(`bad address ${b.address}`);
-      this.agent.destroy();
-      this.agent = newAgent();
+      this.pool.destroy();
       this.address = b.address;
       this.host = a.host;
       this.port = a.port;
+      this.pool = new UpstreamPool(this.host, this.port, UPSTREAM_IDLE_MS);
     }
     this.revision = b.revision;
     this.weight = b.weight ?? 1;
@@ -70,7 +69,7 @@ export class BackendEntry {
 
   /** Closes the pool and every open connection to the backend. */
   close(): void {
-    this.agent.destroy();
+    this.pool.destroy();
     for (const s of this.tunnels) s.destroy();
     this.tunnels.clear();
   }
@@ -88,8 +87,4 @@ export class BackendEntry {
       requests: this.requests,
     };
   }
-}
-
-function newAgent(): Agent {
-  return new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS, scheduling: 'lifo' });
 }

@@ -1,7 +1,7 @@
 import {
+  type Agent,
   type ClientRequest,
   type IncomingMessage,
-  type OutgoingHttpHeaders,
   request,
   type ServerResponse,
 } from 'node:http';
@@ -112,6 +112,21 @@ function onUpstreamSocket(this: ClientRequest & Tagged, s: Socket): void {
 function onResponseError(this: IncomingMessage & Tagged): void {
   this[EXCHANGE]!.responseFailed();
 }
+// The response body is copied with two shared listeners rather than `pipe` (which adds and removes six
+// listeners on both streams per request).
+function onResponseData(this: IncomingMessage & Tagged, chunk: Buffer): void {
+  const res = this[EXCHANGE]!.res;
+  if (!res.write(chunk)) {
+    this.pause();
+    res.once('drain', onClientDrain);
+  }
+}
+function onResponseEnd(this: IncomingMessage & Tagged): void {
+  this[EXCHANGE]!.res.end();
+}
+function onClientDrain(this: ServerResponse & Tagged): void {
+  this[EXCHANGE]!.upstreamResponse?.resume();
+}
 
 /**
  * One client request and its upstream attempts. The client's body is only read once the upstream
@@ -120,8 +135,10 @@ function onResponseError(this: IncomingMessage & Tagged): void {
 class Exchange {
   private backend: BackendEntry | undefined;
   private upstream: ClientRequest | undefined;
-  private readonly headers: OutgoingHttpHeaders;
+  /** Upstream request headers, built once for every attempt. */
+  private readonly headers: string[] = [];
   private readonly hasBody: boolean;
+  upstreamResponse: IncomingMessage | undefined;
   private bodyStarted = false;
   private responded = false;
   private failed = false;
@@ -134,16 +151,14 @@ class Exchange {
     private readonly table: ServiceTable,
     private readonly plane: DataPlane,
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse & Tagged,
+    readonly res: ServerResponse & Tagged,
     private readonly start: number,
     /** `ANY`, `PREVIEW` or the revision chosen for the request (retries stay within it). */
     private readonly target: number,
     /** Set when the answer carries the sticky cookie of the revision that answers. */
     private readonly sticky: SplitPlan | undefined,
   ) {
-    this.headers = upstreamHeaders(req);
-    const len = req.headers['content-length'];
-    this.hasBody = req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+    this.hasBody = upstreamHeaders(req, this.headers);
     res[EXCHANGE] = this;
     res.on('close', onClientClose);
   }
@@ -160,7 +175,7 @@ class Exchange {
       method: this.req.method,
       path: this.req.url,
       headers: this.headers,
-      agent: fresh ? false : b.agent,
+      agent: fresh ? false : (b.pool as unknown as Agent),
       setHost: false,
     });
     up[EXCHANGE] = this;
@@ -185,12 +200,14 @@ class Exchange {
       return;
     }
     up[EXCHANGE] = this;
+    this.upstreamResponse = up;
     up.on('error', onResponseError);
-    const headers = downstreamHeaders(up.rawHeaders, up.headers.connection);
+    const headers = downstreamHeaders(up.rawHeaders);
     const cookie = this.sticky?.cookies.get(this.backend!.revision);
     if (cookie !== undefined) headers.push('Set-Cookie', cookie);
     this.res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
-    up.pipe(this.res);
+    up.on('data', onResponseData);
+    up.on('end', onResponseEnd);
   }
 
   /** The backend went away in the middle of its response: the client sees its connection cut. */

@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus `expect`, which the proxy already answered. */
 const HOP_BY_HOP = new Set([
@@ -14,10 +14,8 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** Extra hop-by-hop names listed in a `Connection` header, or undefined when there are none. */
-function connectionListed(value: string | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  let set: Set<string> | undefined;
+/** Adds the hop-by-hop names a `Connection` header lists (besides close, keep-alive, upgrade) to `set`. */
+function connectionListed(value: string, set: Set<string> | undefined): Set<string> | undefined {
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();
     if (name === '' || name === 'close' || name === 'keep-alive' || name === 'upgrade') continue;
@@ -27,26 +25,62 @@ function connectionListed(value: string | undefined): Set<string> | undefined {
   return set;
 }
 
-/** Request headers for the upstream request: hop-by-hop removed, `X-Forwarded-*` set. */
-export function upstreamHeaders(req: IncomingMessage): OutgoingHttpHeaders {
-  const src = req.headers;
-  const listed = connectionListed(src.connection);
-  const out: OutgoingHttpHeaders = {};
-  for (const name in src) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    out[name] = src[name];
+/** Names listed by the `Connection` headers of a raw `[name, value, …]` list; undefined when none. */
+function listedIn(raw: string[]): Set<string> | undefined {
+  let set: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') set = connectionListed(raw[i + 1]!, set);
+  }
+  return set;
+}
+
+/**
+ * The upstream request's headers, pushed onto `out` as a flat `[name, value, …]` list (which
+ * `http.request` writes in one pass, without a header object): hop-by-hop removed, `X-Forwarded-*` set
+ * (the client's `X-Forwarded-For` extended, its `-Proto` and `-Host` replaced). Returns whether the
+ * request has a body (a Transfer-Encoding, or a Content-Length other than 0).
+ */
+export function upstreamHeaders(req: IncomingMessage, out: string[]): boolean {
+  const raw = req.rawHeaders;
+  const listed = listedIn(raw);
+  let prior: string | undefined;
+  let host: string | undefined;
+  let hasBody = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'transfer-encoding') hasBody = true;
+      continue;
+    }
+    if (listed?.has(lower)) continue;
+    switch (lower) {
+      case 'x-forwarded-for':
+        prior = prior === undefined ? value : `${prior}, ${value}`;
+        continue;
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
+        continue;
+      case 'content-length':
+        if (value !== '0') hasBody = true;
+        break;
+      case 'host':
+        host ??= value;
+        break;
+    }
+    out.push(name, value);
   }
   const client = req.socket.remoteAddress ?? '';
-  const prior = src['x-forwarded-for'];
-  out['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-  out['x-forwarded-proto'] = 'http';
-  if (src.host !== undefined) out['x-forwarded-host'] = src.host;
-  return out;
+  out.push('X-Forwarded-For', prior ? `${prior}, ${client}` : client, 'X-Forwarded-Proto', 'http');
+  if (host !== undefined) out.push('X-Forwarded-Host', host);
+  return hasBody;
 }
 
 /** Response headers as a flat `[name, value, …]` list (keeps repeated `Set-Cookie`), hop-by-hop removed. */
-export function downstreamHeaders(raw: string[], connection: string | undefined): string[] {
-  const listed = connectionListed(connection);
+export function downstreamHeaders(raw: string[]): string[] {
+  const listed = listedIn(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;

@@ -166,7 +166,7 @@ export class OciLbRouter implements Router {
    */
   async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
     const r = this.routes.get(service);
-    if (!r || !r.backends.some((b) => ids.includes(b.id))) return { drained: true, inFlight: 0, waitedMs: 0 };
+    if (!r?.backends.some((b) => ids.includes(b.id))) return { drained: true, inFlight: 0, waitedMs: 0 };
     const wait = Math.min(r.settings.drainPeriod, timeoutMs);
     const started = this.clock.now();
     await this.clock.sleep(wait);

@@ -84,6 +84,28 @@ describe.skipIf(!ok)('runtime: docker behind router: haproxy (two HAProxy instan
     expect(containers().map((c) => c.split(' ')[1])).toEqual(['running', 'running']);
   }, 180_000);
 
+  it('blue-green and canary deploys of containers through both HAProxies: 0 failed requests', async () => {
+    const loads = [startLoad(h1.url, { rps: 80 }), startLoad(h2.url, { rps: 80 })];
+    const bg = await deploy({
+      version: 'bg',
+      strategy: '{ type: blue-green, autoPromote: 500ms, scaleDownDelay: 0s }',
+    });
+    expect(bg.code, bg.stdout + bg.stderr).toBe(0);
+    expect(await body(`${h1.url}/`)).toBe('hello from bg');
+    const canary = await deploy({
+      version: 'v1',
+      strategy: '{ type: canary, steps: [{ setWeight: 50 }, { pause: 1s }] }',
+    });
+    expect(canary.code, canary.stdout + canary.stderr).toBe(0);
+    expect(await body(`${h2.url}/`)).toBe('hello from v1');
+    for (const report of await Promise.all(loads.map((l) => l.stop()))) {
+      expect(report.errors, report.errors.join('; ')).toEqual([]);
+      expect(report.failed).toBe(0);
+      expect([...report.bodies.keys()].sort()).toEqual(['hello from bg', 'hello from v1']);
+    }
+    expect(containers().map((c) => c.split(' ')[1])).toEqual(['running', 'running']);
+  }, 180_000);
+
   const failures: Array<{ name: string; spec: DockerSpec; expect: RegExp }> = [
     {
       name: 'exits on boot',
@@ -120,6 +142,9 @@ describe.skipIf(!ok)('runtime: docker behind router: haproxy (two HAProxy instan
   }
 
   it('draining waits for a 2 s request on each HAProxy before the old containers are stopped', async () => {
+    const serving = String(
+      JSON.parse((await baton(['status', '--json'], { dataDir: ws.dataDir })).stdout).services[0].current,
+    );
     const since = Math.floor(Date.now() / 1000) - 1;
     const slow = [h1, h2].map(async (h) => {
       const res = await fetch(`${h.url}/slow?ms=2000`);
@@ -166,7 +191,7 @@ describe.skipIf(!ok)('runtime: docker behind router: haproxy (two HAProxy instan
       .split('\n')
       .filter(Boolean)
       .map((l) => l.split(' '))
-      .filter(([, rev]) => rev === '1')
+      .filter(([, rev]) => rev === serving)
       .map(([ns]) => Number(BigInt(ns!) / 1_000_000n));
     expect(v1Deaths.length).toBe(2);
     const lastAnswer = Math.max(...done.map((d) => d.doneAt));

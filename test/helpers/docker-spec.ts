@@ -8,6 +8,8 @@ export interface DockerSpec {
   startTimeout?: string;
   /** `traffic.router` as one line of YAML (default: the embedded proxy). */
   router?: string;
+  /** `strategy` as one line of YAML (default: rolling, maxSurge 1, maxUnavailable 0). */
+  strategy?: string;
 }
 
 /** baton.yaml of the containerised examples/hello (image built locally by the fixture), 2 replicas, rolling. */
@@ -32,7 +34,7 @@ ${Object.entries(env)
     traffic:
       listen: 127.0.0.1:${listen}
       drainTimeout: 10s${s.router ? `\n      router: ${s.router}` : ''}
-    strategy: { type: rolling, maxSurge: 1, maxUnavailable: 0 }
+    strategy: ${s.strategy ?? '{ type: rolling, maxSurge: 1, maxUnavailable: 0 }'}
     stopTimeout: 5s
 `;
 }

@@ -1,5 +1,4 @@
 import {
-  DeliverPolicy,
   DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
@@ -164,28 +163,26 @@ export class Governor {
     });
   }
 
-  /** The leases held now, oldest first. */
+  /**
+   * The leases held now, oldest first. The stream holds at most `capacity` messages, so each is read by
+   * its sequence: the ones between first and last that the stream does not list as deleted.
+   */
   async list(): Promise<GovernorLease[]> {
     return withRetry(`list governor ${this.name}`, { deadlineMs: 15_000 }, async () => {
-      const info = await this.jsm.streams.info(this.stream);
-      if (info.state.messages === 0) return [];
-      const out: GovernorLease[] = [];
-      const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.All });
-      const messages = await consumer.consume();
-      try {
-        for await (const m of messages) {
-          out.push({
-            governor: this.name,
-            seq: m.seq,
-            holder: m.json<{ holder: string }>().holder,
-            since: m.time,
-          });
-          if (m.info.pending === 0 || m.seq >= info.state.last_seq) break;
-        }
-      } finally {
-        await messages.close().catch(() => undefined);
-      }
-      return out;
+      const { state } = await this.jsm.streams.info(this.stream, { deleted_details: true });
+      if (state.messages === 0) return [];
+      const deleted = new Set(state.deleted ?? []);
+      const seqs: number[] = [];
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) if (!deleted.has(seq)) seqs.push(seq);
+      const found = await Promise.all(seqs.map((seq) => this.jsm.streams.getMessage(this.stream, { seq })));
+      return found
+        .filter((m) => m !== null)
+        .map((m) => ({
+          governor: this.name,
+          seq: m.seq,
+          holder: m.json<{ holder: string }>().holder,
+          since: m.time,
+        }));
     });
   }
 

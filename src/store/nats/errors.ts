@@ -62,3 +62,22 @@ export async function withRetry<T>(what: string, opts: RetryOptions, attempt: ()
     }
   }
 }
+
+/**
+ * Runs `consume` (reading a consumer to its end) but stops it after `ms` and throws a TimeoutError, which
+ * `withRetry` treats as transient: a consumer whose server went away mid-read must not hang its caller.
+ */
+export async function bounded<T>(ms: number, stop: () => void, consume: () => Promise<T>): Promise<T> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, ms);
+  try {
+    const result = await consume();
+    if (timedOut) throw new TimeoutError();
+    return result;
+  } finally {
+    clearTimeout(timer);
+  }
+}

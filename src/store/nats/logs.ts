@@ -6,7 +6,7 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { headers, nuid } from '@nats-io/transport-node';
-import { isWrongLastSequence, type RetryOptions, withRetry } from './errors.js';
+import { bounded, isWrongLastSequence, type RetryOptions, withRetry } from './errors.js';
 
 interface LogBody {
   seq: number;
@@ -102,11 +102,17 @@ export class NatsLogs {
       });
       const messages = await consumer.consume();
       try {
-        for await (const m of messages) {
-          const r = m.json<LogBody>();
-          if (r.seq >= from) out.push(r);
-          if (m.seq >= last.seq || out.length === limit) break;
-        }
+        await bounded(
+          this.timeoutMs * 5,
+          () => messages.stop(),
+          async () => {
+            for await (const m of messages) {
+              const r = m.json<LogBody>();
+              if (r.seq >= from) out.push(r);
+              if (m.seq >= last.seq || out.length === limit) break;
+            }
+          },
+        );
       } finally {
         await messages.close().catch(() => undefined);
       }

@@ -5,7 +5,7 @@ import { ConflictError, InputError } from '../../core/errors.js';
 import { checkKey, checkPrefix, checkToken, toJson } from '../check.js';
 import type { Entry, LogRecord, Store } from '../store.js';
 import { connectNats, type NatsConnectOptions } from './connect.js';
-import { isWrongLastSequence, type RetryOptions, translate, withRetry } from './errors.js';
+import { bounded, isWrongLastSequence, type RetryOptions, translate, withRetry } from './errors.js';
 import { NatsLogs } from './logs.js';
 
 export interface NatsStoreOptions {
@@ -144,8 +144,15 @@ export class NatsStore implements Store {
       const latest = new Map<string, KvEntry>();
       // With history 1, "all history" is each key's last message (value or delete marker); a bucket made
       // with more history still works: later messages of a key replace earlier ones.
-      for await (const e of await this.kv.history({ key: filter })) latest.set(e.key, e);
-      return [...latest.values()];
+      const history = await this.kv.history({ key: filter });
+      return bounded(
+        this.timeoutMs * 5,
+        () => history.stop(),
+        async () => {
+          for await (const e of history) latest.set(e.key, e);
+          return [...latest.values()];
+        },
+      );
     });
     return entries
       .filter((e) => live(e) && e.key.startsWith(prefix))

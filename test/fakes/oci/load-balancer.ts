@@ -55,7 +55,7 @@ const BS = `${V}/loadBalancers/{lb}/backendSets/{bs}`;
 export class FakeLoadBalancing {
   readonly lbs = new Map<string, FakeLoadBalancer>();
   private readonly wrs = new Map<string, WorkRequest>();
-  /** Health answers of a new backend (default `['OK']`). */
+  /** Health answers of a new backend, in turn (default `['OK']`; `'404'` answers Not Found). */
   healthOf: (backendName: string, backendSet: string) => string[] = () => ['OK'];
 
   constructor(http: FakeHttp) {
@@ -101,6 +101,8 @@ export class FakeLoadBalancing {
     http.route('GET', `${BS}/backends/{b}/health`, 'GetBackendHealth', (c) =>
       this.withBackend(c.params, (_, __, b) => {
         const status = b.health.length > 1 ? b.health.shift()! : (b.health[0] ?? 'OK');
+        // '404': OCI does not know the backend's health yet (deploy-inst met this right after a create).
+        if (status === '404') return notFound(`backend ${b.name} health`);
         return ok({ status, healthCheckResults: [] });
       }),
     );

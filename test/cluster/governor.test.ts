@@ -1,3 +1,4 @@
+import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Governor } from '../../src/cluster/governor.js';
@@ -104,6 +105,20 @@ describe.skipIf(!requireNats())('Governor on a real nats-server', () => {
     await gov.reset();
     expect(await gov.list()).toEqual([]);
     expect((await gov.acquire('c', { timeoutMs: 1000 })).holder).toBe('c');
+  });
+
+  // acquire repeats a publish whose answer was lost with the same message id. That must not take a second
+  // slot, nor be refused as "full" by its own first copy: the server answers "duplicate" before it checks
+  // the limits.
+  it('answers a repeated acquire publish (same message id) as a duplicate, even when full', async () => {
+    const nc = await conn();
+    const gov = await Governor.add(nc, name(), { capacity: 1, expiryMs: 60_000 });
+    const js = jetstream(nc);
+    const body = JSON.stringify({ holder: 'node-1', at: new Date().toISOString() });
+    const first = await js.publish(gov.subject, body, { msgID: 'node-1.x' });
+    const again = await js.publish(gov.subject, body, { msgID: 'node-1.x' });
+    expect(again).toMatchObject({ duplicate: true, seq: first.seq });
+    expect((await gov.list()).map((l) => l.seq)).toEqual([first.seq]);
   });
 
   it('refuses a capacity below 1 and an expiry below 1 s', async () => {

@@ -39,8 +39,11 @@ export class RetryingHttpClient implements HttpClient {
     const body: unknown = forceExcludeBody ? undefined : req.body;
     if (body !== undefined && body !== null && typeof body !== 'string')
       return Promise.reject(new DriverError('oci', 'only JSON request bodies are supported'));
+    let dropped: Response | undefined;
     return retry<Response>(
       async () => {
+        // The answer of the attempt before (a 429/5xx being retried) is dropped: release its connection.
+        void dropped?.body?.cancel().catch(() => undefined);
         // A fresh signature (and date: real time, never the injected clock) for every attempt.
         req.headers.set('x-date', new Date().toUTCString());
         await this.signer.signHttpRequest(
@@ -54,7 +57,8 @@ export class RetryingHttpClient implements HttpClient {
           signal: AbortSignal.timeout(this.opts.attemptTimeoutMs),
           dispatcher: this.agent,
         });
-        return res as unknown as Response;
+        dropped = res as unknown as Response;
+        return dropped;
       },
       {
         policy: this.opts.policy,
@@ -65,8 +69,6 @@ export class RetryingHttpClient implements HttpClient {
           if (!o.ok) return { retry: true, reason: describe(o.error) };
           const res = o.value;
           if (!isRetryableStatus(res.status)) return { retry: false };
-          // The answer is dropped for another attempt: release its connection.
-          void res.body?.cancel().catch(() => undefined);
           return {
             retry: true,
             retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()),

@@ -18,6 +18,8 @@ interface Member {
   startedAt: number;
   /** Got its snapshot: every later change is relayed to it. */
   joined: boolean;
+  /** Applied its snapshot: it listens and serves. */
+  serving: boolean;
   pending: Map<number, (o: Outcome) => void>;
   /** Its status as last reported (its counters are kept when it dies). */
   last: RouteStatus[] | undefined;
@@ -69,8 +71,9 @@ export class Fleet {
     await Promise.all(Array.from({ length: this.opts.size }, () => this.spawn()));
   }
 
+  /** Pids of the workers that serve (a replacement shows up once it applied its snapshot). */
   get pids(): number[] {
-    return [...this.members].map((m) => m.pid);
+    return [...this.members].filter((m) => m.serving).map((m) => m.pid);
   }
 
   private spawn(): Promise<void> {
@@ -80,6 +83,7 @@ export class Fleet {
       pid: worker.process.pid ?? 0,
       startedAt: Date.now(),
       joined: false,
+      serving: false,
       pending: new Map(),
       last: undefined,
     };
@@ -99,7 +103,7 @@ export class Fleet {
         if (msg.t !== 'hello') return;
         // The snapshot is taken and sent between two changes: every later change reaches this worker.
         void this.opts.exclusive(() => {
-          if (!this.members.has(m)) return;
+          if (!this.members.has(m) || this.closing) return;
           m.joined = true;
           const init = this.ask(m, (seq) => ({
             t: 'init',
@@ -110,6 +114,7 @@ export class Fleet {
           void init.then((o) => {
             clearTimeout(timer);
             if (typeof o !== 'string' && o.error === undefined) {
+              m.serving = true;
               this.opts.log.info({ workerPid: m.pid }, 'proxy worker serving');
               resolve();
             } else reject(new DriverError('proxy', `worker pid ${m.pid} failed to start: ${describe(o)}`));
@@ -235,11 +240,14 @@ export class Fleet {
       (m) =>
         new Promise<void>((resolve) => {
           if (m.worker.isDead()) return resolve();
+          m.worker.once('exit', () => resolve());
+          // One that does not serve yet holds no request (and may not listen for messages yet).
+          if (!m.serving) {
+            m.worker.process.kill('SIGKILL');
+            return;
+          }
           const kill = setTimeout(() => m.worker.process.kill('SIGKILL'), timeoutMs + KILL_GRACE_MS);
-          m.worker.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
+          m.worker.once('exit', () => clearTimeout(kill));
           try {
             m.worker.send({ t: 'close' } satisfies ToWorker);
           } catch {

@@ -29,7 +29,7 @@ export class UpstreamPool {
   /** Called by `ClientRequest`. */
   addRequest(req: ClientRequest & { reusedSocket: boolean }): void {
     let s = this.idle.pop();
-    while (s !== undefined && s.destroyed) s = this.idle.pop();
+    while (s?.destroyed) s = this.idle.pop();
     if (s !== undefined) {
       s.removeListener('error', onIdleError);
       s.setTimeout(0);

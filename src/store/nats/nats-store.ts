@@ -7,6 +7,7 @@ import type { Entry, LogRecord, Store } from '../store.js';
 import { connectNats, type NatsConnectOptions } from './connect.js';
 import { bounded, isWrongLastSequence, type RetryOptions, translate, withRetry } from './errors.js';
 import { NatsLogs } from './logs.js';
+import { StoreWatch } from './watch.js';
 
 export interface NatsStoreOptions {
   /** KV bucket name (default `baton`); the logs stream is `BATON_LOGS_<bucket>`. */
@@ -158,6 +159,13 @@ export class NatsStore implements Store {
       .filter((e) => live(e) && e.key.startsWith(prefix))
       .map((e) => decode<T>(e))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Changes under `prefix`, pushed as they happen after the current values (see StoreWatch). */
+  async watch<T>(prefix: string): Promise<StoreWatch<T>> {
+    checkPrefix(prefix);
+    this.open();
+    return withRetry(`watch ${prefix || '(all)'}`, this.retry, () => StoreWatch.start<T>(this.kv, prefix));
   }
 
   async append<T>(log: string, value: T): Promise<number> {

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NatsStore } from '../../src/store/nats/nats-store.js';
+import type { StoreChange } from '../../src/store/nats/watch.js';
+import { type NatsServer, requireNats, startNats } from '../helpers/nats.js';
+
+describe.skipIf(!requireNats())('NatsStore.watch on a real nats-server', () => {
+  let server: NatsServer;
+
+  beforeAll(async () => {
+    server = await startNats();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('yields the current values, then writes and deletes from another client as they happen', async () => {
+    const writer = await NatsStore.connect({ servers: server.url, bucket: 'desired' });
+    const agent = await NatsStore.connect({ servers: server.url, bucket: 'desired' });
+    try {
+      const r1 = await writer.create('desired.web.tag', 'v1');
+      await writer.create('desired.webapp.tag', 'other service');
+      await writer.create('nodes.n1', { up: true });
+      const watch = await agent.watch<string>('desired.web.');
+      const it = watch[Symbol.asyncIterator]();
+      const next = async () => (await it.next()).value as StoreChange<string>;
+      expect(await next()).toEqual({
+        op: 'put',
+        key: 'desired.web.tag',
+        value: 'v1',
+        revision: r1,
+        initial: true,
+      });
+      const t0 = Date.now();
+      const r2 = await writer.update('desired.web.tag', 'v2', r1);
+      expect(await next()).toEqual({
+        op: 'put',
+        key: 'desired.web.tag',
+        value: 'v2',
+        revision: r2,
+        initial: false,
+      });
+      // Pushed by the server: an agent picks up a new tag well under a second after it was written.
+      expect(Date.now() - t0).toBeLessThan(1000);
+      await writer.delete('desired.web.tag');
+      expect(await next()).toMatchObject({ op: 'delete', key: 'desired.web.tag', initial: false });
+      watch.stop();
+      expect((await it.next()).done).toBe(true);
+    } finally {
+      await writer.close();
+      await agent.close();
+    }
+  });
+});

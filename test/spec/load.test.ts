@@ -8,6 +8,19 @@ import { STARTER_YAML } from '../../src/spec/starter.js';
 import { load, tree, WEB } from './helpers.js';
 
 describe('valid files', () => {
+  test('examples/haproxy/baton.yaml: router haproxy with its defaults filled in', async () => {
+    const file = path.resolve(import.meta.dirname, '../../examples/haproxy/baton.yaml');
+    const { spec } = await loadSpecFile(file, { env: {} });
+    expect(spec.services.hello!.traffic.router).toEqual({
+      kind: 'haproxy',
+      sockets: ['/tmp/baton-example-haproxy.sock'],
+      backend: 'hello',
+      serverOptions: 'check inter 1s fall 2 rise 1',
+      removeTimeout: 10_000,
+      reconcileInterval: 2_000,
+    });
+  });
+
   test('defaults are applied', async () => {
     const { spec, secretPaths, file } = await load({ 'baton.yaml': `services:\n${WEB}` });
     expect(path.basename(file)).toBe('baton.yaml');

@@ -2,6 +2,7 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  type MsgRequest,
   PubHeaders,
   type StoredMsg,
 } from '@nats-io/jetstream';
@@ -25,9 +26,9 @@ const LOST = Symbol('lost the race');
  * expected-last-subject-sequence header — the same compare-and-set the KV uses, so concurrent appenders
  * (two control planes, an agent and the CLI) never both get number n+1, and numbers have no gaps. The
  * stream's own sequence is shared by all logs, so each record carries its per-log number in its body.
- * Reading from record `from` walks the log's subject from its start (an ordered consumer): logs are
- * read whole today (a journal, the audit list); a binary search with `next_by_subj` is the way to jump
- * if `from` ever matters for a long log.
+ * Reading from record `from` first finds its stream sequence by binary search (each probe asks for the
+ * log's first message at or after a stream sequence, `next_by_subj`), then reads on with an ordered
+ * consumer filtered to the log's subject.
  */
 export class NatsLogs {
   constructor(
@@ -96,9 +97,11 @@ export class NatsLogs {
       const last = await this.last(subject);
       if (!last || last.json<LogBody>().seq < from) return [];
       const out: LogBody[] = [];
+      const start = from <= 1 ? 1 : await this.locate(subject, from, last.seq);
       const consumer = await this.js.consumers.get(this.stream, {
         filter_subjects: subject,
-        deliver_policy: DeliverPolicy.All,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: start,
       });
       const messages = await consumer.consume();
       try {
@@ -118,6 +121,24 @@ export class NatsLogs {
       }
       return out.map(({ seq, at, value }) => ({ seq, at, value }));
     });
+  }
+
+  /**
+   * The smallest stream sequence whose next message on the log's subject is record `from` or later
+   * (record numbers grow with stream sequences; `lastSeq`, the log's last message, is one of them).
+   */
+  private async locate(subject: string, from: number, lastSeq: number): Promise<number> {
+    let lo = 1;
+    let hi = lastSeq;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      // nats-server 2.9 answers next_by_subj on STREAM.MSG.GET; nats.js types it for direct gets only.
+      const query = { seq: mid, next_by_subj: subject } as unknown as MsgRequest;
+      const m = await this.jsm.streams.getMessage(this.stream, query);
+      if (m && m.json<LogBody>().seq >= from) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   /** The log's last message, or null when it has none. */

@@ -1,5 +1,7 @@
 import {
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   type MsgRequest,
@@ -50,7 +52,7 @@ export class NatsLogs {
     try {
       await jsm.streams.info(stream);
     } catch (e) {
-      if (!(e instanceof Error && /stream not found/i.test(e.message))) throw e;
+      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
       await jsm.streams.add({
         name: stream,
         subjects: [`${prefix}.>`],

@@ -190,4 +190,18 @@ describe('oci runtime specifics', () => {
     ]);
     expect(fake.ci.live()).toEqual([]);
   });
+
+  it("purges this owner's instances of no kept revision, never another owner's", async () => {
+    const { clients, make } = await setup();
+    const rt = new OciRuntime({ clients, owner: OWNER, compartmentIds: [COMPARTMENT], purgeMinAgeMs: 0 });
+    const old = await rt.start(request({ id: 'web-r1', revision: 1 }));
+    const cur = await rt.start(request({ id: 'web-r2', revision: 2 }));
+    const other = new OciRuntime({ clients, owner: 'other', compartmentIds: [COMPARTMENT] });
+    await other.start(request({ id: 'web-r1-other', revision: 1 }));
+    expect(await rt.purge((t) => t.revision === 2)).toEqual([old.id]);
+    expect((await rt.list()).map((i) => i.id)).toEqual([cur.id]);
+    expect((await other.list()).map((i) => i.id)).toEqual(['web-r1-other']);
+    // Young instances are spared (a deploy may have just created them).
+    expect(await make().purge(() => false)).toEqual([]);
+  });
 });

@@ -6,11 +6,12 @@ import { pollUntil } from '../../cloud/poll.js';
 import { DriverError, NotFoundError } from '../../core/errors.js';
 import { KeyedQueue } from '../../core/keyed-queue.js';
 import type { Instance } from '../../core/types.js';
-import type { LogOptions, Runtime, StartRequest } from '../runtime.js';
+import type { LogOptions, PurgeTarget, Runtime, StartRequest } from '../runtime.js';
 import { createDetails } from './create-details.js';
 import { lines, streamText } from './logs.js';
+import { InstanceLookup } from './lookup.js';
 import { parseOciSpec } from './spec.js';
-import { isOurs, retryTokenFor, TAG } from './tags.js';
+import { retryTokenFor, TAG } from './tags.js';
 import { type Described, instanceOf } from './view.js';
 
 export interface OciRuntimeOptions {
@@ -25,6 +26,8 @@ export interface OciRuntimeOptions {
   startTimeoutMs?: number | undefined;
   /** Longest wait for INACTIVE or DELETED (default 10 min). */
   settleTimeoutMs?: number | undefined;
+  /** Instances younger than this are never purged (default 30 s). */
+  purgeMinAgeMs?: number | undefined;
   logger?: Logger | undefined;
 }
 
@@ -41,43 +44,33 @@ export class OciRuntime implements Runtime {
   readonly kind = 'oci';
   private readonly ci;
   private readonly clock;
-  private readonly compartments: Set<string>;
-  private readonly owner: string | undefined;
+  private readonly found: InstanceLookup;
   private readonly pollMs: number;
-  private readonly startTimeoutMs: number;
-  private readonly settleTimeoutMs: number;
-  /** Instance id → OCID, learned on create and list: `get` then reads the instance itself (consistent). */
-  private readonly ocids = new Map<string, string>();
-  /** OCID → private IP (fixed for an instance's life). */
-  private readonly ips = new Map<string, string>();
   private readonly queue = new KeyedQueue();
 
   constructor(private readonly opts: OciRuntimeOptions) {
     this.ci = opts.clients.containerInstances;
     this.clock = opts.clients.clock;
-    this.compartments = new Set(opts.compartmentIds ?? []);
-    this.owner = opts.owner;
+    this.found = new InstanceLookup(this.ci, opts.clients.network, opts.owner, opts.compartmentIds ?? []);
     this.pollMs = opts.pollIntervalMs ?? 5000;
-    this.startTimeoutMs = opts.startTimeoutMs ?? 600_000;
-    this.settleTimeoutMs = opts.settleTimeoutMs ?? 600_000;
   }
 
   async start(req: StartRequest): Promise<Instance> {
     const spec = parseOciSpec(req.spec);
     return this.queue.run(req.id, async () => {
-      this.compartments.add(spec.containerInstance.compartmentId);
-      let ci = await this.find(req.id);
-      if (ci?.lifecycleState === 'FAILED') throw this.failed(req.id, ci);
+      this.found.compartments.add(spec.containerInstance.compartmentId);
+      let ci = await this.found.find(req.id);
+      if (ci?.lifecycleState === 'FAILED') throw failed(req.id, ci);
       if (!ci || ci.lifecycleState === 'DELETED' || ci.lifecycleState === 'DELETING') {
-        const body = createDetails(req, spec, this.owner);
+        const body = createDetails(req, spec, this.opts.owner);
         const res = await ociCall(D, `create container instance ${req.id}`, () =>
           this.ci.createContainerInstance({
             createContainerInstanceDetails: body as unknown as models.CreateContainerInstanceDetails,
-            opcRetryToken: retryTokenFor(this.owner, req.id),
+            opcRetryToken: retryTokenFor(this.opts.owner, req.id),
           }),
         );
         ci = res.containerInstance;
-        this.ocids.set(req.id, ci.id);
+        this.found.ocids.set(req.id, ci.id);
         this.opts.logger?.info(
           { id: req.id, ocid: ci.id, service: req.service },
           'container instance created',
@@ -85,36 +78,24 @@ export class OciRuntime implements Runtime {
       } else if (ci.lifecycleState === 'INACTIVE') {
         await this.act(req.id, ci.id, 'start');
       }
-      const active = await this.waitActive(req.id, ci.id);
-      return instanceOf(active, await this.ipOf(active));
+      return this.view(await this.waitActive(req.id, ci.id));
     });
   }
 
   async list(service?: string): Promise<Instance[]> {
-    const found = new Map<string, Described>();
-    for (const compartmentId of this.compartments)
-      for (const s of await this.listCompartment(compartmentId))
-        if (s.lifecycleState !== 'DELETED' && isOurs(s.freeformTags, this.owner, service)) found.set(s.id, s);
-    // Lists are eventually consistent: instances this runtime created and does not see yet are read directly.
-    for (const [id, ocid] of this.ocids) {
-      if (found.has(ocid)) continue;
-      const ci = await this.read(id, ocid);
-      if (ci && ci.lifecycleState !== 'DELETED' && isOurs(ci.freeformTags, this.owner, service))
-        found.set(ocid, ci);
-    }
-    const all = await Promise.all([...found.values()].map(async (s) => instanceOf(s, await this.ipOf(s))));
+    const all = await Promise.all((await this.found.all(service)).map((ci) => this.view(ci)));
     return all.sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async get(id: string): Promise<Instance | undefined> {
-    const ci = await this.find(id);
-    return ci && ci.lifecycleState !== 'DELETED' ? instanceOf(ci, await this.ipOf(ci)) : undefined;
+    const ci = await this.found.find(id);
+    return ci && ci.lifecycleState !== 'DELETED' ? this.view(ci) : undefined;
   }
 
   /** Restart action on a running instance, start action on an INACTIVE one; the VNIC (address) stays. */
   restart(id: string): Promise<Instance> {
     return this.queue.run(id, async () => {
-      const ci = await this.find(id);
+      const ci = await this.found.find(id);
       if (!ci || ci.lifecycleState === 'DELETED' || ci.lifecycleState === 'DELETING')
         throw new NotFoundError(`instance ${id}`);
       const tags = { ...ci.freeformTags };
@@ -122,8 +103,7 @@ export class OciRuntime implements Runtime {
       tags[TAG.restarts] = String(Number(tags[TAG.restarts] ?? 0) + 1);
       await this.retag(id, ci.id, tags);
       await this.act(id, ci.id, ci.lifecycleState === 'ACTIVE' ? 'restart' : 'start');
-      const active = await this.waitActive(id, ci.id);
-      return instanceOf(active, await this.ipOf(active));
+      return this.view(await this.waitActive(id, ci.id));
     });
   }
 
@@ -133,7 +113,7 @@ export class OciRuntime implements Runtime {
    */
   stop(id: string, _timeoutMs: number): Promise<void> {
     return this.queue.run(id, async () => {
-      const ci = await this.find(id);
+      const ci = await this.found.find(id);
       if (!ci || ['DELETED', 'DELETING', 'FAILED'].includes(ci.lifecycleState)) return;
       if (ci.freeformTags?.[TAG.stopped] !== 'true')
         await this.retag(id, ci.id, { ...ci.freeformTags, [TAG.stopped]: 'true' });
@@ -144,29 +124,42 @@ export class OciRuntime implements Runtime {
     });
   }
 
-  /** Deletes the instance and waits until OCI says DELETED (or forgets it). */
+  /** Deletes the instance and waits until OCI says DELETED. A running one must be stopped first. */
   remove(id: string): Promise<void> {
     return this.queue.run(id, async () => {
-      const ci = await this.find(id);
+      const ci = await this.found.find(id);
       if (ci && ci.lifecycleState !== 'DELETED') {
         if (ci.lifecycleState === 'ACTIVE' && ci.freeformTags?.[TAG.stopped] !== 'true')
           throw new DriverError(D, `instance ${id} is running; stop it before removing it`);
-        if (ci.lifecycleState !== 'DELETING')
-          await ociFind(D, `delete container instance ${id}`, () =>
-            this.ci.deleteContainerInstance({ containerInstanceId: ci.id }),
-          );
-        await this.settle(id, ci.id, ['DELETED']);
+        await this.delete(id, ci);
       }
-      this.ocids.delete(id);
+      this.found.ocids.delete(id);
     });
+  }
+
+  /**
+   * Deletes this owner's instances that `keep` rejects (Hoist's purge), whatever their state, except
+   * those younger than `purgeMinAgeMs` (a deploy may have just created them). Never an untagged one.
+   */
+  async purge(keep: (target: PurgeTarget) => boolean): Promise<string[]> {
+    const minAge = this.opts.purgeMinAgeMs ?? 30_000;
+    const gone: string[] = [];
+    for (const ci of await this.found.all()) {
+      const tags = ci.freeformTags ?? {};
+      const id = tags[TAG.instance] ?? ci.id;
+      if (keep({ service: tags[TAG.service] ?? '', revision: Number(tags[TAG.revision] ?? 0) })) continue;
+      if (Date.now() - new Date(ci.timeCreated).getTime() < minAge) continue;
+      await this.queue.run(id, () => this.delete(id, ci));
+      gone.push(id);
+    }
+    return gone.sort();
   }
 
   /** RetrieveLogs of the instance's first container; `follow` reads again every poll interval. */
   async *logs(id: string, opts: LogOptions = {}): AsyncIterable<string> {
-    const ci = await this.find(id);
+    const ci = await this.found.find(id);
     if (!ci || ci.lifecycleState === 'DELETED') throw new NotFoundError(`instance ${id}`);
-    const full = await this.read(id, ci.id);
-    const containerId = full?.containers[0]?.containerId;
+    const containerId = (await this.found.read(id, ci.id))?.containers[0]?.containerId;
     if (!containerId) return;
     const fetch = async () =>
       lines(
@@ -175,11 +168,9 @@ export class OciRuntime implements Runtime {
         ),
       );
     const first = await fetch();
-    const start = opts.tail === undefined ? 0 : Math.max(0, first.length - opts.tail);
-    yield* first.slice(start);
-    if (!opts.follow) return;
+    yield* first.slice(opts.tail === undefined ? 0 : Math.max(0, first.length - opts.tail));
     let seen = first.length;
-    while (!opts.signal?.aborted) {
+    while (opts.follow && !opts.signal?.aborted) {
       await this.clock.sleep(this.pollMs);
       if (opts.signal?.aborted) return;
       const now = await fetch().catch(() => undefined);
@@ -195,93 +186,55 @@ export class OciRuntime implements Runtime {
     await this.queue.idle();
   }
 
-  /** The instance of this Baton id: by its known OCID, else by tag in every known compartment. */
-  private async find(id: string): Promise<Described | undefined> {
-    const known = this.ocids.get(id);
-    if (known) {
-      const ci = await this.read(id, known);
-      if (ci) return ci;
-    }
-    for (const compartmentId of this.compartments)
-      for (const s of await this.listCompartment(compartmentId))
-        if (
-          isOurs(s.freeformTags, this.owner) &&
-          s.freeformTags?.[TAG.instance] === id &&
-          s.lifecycleState !== 'DELETED'
-        ) {
-          this.ocids.set(id, s.id);
-          return s;
-        }
-    return undefined;
+  private async view(ci: Described): Promise<Instance> {
+    return instanceOf(ci, await this.found.ipOf(ci));
   }
 
-  private async listCompartment(compartmentId: string): Promise<models.ContainerInstanceSummary[]> {
-    const out: models.ContainerInstanceSummary[] = [];
-    let page: string | undefined;
-    do {
-      const res = await ociCall(D, `list container instances in ${compartmentId}`, () =>
-        this.ci.listContainerInstances({ compartmentId, page, limit: 100 }),
+  private async delete(id: string, ci: Described): Promise<void> {
+    if (ci.lifecycleState !== 'DELETING')
+      await ociFind(D, `delete container instance ${id}`, () =>
+        this.ci.deleteContainerInstance({ containerInstanceId: ci.id }),
       );
-      out.push(...res.containerInstanceCollection.items);
-      page = res.opcNextPage;
-    } while (page);
-    for (const s of out) {
-      const id = s.freeformTags?.[TAG.instance];
-      if (id && isOurs(s.freeformTags, this.owner) && s.lifecycleState !== 'DELETED')
-        this.ocids.set(id, s.id);
-    }
-    return out;
+    await this.settle(id, ci.id, ['DELETED']);
   }
 
-  private async read(id: string, ocid: string): Promise<Full | undefined> {
-    const res = await ociFind(D, `read container instance ${id}`, () =>
-      this.ci.getContainerInstance({ containerInstanceId: ocid }),
-    );
-    return res?.containerInstance;
-  }
-
-  private async waitActive(id: string, ocid: string): Promise<Full> {
+  private waitActive(id: string, ocid: string): Promise<Full> {
+    const timeoutMs = this.opts.startTimeoutMs ?? 600_000;
     return pollUntil(
       async () => {
-        const ci = await this.read(id, ocid);
+        const ci = await this.found.read(id, ocid);
         if (!ci) throw new DriverError(D, `container instance ${id} (${ocid}) disappeared while starting`);
-        if (ci.lifecycleState === 'FAILED') throw this.failed(id, ci);
+        if (ci.lifecycleState === 'FAILED') throw failed(id, ci);
         return ci;
       },
       (ci) => ci.lifecycleState === 'ACTIVE',
       {
         clock: this.clock,
         intervalMs: this.pollMs,
-        timeoutMs: this.startTimeoutMs,
+        timeoutMs,
         onTimeout: (ci) =>
           new DriverError(
             D,
-            `container instance ${id} (${ocid}) still ${ci.lifecycleState} after ${this.startTimeoutMs} ms`,
+            `container instance ${id} (${ocid}) still ${ci.lifecycleState} after ${timeoutMs} ms`,
           ),
       },
     );
   }
 
+  /** Waits until the instance is in one of `states` (a 404 counts as DELETED). */
   private async settle(id: string, ocid: string, states: string[]): Promise<void> {
+    const timeoutMs = this.opts.settleTimeoutMs ?? 600_000;
     await pollUntil(
-      async () => (await this.read(id, ocid))?.lifecycleState ?? 'DELETED',
+      async () => (await this.found.read(id, ocid))?.lifecycleState ?? 'DELETED',
       (s) => states.includes(s),
       {
         clock: this.clock,
         intervalMs: this.pollMs,
-        timeoutMs: this.settleTimeoutMs,
+        timeoutMs,
         onTimeout: (s) =>
-          new DriverError(
-            D,
-            `container instance ${id} (${ocid}) still ${s} after ${this.settleTimeoutMs} ms`,
-          ),
+          new DriverError(D, `container instance ${id} (${ocid}) still ${s} after ${timeoutMs} ms`),
       },
     );
-  }
-
-  private failed(id: string, ci: Described & { lifecycleDetails?: string }): DriverError {
-    const why = ci.lifecycleDetails ? `: ${ci.lifecycleDetails}` : '';
-    return new DriverError(D, `container instance ${id} (${ci.id}) FAILED${why}`);
   }
 
   private async act(id: string, ocid: string, action: 'start' | 'stop' | 'restart'): Promise<void> {
@@ -305,20 +258,9 @@ export class OciRuntime implements Runtime {
       }),
     );
   }
+}
 
-  /** The private IP of the instance's VNIC (GetContainerInstance → vnicId → Core GetVnic), cached. */
-  private async ipOf(ci: Described & { vnics?: models.ContainerVnic[] }): Promise<string> {
-    const hit = this.ips.get(ci.id);
-    if (hit) return hit;
-    const vnics = ci.vnics ?? (await this.read(ci.freeformTags?.[TAG.instance] ?? ci.id, ci.id))?.vnics;
-    const vnicId = vnics?.[0]?.vnicId;
-    if (!vnicId) return '';
-    const vnic = await ociFind(D, `read VNIC of ${ci.id}`, () =>
-      this.opts.clients.network.getVnic({ vnicId }),
-    );
-    const ip = vnic?.vnic.privateIp;
-    if (!ip) return '';
-    this.ips.set(ci.id, ip);
-    return ip;
-  }
+function failed(id: string, ci: Described & { lifecycleDetails?: string }): DriverError {
+  const why = ci.lifecycleDetails ? `: ${ci.lifecycleDetails}` : '';
+  return new DriverError(D, `container instance ${id} (${ci.id}) FAILED${why}`);
 }

@@ -1,0 +1,101 @@
+import type { ContainerInstanceClient, models } from 'oci-containerinstances';
+import type { VirtualNetworkClient } from 'oci-core';
+import { ociCall, ociFind } from '../../cloud/oci/errors.js';
+import { isOurs, TAG } from './tags.js';
+import type { Described } from './view.js';
+
+const D = 'oci';
+type Full = models.ContainerInstance;
+
+/**
+ * Finds Baton's container instances: by freeform tags in the known compartments (adoption), and by the
+ * OCIDs this process learned (a create, a list) read directly — lists are eventually consistent, a read
+ * of one instance is not. Also the instances' private IPs (fixed for an instance's life, so cached).
+ */
+export class InstanceLookup {
+  readonly compartments: Set<string>;
+  /** Instance id → OCID. */
+  readonly ocids = new Map<string, string>();
+  private readonly ips = new Map<string, string>();
+
+  constructor(
+    private readonly ci: ContainerInstanceClient,
+    private readonly network: VirtualNetworkClient,
+    private readonly owner: string | undefined,
+    compartmentIds: string[],
+  ) {
+    this.compartments = new Set(compartmentIds);
+  }
+
+  /** The instance of this Baton id (DELETED ones only when read by OCID). */
+  async find(id: string): Promise<Described | undefined> {
+    const known = this.ocids.get(id);
+    if (known) {
+      const ci = await this.read(id, known);
+      if (ci) return ci;
+    }
+    for (const compartmentId of this.compartments)
+      for (const s of await this.listCompartment(compartmentId))
+        if (
+          isOurs(s.freeformTags, this.owner) &&
+          s.freeformTags?.[TAG.instance] === id &&
+          s.lifecycleState !== 'DELETED'
+        )
+          return s;
+    return undefined;
+  }
+
+  /** Every live instance of this owner (optionally of one service), listed or known. */
+  async all(service?: string): Promise<Described[]> {
+    const found = new Map<string, Described>();
+    for (const compartmentId of this.compartments)
+      for (const s of await this.listCompartment(compartmentId))
+        if (s.lifecycleState !== 'DELETED' && isOurs(s.freeformTags, this.owner, service)) found.set(s.id, s);
+    for (const [id, ocid] of this.ocids) {
+      if (found.has(ocid)) continue;
+      const ci = await this.read(id, ocid);
+      if (ci && ci.lifecycleState !== 'DELETED' && isOurs(ci.freeformTags, this.owner, service))
+        found.set(ocid, ci);
+    }
+    return [...found.values()];
+  }
+
+  async read(id: string, ocid: string): Promise<Full | undefined> {
+    const res = await ociFind(D, `read container instance ${id}`, () =>
+      this.ci.getContainerInstance({ containerInstanceId: ocid }),
+    );
+    return res?.containerInstance;
+  }
+
+  /** The private IP of the instance's VNIC (GetContainerInstance → vnicId → Core GetVnic), cached. */
+  async ipOf(ci: Described & { vnics?: models.ContainerVnic[] }): Promise<string> {
+    const hit = this.ips.get(ci.id);
+    if (hit) return hit;
+    const vnics = ci.vnics ?? (await this.read(ci.freeformTags?.[TAG.instance] ?? ci.id, ci.id))?.vnics;
+    const vnicId = vnics?.[0]?.vnicId;
+    if (!vnicId) return '';
+    const vnic = await ociFind(D, `read VNIC of ${ci.id}`, () => this.network.getVnic({ vnicId }));
+    const ip = vnic?.vnic.privateIp;
+    if (!ip) return '';
+    this.ips.set(ci.id, ip);
+    return ip;
+  }
+
+  private async listCompartment(compartmentId: string): Promise<models.ContainerInstanceSummary[]> {
+    const out: models.ContainerInstanceSummary[] = [];
+    let page: string | undefined;
+    do {
+      const res = await ociCall(D, `list container instances in ${compartmentId}`, () =>
+        this.ci.listContainerInstances({ compartmentId, page, limit: 100 }),
+      );
+      out.push(...res.containerInstanceCollection.items);
+      page = res.opcNextPage;
+    } while (page);
+    for (const s of out) {
+      const id = s.freeformTags?.[TAG.instance];
+      if (id && isOurs(s.freeformTags, this.owner) && s.lifecycleState !== 'DELETED')
+        this.ocids.set(id, s.id);
+    }
+    return out;
+  }
+}

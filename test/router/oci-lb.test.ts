@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/cloud/clock.js';
 import { OciLbRouter } from '../../src/router/oci-lb/router.js';
@@ -198,5 +201,41 @@ describe('oci-lb router specifics', () => {
       waitedMs: 4_000,
     });
     expect(clock.now() - t).toBe(14_000);
+  });
+
+  it('keeps its record in a state file: a restarted router knows which OCI backend is which instance', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-oci-lb-'));
+    try {
+      fake = await FakeOci.start();
+      const lb = fake.lb.add({ displayName: 'edge', compartmentId: COMPARTMENT });
+      const make = () =>
+        new OciLbRouter({
+          clients: clientsFor(fake, { clock: new VirtualClock() }),
+          defaults: { kind: 'oci-lb', loadBalancerId: lb.id },
+          stateFile: join(dir, 'oci-lb-router.json'),
+        });
+      const a = make();
+      await a.ensureRoute({ service: 'web', listen: '192.0.2.10:80', drainTimeoutMs: 1000 });
+      await a.addBackends('web', [{ id: 'i1', address: '127.0.1.10:8080', revision: 1 }]);
+      await a.close();
+      const b = make();
+      expect((await b.status('web'))?.backends.map((x) => [x.id, x.address, x.state])).toEqual([
+        ['i1', '127.0.1.10:8080', 'active'],
+      ]);
+      await b.removeBackends('web', ['i1']);
+      expect(lb.backendSets.get('web')!.backends.size).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a work request that FAILED is a DriverError with OCI's error details", async () => {
+    const { router } = await setup({ backends: [{ backendSet: 'http' }] });
+    fake.lb.failWorkRequests = (type) => (type === 'CreateBackend' ? 'Backend limit reached' : undefined);
+    await expect(
+      router.addBackends('web', [{ id: 'i2', address: '127.0.1.12:8080', revision: 1 }]),
+    ).rejects.toThrow(
+      /^oci-lb: create backend 127\.0\.1\.12:8080 in http: work request ocid1\.loadbalancerworkrequest\.[^ ]+ FAILED: Backend limit reached$/,
+    );
   });
 });

@@ -1,3 +1,6 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DriverError } from '../../core/errors.js';
 import type { BackendState, RevisionSplit, RouteMode } from '../router.js';
 import type { OciLbRouteSettings } from './settings.js';
 
@@ -21,4 +24,59 @@ export interface RouteRecord {
   split: RevisionSplit | null;
   mode: RouteMode;
   backends: BackendRecord[];
+}
+
+interface StateFile {
+  version: 1;
+  routes: RouteRecord[];
+}
+
+/**
+ * Baton's record of its routes on the load balancer, in memory and, with a file, on disk (written whole
+ * and atomically after every change): OCI backends carry no tags, so which OCI backend is which Baton
+ * instance is known only from here — a restarted control plane reads it back.
+ */
+export class RouteBook {
+  private readonly routes = new Map<string, RouteRecord>();
+
+  constructor(private readonly file: string | undefined) {
+    if (!file) return;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new DriverError('oci-lb', `cannot read ${file}: ${(e as Error).message}`, e);
+    }
+    try {
+      for (const r of (JSON.parse(text) as StateFile).routes ?? []) this.routes.set(r.service, r);
+    } catch (e) {
+      throw new DriverError('oci-lb', `state file ${file} is not valid JSON: ${(e as Error).message}`, e);
+    }
+  }
+
+  get(service: string): RouteRecord | undefined {
+    return this.routes.get(service);
+  }
+
+  all(): RouteRecord[] {
+    return [...this.routes.values()];
+  }
+
+  set(r: RouteRecord): void {
+    this.routes.set(r.service, r);
+  }
+
+  delete(service: string): void {
+    this.routes.delete(service);
+  }
+
+  save(): void {
+    if (!this.file) return;
+    const body: StateFile = { version: 1, routes: this.all() };
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.file);
+  }
 }

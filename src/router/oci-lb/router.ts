@@ -16,7 +16,7 @@ import {
 import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
 import { type DesiredBackend, desiredBackends, serving } from './desired.js';
 import { LbApi } from './lb.js';
-import type { BackendRecord, RouteRecord } from './record.js';
+import { type BackendRecord, RouteBook, type RouteRecord } from './record.js';
 import { type HealthChecker, type OciLbRouteInput, parseRouteSettings } from './settings.js';
 
 export interface OciLbRouterOptions {
@@ -29,6 +29,8 @@ export interface OciLbRouterOptions {
   defaults?: OciLbRouteInput | undefined;
   /** Health checker of backend sets Baton creates when the settings name none (wiring: from the probe). */
   healthChecker?: ((service: string) => HealthChecker) | undefined;
+  /** Where Baton's record of routes and backends is kept (OCI backends carry no tags); memory only without. */
+  stateFile?: string | undefined;
   /** Between two reads of a work request (default 1 s). */
   workRequestPollMs?: number | undefined;
 }
@@ -45,20 +47,25 @@ const ADDRESS = /^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/;
 export class OciLbRouter implements Router {
   readonly kind = 'oci-lb';
   private readonly api: LbApi;
-  private readonly routes = new Map<string, RouteRecord>();
+  private readonly routes: RouteBook;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: OciLbRouterOptions) {
     this.api = new LbApi(opts.clients.loadBalancer, opts.clients.clock, opts.workRequestPollMs ?? 1000);
+    this.routes = new RouteBook(opts.stateFile);
   }
 
   private get clock() {
     return this.opts.clients.clock;
   }
 
-  /** Changes run one at a time: OCI runs one work request per load balancer at a time anyway. */
+  /**
+   * Changes run one at a time (OCI runs one work request per load balancer at a time anyway); the record
+   * is saved after each, failed ones included (it holds what Baton wants; the next change re-applies it).
+   */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const step = () => fn().finally(() => this.routes.save());
+    const run = this.queue.then(step, step);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -75,7 +82,7 @@ export class OciLbRouter implements Router {
         throw new InputError(`listen address "${route.listen}" is not host:port`);
       if (route.preview !== undefined && route.preview !== null)
         throw new DriverError(D, 'preview listeners need the embedded proxy (router: proxy)');
-      for (const r of this.routes.values())
+      for (const r of this.routes.all())
         if (r.service !== route.service && r.listen === route.listen)
           throw new InputError(`listen address ${route.listen} is already used by service ${r.service}`);
       const fromRoute = (route as { router?: { kind?: string } }).router;
@@ -87,7 +94,7 @@ export class OciLbRouter implements Router {
       const prev = this.routes.get(route.service);
       const loadBalancerId = prev?.loadBalancerId ?? (await this.api.find(settings));
       await this.ensureBackendSets(route.service, loadBalancerId, settings);
-      this.routes.set(route.service, {
+      this.routes.set({
         service: route.service,
         listen: route.listen,
         drainTimeoutMs: route.drainTimeoutMs,

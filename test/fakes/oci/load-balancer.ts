@@ -57,6 +57,8 @@ export class FakeLoadBalancing {
   private readonly wrs = new Map<string, WorkRequest>();
   /** Health answers of a new backend, in turn (default `['OK']`; `'404'` answers Not Found). */
   healthOf: (backendName: string, backendSet: string) => string[] = () => ['OK'];
+  /** Work requests of this type fail with the message returned (nothing changes). */
+  failWorkRequests: ((type: string) => string | undefined) | undefined;
 
   constructor(http: FakeHttp) {
     http.route('GET', `${V}/loadBalancers`, 'ListLoadBalancers', (c) => this.list(c.query));
@@ -231,7 +233,7 @@ export class FakeLoadBalancing {
     if (!wr) return notFound(`work request ${id}`);
     if (wr.lifecycleState === 'ACCEPTED') wr.lifecycleState = 'IN_PROGRESS';
     else if (wr.lifecycleState === 'IN_PROGRESS') {
-      const failed = wr.effect();
+      const failed = this.failWorkRequests?.(wr.type) ?? wr.effect();
       wr.lifecycleState = failed ? 'FAILED' : 'SUCCEEDED';
       wr.message = failed ?? `${wr.type} succeeded`;
       if (failed) wr.errorDetails.push({ errorCode: 'BAD_INPUT', message: failed });

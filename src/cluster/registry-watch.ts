@@ -33,6 +33,8 @@ export class ServiceWatch implements AsyncIterable<Registration[]> {
   private version = 0;
   private wake: (() => void) | undefined;
   private stopped = false;
+  /** The highest revision applied: where a restarted watch resumes. */
+  private seen = 0;
 
   private constructor(
     private readonly kv: KV,
@@ -47,11 +49,31 @@ export class ServiceWatch implements AsyncIterable<Registration[]> {
     const last = (await withRetry('read registry', { deadlineMs: 10_000 }, () => kv.status())).streamInfo
       .state.last_seq;
     for await (const e of await kv.history({ key: filter })) w.apply(e);
+    w.seen = Math.max(w.seen, last);
     w.watcher = await kv.watch({ key: filter, resumeFromRevision: last + 1 });
-    void (async () => {
-      for await (const e of w.watcher!) w.apply(e);
-    })().catch(() => undefined);
+    void w.follow(filter);
     return w;
+  }
+
+  /**
+   * Applies what the watch delivers. The watch survives reconnects and leader changes by itself; should
+   * it still end (its consumer lost), it is started again after the last revision seen.
+   */
+  private async follow(filter: string): Promise<void> {
+    while (!this.stopped) {
+      try {
+        for await (const e of this.watcher!) this.apply(e);
+      } catch {
+        // Ended with an error: start again below.
+      }
+      if (this.stopped) return;
+      await new Promise((r) => setTimeout(r, 500));
+      try {
+        this.watcher = await this.kv.watch({ key: filter, resumeFromRevision: this.seen + 1 });
+      } catch {
+        // Not reachable now: try again.
+      }
+    }
   }
 
   /** The live registrations now, by priority then instance. */
@@ -85,6 +107,7 @@ export class ServiceWatch implements AsyncIterable<Registration[]> {
 
   private apply(e: KvEntry): void {
     if (this.stopped) return;
+    this.seen = Math.max(this.seen, e.revision);
     const prev = this.held.get(e.key);
     if (prev && prev.revision >= e.revision) return;
     if (prev) clearTimeout(prev.timer);

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DriverError } from '../../core/errors.js';
-import type { BackendState, RevisionSplit, RouteMode } from '../router.js';
+import type { Backend, BackendState, RevisionSplit, RouteMode } from '../router.js';
 import type { OciLbRouteSettings } from './settings.js';
 
 /** What Baton wants for one of its backends (a Baton instance), whatever OCI backends carry it. */
@@ -78,5 +78,22 @@ export class RouteBook {
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, this.file);
+  }
+}
+
+/** Adds backends to a route's record in `state`, or updates them; a backend keeps its health verdict. */
+export function putBackends(r: RouteRecord, backends: Backend[], state: BackendState): void {
+  for (const b of backends) {
+    const prev = r.backends.find((x) => x.id === b.id);
+    const next: BackendRecord = {
+      id: b.id,
+      address: b.address,
+      revision: b.revision,
+      weight: b.weight ?? 1,
+      state,
+      healthy: prev?.healthy ?? true,
+    };
+    if (prev) Object.assign(prev, next);
+    else r.backends.push(next);
   }
 }

@@ -1,23 +1,22 @@
 import type { OciClients } from '../../cloud/oci/clients.js';
-import { pollUntil } from '../../cloud/poll.js';
 import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import {
   type Backend,
   BackendState,
-  type BackendStatus,
   type DrainResult,
   type RevisionSplit,
-  type RevisionStats,
   type RouteConfig,
   type RouteMode,
   type Router,
   type RouteStatus,
 } from '../router.js';
 import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
-import { type DesiredBackend, desiredBackends, serving } from './desired.js';
+import { desiredBackends } from './desired.js';
 import { LbApi } from './lb.js';
-import { type BackendRecord, RouteBook, type RouteRecord } from './record.js';
+import { putBackends, RouteBook, type RouteRecord } from './record.js';
 import { type HealthChecker, type OciLbRouteInput, parseRouteSettings } from './settings.js';
+import { routeStatus } from './status.js';
+import { applyRoute, deleteBackends } from './sync.js';
 
 export interface OciLbRouterOptions {
   clients: OciClients;
@@ -123,7 +122,7 @@ export class OciLbRouter implements Router {
     return this.serial(async () => {
       const r = this.routes.get(service);
       if (!r) return;
-      await this.deleteAll(r, desiredBackends(r));
+      await deleteBackends(this.api, r, desiredBackends(r));
       this.routes.delete(service);
     });
   }
@@ -132,8 +131,8 @@ export class OciLbRouter implements Router {
     return this.serial(async () => {
       const r = this.route(service);
       for (const b of backends) checkAddress(b.address);
-      this.put(r, backends, opts?.standby ? BackendState.Standby : BackendState.Active);
-      await this.apply(r);
+      putBackends(r, backends, opts?.standby ? BackendState.Standby : BackendState.Active);
+      await applyRoute(this.api, this.clock, r);
     });
   }
 
@@ -150,10 +149,10 @@ export class OciLbRouter implements Router {
         if (!adding.has(id) && !r.backends.some((b) => b.id === id))
           throw new NotFoundError(`backend ${id} of service ${service}`);
       for (const b of add) checkAddress(b.address);
-      this.put(r, add, BackendState.Active);
+      putBackends(r, add, BackendState.Active);
       const wanted = new Set(ids);
       for (const b of r.backends) b.state = wanted.has(b.id) ? BackendState.Active : BackendState.Draining;
-      await this.apply(r);
+      await applyRoute(this.api, this.clock, r);
     });
   }
 
@@ -162,7 +161,7 @@ export class OciLbRouter implements Router {
       const r = this.routes.get(service);
       if (!r) return;
       for (const b of r.backends) if (ids.includes(b.id)) b.state = BackendState.Draining;
-      await this.apply(r);
+      await applyRoute(this.api, this.clock, r);
     });
   }
 
@@ -185,7 +184,8 @@ export class OciLbRouter implements Router {
     return this.serial(async () => {
       const r = this.routes.get(service);
       if (!r) return;
-      await this.deleteAll(
+      await deleteBackends(
+        this.api,
         r,
         desiredBackends(r).filter((d) => ids.includes(d.owner.id)),
       );
@@ -199,7 +199,7 @@ export class OciLbRouter implements Router {
       const b = this.routes.get(service)?.backends.find((x) => x.id === id);
       if (!b || b.healthy === healthy) return;
       b.healthy = healthy;
-      await this.apply(this.routes.get(service)!);
+      await applyRoute(this.api, this.clock, this.routes.get(service)!);
     });
   }
 
@@ -208,7 +208,7 @@ export class OciLbRouter implements Router {
     return this.serial(async () => {
       const r = this.route(service);
       r.split = parseSplit(split);
-      await this.apply(r);
+      await applyRoute(this.api, this.clock, r);
     });
   }
 
@@ -232,7 +232,7 @@ export class OciLbRouter implements Router {
           'hold mode needs the embedded proxy (router: proxy): an OCI load balancer cannot hold requests',
         );
       r.mode = clean;
-      await this.apply(r);
+      await applyRoute(this.api, this.clock, r);
     });
   }
 
@@ -242,104 +242,11 @@ export class OciLbRouter implements Router {
    */
   async status(service: string): Promise<RouteStatus | undefined> {
     const r = this.routes.get(service);
-    if (!r) return undefined;
-    const backends: BackendStatus[] = r.backends.map((b) => ({
-      id: b.id,
-      address: b.address,
-      revision: b.revision,
-      weight: b.weight,
-      state: b.state,
-      healthy: b.healthy,
-      inFlight: 0,
-      websockets: 0,
-      requests: 0,
-    }));
-    const revisions = new Map<number, RevisionStats>();
-    for (const b of r.backends)
-      revisions.set(b.revision, {
-        revision: b.revision,
-        requests: 0,
-        errors: 0,
-        latency: { bounds: [], counts: [0] },
-      });
-    return {
-      service,
-      listen: r.listen,
-      previewRevision: null,
-      split: structuredClone(r.split),
-      mode: structuredClone(r.mode),
-      held: 0,
-      backends,
-      revisions: [...revisions.values()].sort((a, b) => a.revision - b.revision),
-    };
+    return r ? routeStatus(r) : undefined;
   }
 
   async close(): Promise<void> {
     await this.queue;
-  }
-
-  private put(r: RouteRecord, backends: Backend[], state: BackendState): void {
-    for (const b of backends) {
-      const prev = r.backends.find((x) => x.id === b.id);
-      const next: BackendRecord = {
-        id: b.id,
-        address: b.address,
-        revision: b.revision,
-        weight: b.weight ?? 1,
-        state,
-        healthy: prev?.healthy ?? true,
-      };
-      if (prev) Object.assign(prev, next);
-      else r.backends.push(next);
-    }
-  }
-
-  /**
-   * Brings OCI to the record: serving backends first (created or updated, each waiting for its work
-   * request), then — once every backend that just started serving is OK in OCI's health check — the
-   * others (drain, offline). So traffic moves to the new set only after it is healthy, and the old set
-   * keeps serving if it never is.
-   */
-  private async apply(r: RouteRecord): Promise<void> {
-    const lb = await this.api.get(r.loadBalancerId);
-    const current = (d: DesiredBackend) =>
-      lb.backendSets?.[d.backendSet]?.backends.find((b) => b.name === d.name);
-    const desired = desiredBackends(r);
-    const started: DesiredBackend[] = [];
-    const sync = async (d: DesiredBackend) => {
-      const cur = current(d);
-      if (!cur) await this.api.createBackend(r.loadBalancerId, d);
-      else if (cur.weight !== d.weight || cur.drain !== d.drain || cur.offline !== d.offline || cur.backup)
-        await this.api.updateBackend(r.loadBalancerId, d);
-      else return;
-      if (serving(d) && (!cur || !serving(cur))) started.push(d);
-    };
-    for (const d of desired.filter(serving)) await sync(d);
-    for (const d of started) await this.waitHealthy(r, d);
-    for (const d of desired.filter((x) => !serving(x))) await sync(d);
-  }
-
-  /** deploy-inst's wait: GetBackendHealth until OK; a 404 (still being created) means not yet. */
-  private async waitHealthy(r: RouteRecord, d: DesiredBackend): Promise<void> {
-    const timeoutMs = r.settings.healthTimeout;
-    await pollUntil(
-      () => this.api.health(r.loadBalancerId, d.backendSet, d.name),
-      (s) => s === 'OK',
-      {
-        clock: this.clock,
-        intervalMs: r.settings.pollInterval,
-        timeoutMs,
-        onTimeout: (s) =>
-          new DriverError(
-            D,
-            `backend ${d.name} (${d.owner.id}) in backend set ${d.backendSet} not OK after ${timeoutMs} ms: last health ${s ?? 'not found (404)'}`,
-          ),
-      },
-    );
-  }
-
-  private async deleteAll(r: RouteRecord, list: DesiredBackend[]): Promise<void> {
-    for (const d of list) await this.api.deleteBackend(r.loadBalancerId, d.backendSet, d.name);
   }
 }
 

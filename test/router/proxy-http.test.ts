@@ -206,4 +206,36 @@ describe('proxy data path', () => {
     for (let i = 0; i < 4; i++) if ((await get()).status === 200) ok++;
     expect(ok).toBe(4);
   });
+  it('passes chunked, unframed and empty bodies through; a body cut short cuts the client connection', async () => {
+    const a = await backend('a', (req, res) => {
+      req.resume();
+      if (req.url === '/chunked') {
+        res.write('one,');
+        setImmediate(() => res.end('two'));
+      } else if (req.url === '/empty') {
+        res.writeHead(204, { 'x-kind': 'empty' }).end();
+      } else if (req.url === '/unframed') {
+        // HTTP/1.0-style: no length, the end of the connection ends the body.
+        res.socket!.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end');
+      } else if (req.url === '/cut') {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('partial');
+        setImmediate(() => res.socket!.destroy());
+      } else if (req.method === 'HEAD') {
+        res.writeHead(200, { 'content-length': '5' }).end();
+      } else res.end('plain');
+    });
+    await router.addBackends(S, [{ id: 'a', address: a.address, revision: 1 }]);
+    const chunked = await get('/chunked');
+    expect([chunked.status, chunked.text]).toEqual([200, 'one,two']);
+    const empty = await get('/empty');
+    expect([empty.status, empty.text, empty.headers['x-kind']]).toEqual([204, '', 'empty']);
+    const head = await get('/', 'HEAD');
+    expect([head.status, head.text, head.headers['content-length']]).toEqual([200, '', '5']);
+    expect((await get('/unframed')).text).toBe('until the end');
+    await expect(get('/cut')).rejects.toThrow();
+    expect((await get('/')).text).toBe('plain');
+    const st = await router.status(S);
+    expect(st?.revisions[0]).toMatchObject({ requests: 6, errors: 1 });
+  });
 });

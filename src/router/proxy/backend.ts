@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { type Backend, BackendState, type BackendStatus } from '../router.js';
 import { parseListen } from './paths.js';
-import { UpstreamPool } from './pool.js';
+import { RawPool, UpstreamPool } from './pool.js';
 
 /**
  * Idle upstream sockets are closed after this long, or earlier when the backend announces a shorter
@@ -27,7 +27,10 @@ export class BackendEntry {
   requests = 0;
   /** Smooth weighted round-robin state, used to break ties between equally loaded backends. */
   current = 0;
+  /** Connections for requests with a body (`http.request`). */
   pool: UpstreamPool;
+  /** Connections for the raw path (requests without a body). */
+  raw: RawPool;
   /** Upstream sockets of open WebSocket tunnels, destroyed when the backend is removed. */
   readonly tunnels = new Set<Socket>();
 
@@ -41,6 +44,7 @@ export class BackendEntry {
     this.revision = b.revision;
     this.weight = b.weight ?? 1;
     this.pool = new UpstreamPool(this.host, this.port, UPSTREAM_IDLE_MS);
+    this.raw = new RawPool(this.host, this.port, UPSTREAM_IDLE_MS);
   }
 
   /** Applies a repeated add: same id, maybe a new address, revision or weight. */
@@ -49,10 +53,12 @@ export class BackendEntry {
       const a = parseListen(b.address);
       if (!a) throw new Error(`bad address ${b.address}`);
       this.pool.destroy();
+      this.raw.destroy();
       this.address = b.address;
       this.host = a.host;
       this.port = a.port;
       this.pool = new UpstreamPool(this.host, this.port, UPSTREAM_IDLE_MS);
+      this.raw = new RawPool(this.host, this.port, UPSTREAM_IDLE_MS);
     }
     this.revision = b.revision;
     this.weight = b.weight ?? 1;
@@ -70,6 +76,7 @@ export class BackendEntry {
   /** Closes the pool and every open connection to the backend. */
   close(): void {
     this.pool.destroy();
+    this.raw.destroy();
     for (const s of this.tunnels) s.destroy();
     this.tunnels.clear();
   }

@@ -111,3 +111,114 @@ function keepAliveHint(res: IncomingMessage | undefined): number | undefined {
   }
   return undefined;
 }
+
+/** What a raw upstream socket reports to while it carries a request. */
+export interface RawOwner {
+  rawData(s: Socket, chunk: Buffer): void;
+  rawEnd(s: Socket): void;
+  rawError(s: Socket, err: NodeJS.ErrnoException): void;
+}
+
+const OWNER = Symbol('baton.owner');
+const RAW_POOL = Symbol('baton.rawPool');
+type Raw = Socket & { [OWNER]: RawOwner | undefined; [RAW_POOL]: RawPool };
+
+/**
+ * Keep-alive connections for the raw path (requests without a body, written and read by the proxy
+ * itself, see `forward.ts`). Each socket gets its listeners once, when opened, and passes events to the
+ * request it carries; an idle socket that hears anything from the backend is closed.
+ */
+export class RawPool {
+  private readonly idle: Raw[] = [];
+  private readonly all = new Set<Raw>();
+  private closed = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly idleMs: number,
+  ) {}
+
+  /** An idle connection (most recently used first) for `owner`, or undefined. */
+  take(owner: RawOwner): Socket | undefined {
+    let s = this.idle.pop();
+    while (s?.destroyed) s = this.idle.pop();
+    if (s === undefined) return undefined;
+    s.setTimeout(0);
+    s.ref();
+    s[OWNER] = owner;
+    return s;
+  }
+
+  /** A new connection for `owner` (writes before it connects are queued by net). */
+  open(owner: RawOwner): Socket {
+    const s = connect({ host: this.host, port: this.port, noDelay: true }) as Raw;
+    s[OWNER] = owner;
+    s[RAW_POOL] = this;
+    this.all.add(s);
+    s.on('data', onRawData);
+    s.on('end', onRawEnd);
+    s.on('error', onRawError);
+    s.on('close', onRawClose);
+    s.on('timeout', onRawTimeout);
+    if (this.closed) s.destroy();
+    return s;
+  }
+
+  /** The response was read in full: keep the connection for the next request (`keepMs` hint). */
+  put(socket: Socket, keepMs: number | undefined): void {
+    const s = socket as Raw;
+    s[OWNER] = undefined;
+    if (this.closed || s.destroyed || !s.writable) {
+      s.destroy();
+      return;
+    }
+    s.setTimeout(keepMs !== undefined && keepMs < this.idleMs ? keepMs : this.idleMs);
+    s.unref();
+    this.idle.push(s);
+  }
+
+  /** Drops a connection (it is destroyed, or about to be). */
+  forget(s: Socket): void {
+    (s as Raw)[OWNER] = undefined;
+    this.all.delete(s as Raw);
+    const i = this.idle.lastIndexOf(s as Raw);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  destroy(): void {
+    this.closed = true;
+    for (const s of this.all) s.destroy();
+    this.all.clear();
+    this.idle.length = 0;
+  }
+}
+
+function onRawData(this: Raw, chunk: Buffer): void {
+  const owner = this[OWNER];
+  if (owner) owner.rawData(this, chunk);
+  else this.destroy();
+}
+function onRawEnd(this: Raw): void {
+  const owner = this[OWNER];
+  if (owner) owner.rawEnd(this);
+  else this.destroy();
+}
+function onRawError(this: Raw, err: NodeJS.ErrnoException): void {
+  const owner = this[OWNER];
+  this[RAW_POOL].forget(this);
+  this.destroy();
+  owner?.rawError(this, err);
+}
+function onRawClose(this: Raw): void {
+  const owner = this[OWNER];
+  this[RAW_POOL].forget(this);
+  if (owner) {
+    const err = new Error('upstream connection closed') as NodeJS.ErrnoException;
+    err.code = 'ECONNRESET';
+    owner.rawError(this, err);
+  }
+}
+function onRawTimeout(this: Raw): void {
+  if (this[OWNER] === undefined) this.destroy();
+}

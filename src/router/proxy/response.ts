@@ -174,7 +174,10 @@ export class ResponseReader {
           const token = t.trim().toLowerCase();
           if (token === 'close') keepAlive = false;
           else if (token === 'keep-alive') keepAlive ||= m[1] === '0';
-          else if (token !== '') (listed ??= []).push(token);
+          else if (token !== '') {
+            listed ??= [];
+            listed.push(token);
+          }
         }
       } else if (lower === 'keep-alive') {
         const hint = /timeout=(\d+)/.exec(value);

@@ -1,5 +1,5 @@
 import type { KV, KvEntry } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/transport-node';
+import type { NatsConnection, QueuedIterator, Status } from '@nats-io/transport-node';
 import { withRetry } from '../store/nats/errors.js';
 import type { Registration } from './registry.js';
 
@@ -33,6 +33,7 @@ export class ServiceWatch implements AsyncIterable<Registration[]> {
   private version = 0;
   private wake: (() => void) | undefined;
   private stopped = false;
+  private statuses: AsyncIterable<Status> | undefined;
   /** The highest revision applied: where a restarted watch resumes. */
   private seen = 0;
 
@@ -41,7 +42,7 @@ export class ServiceWatch implements AsyncIterable<Registration[]> {
     private readonly ttlMs: number,
   ) {}
 
-  static async start(kv: KV, q: ServiceQuery, ttlMs: number): Promise<ServiceWatch> {
+  static async start(nc: NatsConnection, kv: KV, q: ServiceQuery, ttlMs: number): Promise<ServiceWatch> {
     const w = new ServiceWatch(kv, ttlMs);
     const filter = `${q.cluster}.${q.protocol ?? '*'}.${q.service}.*`;
     // Load what is there, then watch from just after it, so the first set is complete (a watch alone
@@ -52,12 +53,18 @@ export class ServiceWatch implements AsyncIterable<Registration[]> {
     w.seen = Math.max(w.seen, last);
     w.watcher = await kv.watch({ key: filter, resumeFromRevision: last + 1 });
     void w.follow(filter);
+    // After a reconnect the watch's consumer may have died with the server that hosted it; nats.js would
+    // notice only after two missed heartbeats (10 s and more). Start it again at once instead.
+    w.statuses = nc.status();
+    void (async () => {
+      for await (const st of w.statuses!) if (st.type === 'reconnect') w.watcher?.stop();
+    })().catch(() => undefined);
     return w;
   }
 
   /**
-   * Applies what the watch delivers. The watch survives reconnects and leader changes by itself; should
-   * it still end (its consumer lost), it is started again after the last revision seen.
+   * Applies what the watch delivers; whenever the watch ends (stopped after a reconnect, or its consumer
+   * lost), it is started again after the last revision seen.
    */
   private async follow(filter: string): Promise<void> {
     while (!this.stopped) {
@@ -100,6 +107,7 @@ export class ServiceWatch implements AsyncIterable<Registration[]> {
   stop(): void {
     this.stopped = true;
     this.watcher?.stop();
+    (this.statuses as { stop?: () => void } | undefined)?.stop?.();
     for (const h of this.held.values()) clearTimeout(h.timer);
     this.held.clear();
     this.changed();

@@ -46,6 +46,7 @@ const RETRY: RetryOptions = { deadlineMs: 10_000 };
  */
 export class Registry {
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly kv: KV,
     readonly ttlMs: number,
   ) {}
@@ -64,7 +65,7 @@ export class Registry {
     );
     // An existing bucket keeps its own max age: watchers must expire entries by that one.
     const status = await withRetry(`read registry ${bucket}`, RETRY, () => kv.status());
-    return new Registry(kv, status.ttl || ttlMs);
+    return new Registry(nc, kv, status.ttl || ttlMs);
   }
 
   /** Writes (or refreshes) the registration; its TTL starts again. */
@@ -115,7 +116,7 @@ export class Registry {
   /** The live registrations of a service, kept current from a KV watch (see ServiceWatch). */
   async watch(query: ServiceQuery): Promise<ServiceWatch> {
     for (const [what, v] of Object.entries(query)) if (v !== undefined) checkToken(v, what);
-    return ServiceWatch.start(this.kv, query, this.ttlMs);
+    return ServiceWatch.start(this.nc, this.kv, query, this.ttlMs);
   }
 }
 

@@ -1,0 +1,113 @@
+import {
+  type Action,
+  DeregisterTargetsCommand,
+  DescribeListenersCommand,
+  type DescribeListenersCommandOutput,
+  DescribeLoadBalancersCommand,
+  type DescribeLoadBalancersCommandOutput,
+  DescribeTargetGroupsCommand,
+  type DescribeTargetGroupsCommandOutput,
+  DescribeTargetHealthCommand,
+  type DescribeTargetHealthCommandOutput,
+  type ElasticLoadBalancingV2Client,
+  type Listener,
+  ModifyListenerCommand,
+  ModifyRuleCommand,
+  RegisterTargetsCommand,
+  type TargetDescription,
+  type TargetGroup,
+  type TargetHealthDescription,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { AwsCaller } from '../../cloud/aws/call.js';
+import { DriverError } from '../../core/errors.js';
+
+const D = 'alb';
+
+/** The ELBv2 calls the router makes, each through the one retry layer and translated. */
+export class ElbApi {
+  constructor(
+    private readonly elb: ElasticLoadBalancingV2Client,
+    private readonly aws: AwsCaller,
+  ) {}
+
+  async listener(arn: string): Promise<Listener> {
+    const res = await this.aws.call<DescribeListenersCommandOutput>(
+      this.elb,
+      new DescribeListenersCommand({ ListenerArns: [arn] }),
+      `describe listener ${arn}`,
+    );
+    const l = res.Listeners?.[0];
+    if (!l) throw new DriverError(D, `listener ${arn} not found`);
+    return l;
+  }
+
+  async targetGroups(arns: string[]): Promise<TargetGroup[]> {
+    const res = await this.aws.call<DescribeTargetGroupsCommandOutput>(
+      this.elb,
+      new DescribeTargetGroupsCommand({ TargetGroupArns: arns }),
+      `describe target groups ${arns.join(', ')}`,
+    );
+    return res.TargetGroups ?? [];
+  }
+
+  async dnsName(loadBalancerArn: string): Promise<string> {
+    const res = await this.aws.call<DescribeLoadBalancersCommandOutput>(
+      this.elb,
+      new DescribeLoadBalancersCommand({ LoadBalancerArns: [loadBalancerArn] }),
+      `describe load balancer ${loadBalancerArn}`,
+    );
+    return res.LoadBalancers?.[0]?.DNSName ?? '';
+  }
+
+  /** Target health in one group (of these targets, or of every registered one). */
+  async health(targetGroupArn: string, targets?: TargetDescription[]): Promise<TargetHealthDescription[]> {
+    const res = await this.aws.call<DescribeTargetHealthCommandOutput>(
+      this.elb,
+      new DescribeTargetHealthCommand({
+        TargetGroupArn: targetGroupArn,
+        ...(targets ? { Targets: targets } : {}),
+      }),
+      `describe target health of ${targetGroupArn}`,
+    );
+    return res.TargetHealthDescriptions ?? [];
+  }
+
+  /** Registering a registered target again is a no-op in ELBv2, so this is safe to retry. */
+  async register(targetGroupArn: string, targets: TargetDescription[]): Promise<void> {
+    if (targets.length === 0) return;
+    await this.aws.call(
+      this.elb,
+      new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets }),
+      `register ${targets.map((t) => `${t.Id}:${t.Port}`).join(', ')} in ${targetGroupArn}`,
+    );
+  }
+
+  /** Starts the target group's deregistration delay (ALB's draining). A repeat is a no-op. */
+  async deregister(targetGroupArn: string, targets: TargetDescription[]): Promise<void> {
+    if (targets.length === 0) return;
+    await this.aws.call(
+      this.elb,
+      new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets }),
+      `deregister ${targets.map((t) => `${t.Id}:${t.Port}`).join(', ')} from ${targetGroupArn}`,
+    );
+  }
+
+  /** The listener's default actions, or a rule's actions: replaced whole (the same request twice is harmless). */
+  async setActions(
+    where: { listenerArn: string; ruleArn?: string | undefined },
+    actions: Action[],
+  ): Promise<void> {
+    if (where.ruleArn)
+      await this.aws.call(
+        this.elb,
+        new ModifyRuleCommand({ RuleArn: where.ruleArn, Actions: actions }),
+        `modify rule ${where.ruleArn}`,
+      );
+    else
+      await this.aws.call(
+        this.elb,
+        new ModifyListenerCommand({ ListenerArn: where.listenerArn, DefaultActions: actions }),
+        `modify listener ${where.listenerArn}`,
+      );
+  }
+}

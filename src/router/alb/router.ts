@@ -1,0 +1,410 @@
+import type { TargetDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { AwsClients } from '../../cloud/aws/clients.js';
+import { pollUntil } from '../../cloud/poll.js';
+import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
+import {
+  type Backend,
+  BackendState,
+  type DrainResult,
+  type RevisionSplit,
+  type RouteConfig,
+  type RouteMode,
+  type Router,
+  type RouteStatus,
+} from '../router.js';
+import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
+import {
+  assignSlots,
+  desiredTargets,
+  listenerActions,
+  previewActions,
+  target,
+  targetKey,
+} from './desired.js';
+import { ElbApi } from './elb.js';
+import type { BackendRecord, RouteRecord } from './record.js';
+import { type AlbRouteInput, parseAlbSettings } from './settings.js';
+import { routeStatus } from './status.js';
+
+export interface AlbRouterOptions {
+  clients: AwsClients;
+  /** Per-service settings when the route does not carry them (`RouteConfig.router` with kind `alb` wins). */
+  services?: Record<string, AlbRouteInput> | undefined;
+}
+
+const D = 'alb';
+const ADDRESS = /^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/;
+
+/**
+ * Router driver for an Application Load Balancer: each Baton backend is a target (`ip:port`) in the
+ * target group of its revision (one of two), and the listener's forward action weighs the two groups —
+ * the split of a canary, the switch of a blue-green. New targets take traffic only once ALB's health
+ * check passes; draining is ALB's deregistration delay. See README.md for what ALB cannot do here.
+ */
+export class AlbRouter implements Router {
+  readonly kind = 'alb';
+  private readonly api: ElbApi;
+  private readonly routes = new Map<string, RouteRecord>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: AlbRouterOptions) {
+    this.api = new ElbApi(opts.clients.elb, opts.clients.caller(D));
+  }
+
+  private get clock() {
+    return this.opts.clients.clock;
+  }
+
+  /** Changes run one at a time, so two applies never interleave their registrations and weights. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private route(service: string): RouteRecord {
+    const r = this.routes.get(service);
+    if (!r) throw new NotFoundError(`route for service ${service}`);
+    return r;
+  }
+
+  /** Where the post-deploy check goes: the listener on the ALB's DNS name. */
+  url(service: string): string | undefined {
+    return this.routes.get(service)?.url;
+  }
+
+  ensureRoute(route: RouteConfig): Promise<void> {
+    return this.serial(async () => {
+      if (!ADDRESS.test(route.listen))
+        throw new InputError(`listen address "${route.listen}" is not host:port`);
+      const preview = route.preview ?? undefined;
+      if (preview !== undefined) {
+        if (!ADDRESS.test(preview)) throw new InputError(`preview address "${preview}" is not host:port`);
+        if (preview === route.listen) throw new InputError('the preview address must differ from listen');
+      }
+      for (const r of this.routes.values()) {
+        if (r.service === route.service) continue;
+        for (const [mine, theirs] of [
+          [route.listen, r.listen],
+          [route.listen, r.preview],
+          [preview, r.listen],
+          [preview, r.preview],
+        ])
+          if (mine !== undefined && mine === theirs)
+            throw new InputError(`address ${mine} is already used by service ${r.service}`);
+      }
+      const own = route.router as { kind?: string } | undefined;
+      const settings = parseAlbSettings(own?.kind === 'alb' ? own : this.opts.services?.[route.service]);
+      if (preview !== undefined && !settings.previewListenerArn)
+        throw new DriverError(D, 'a preview listener needs previewListenerArn in the alb router settings');
+      for (const r of this.routes.values()) {
+        if (r.service === route.service) continue;
+        const taken = r.settings.targetGroups.find((tg) => settings.targetGroups.includes(tg));
+        if (taken) throw new InputError(`target group ${taken} is already used by service ${r.service}`);
+      }
+      const prev = this.routes.get(route.service);
+      const url = prev?.url ?? (await this.inspect(settings));
+      const [blue, green] = settings.targetGroups;
+      this.routes.set(route.service, {
+        service: route.service,
+        listen: route.listen,
+        preview,
+        drainTimeoutMs: route.drainTimeoutMs,
+        settings,
+        url,
+        slots: prev?.slots ?? [
+          { targetGroupArn: blue, revision: null },
+          { targetGroupArn: green, revision: null },
+        ],
+        split: prev?.split ?? null,
+        mode: prev?.mode ?? { kind: 'serve' },
+        previewRevision: prev?.previewRevision ?? null,
+        backends: prev?.backends ?? [],
+        applied: prev?.applied ?? {},
+      });
+    });
+  }
+
+  /** Checks the listener and both target groups once (they are the user's) and finds the ALB's DNS name. */
+  private async inspect(s: RouteRecord['settings']): Promise<string> {
+    const listener = await this.api.listener(s.listenerArn);
+    if (s.previewListenerArn) await this.api.listener(s.previewListenerArn);
+    const groups = await this.api.targetGroups([...s.targetGroups]);
+    for (const arn of s.targetGroups) {
+      const g = groups.find((x) => x.TargetGroupArn === arn);
+      if (!g) throw new DriverError(D, `target group ${arn} not found`);
+      if (g.TargetType !== 'ip')
+        throw new DriverError(
+          D,
+          `target group ${g.TargetGroupName ?? arn} has target type ${g.TargetType}; Baton registers task IPs, so it must be "ip"`,
+        );
+    }
+    const dns = listener.LoadBalancerArn ? await this.api.dnsName(listener.LoadBalancerArn) : '';
+    const scheme = listener.Protocol === 'HTTPS' ? 'https' : 'http';
+    return `${scheme}://${dns}:${listener.Port ?? 80}`;
+  }
+
+  removeRoute(service: string): Promise<void> {
+    return this.serial(async () => {
+      const r = this.routes.get(service);
+      if (!r) return;
+      r.backends = [];
+      await this.apply(r);
+      this.routes.delete(service);
+    });
+  }
+
+  addBackends(service: string, backends: Backend[], opts?: { standby?: boolean }): Promise<void> {
+    return this.serial(async () => {
+      const r = this.route(service);
+      for (const b of backends) checkAddress(b.address);
+      await this.apply(r, (next) =>
+        put(next, backends, opts?.standby ? BackendState.Standby : BackendState.Active),
+      );
+    });
+  }
+
+  /**
+   * Registers the new set, waits until ALB's health check passes for it, then moves the weights to its
+   * target group in one ModifyListener and deregisters every other backend (ALB drains them). Weights
+   * change atomically at the ALB; until they do, the old set keeps serving — never neither.
+   */
+  switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
+    return this.serial(async () => {
+      const r = this.route(service);
+      const adding = new Set(add.map((b) => b.id));
+      for (const id of ids)
+        if (!adding.has(id) && !r.backends.some((b) => b.id === id))
+          throw new NotFoundError(`backend ${id} of service ${service}`);
+      for (const b of add) checkAddress(b.address);
+      const wanted = new Set(ids);
+      await this.apply(r, (next) => {
+        put(next, add, BackendState.Active);
+        for (const b of next.backends)
+          b.state = wanted.has(b.id) ? BackendState.Active : BackendState.Draining;
+      });
+    });
+  }
+
+  drain(service: string, ids: string[]): Promise<void> {
+    return this.serial(async () => {
+      const r = this.routes.get(service);
+      if (!r) return;
+      await this.apply(r, (next) => {
+        for (const b of next.backends) if (ids.includes(b.id)) b.state = BackendState.Draining;
+      });
+    });
+  }
+
+  /**
+   * ALB reports no connection count per target. What it does report: a deregistered target is `draining`
+   * until its connections closed or the target group's deregistration delay passed, then it is gone.
+   * This polls DescribeTargetHealth until none of these targets is `draining`, or `timeoutMs` passes;
+   * `inFlight` is then the number of targets still draining (not requests).
+   */
+  async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
+    const r = this.routes.get(service);
+    const mine = (r?.backends ?? []).filter((b) => ids.includes(b.id));
+    const started = this.clock.now();
+    if (!r || mine.length === 0) return { drained: true, inFlight: 0, waitedMs: 0 };
+    const draining = async () => {
+      let n = 0;
+      for (const s of r.slots) {
+        const keys = new Set(mine.map((b) => targetKey(target(b.address))));
+        const targets = [...keys].map((k) => target(k));
+        for (const h of await this.api.health(s.targetGroupArn, targets))
+          if (h.TargetHealth?.State === 'draining' && keys.has(targetKey(h.Target!))) n++;
+      }
+      return n;
+    };
+    try {
+      await pollUntil(draining, (n) => n === 0, {
+        clock: this.clock,
+        intervalMs: r.settings.pollInterval,
+        timeoutMs,
+        onTimeout: (n) => Object.assign(new Error('drain timeout'), { n }),
+      });
+      return { drained: true, inFlight: 0, waitedMs: this.clock.now() - started };
+    } catch (err) {
+      const n = (err as { n?: number }).n;
+      if (n === undefined) throw err;
+      return { drained: false, inFlight: n, waitedMs: this.clock.now() - started };
+    }
+  }
+
+  /** Deregisters what is still registered (normally drained already) and forgets the backends. */
+  removeBackends(service: string, ids: string[]): Promise<void> {
+    return this.serial(async () => {
+      const r = this.routes.get(service);
+      if (!r) return;
+      await this.apply(r, (next) => {
+        next.backends = next.backends.filter((b) => !ids.includes(b.id));
+      });
+    });
+  }
+
+  /** The control plane's probe verdict: an unhealthy backend is deregistered until it is healthy again. */
+  setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
+    return this.serial(async () => {
+      const r = this.routes.get(service);
+      const b = r?.backends.find((x) => x.id === id);
+      if (!r || !b || b.healthy === healthy) return;
+      await this.apply(r, (next) => {
+        const nb = next.backends.find((x) => x.id === id);
+        if (nb) nb.healthy = healthy;
+      });
+    });
+  }
+
+  /**
+   * The split as the two target groups' weights. `sticky` → ALB target group stickiness (its own
+   * cookie). Forced routing (`X-Baton-Revision`) would need listener rules per revision: recorded only.
+   */
+  setSplit(service: string, split: RevisionSplit | null): Promise<void> {
+    return this.serial(async () => {
+      const r = this.route(service);
+      const clean = parseSplit(split);
+      await this.apply(r, (next) => {
+        next.split = clean;
+      });
+    });
+  }
+
+  /** Forwards the preview listener to the revision's target group (needs `previewListenerArn`). */
+  setPreview(service: string, revision: number | null): Promise<void> {
+    return this.serial(async () => {
+      const r = this.route(service);
+      const rev = parsePreviewRevision(revision);
+      if (rev !== null && !r.settings.previewListenerArn)
+        throw new DriverError(
+          D,
+          'preview needs a second listener: set previewListenerArn in the alb router settings (or use router: proxy)',
+        );
+      await this.apply(r, (next) => {
+        next.previewRevision = rev;
+      });
+    });
+  }
+
+  /** `maintenance`: the listener answers a fixed 503 with the page. `hold` is impossible on an ALB. */
+  setMode(service: string, mode: RouteMode): Promise<void> {
+    return this.serial(async () => {
+      const r = this.route(service);
+      const clean = parseMode(mode);
+      if (clean.kind === 'hold')
+        throw new DriverError(
+          D,
+          'hold mode needs the embedded proxy (router: proxy): an ALB cannot hold requests',
+        );
+      await this.apply(r, (next) => {
+        next.mode = clean;
+      });
+    });
+  }
+
+  async status(service: string): Promise<RouteStatus | undefined> {
+    const r = this.routes.get(service);
+    return r ? routeStatus(r) : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+  }
+
+  /**
+   * Brings the ALB to the record as changed by `change` (computed on a copy, committed only when every
+   * call succeeded, so a failure changes nothing in Baton's view): register new targets, wait until ALB
+   * says healthy for every target about to serve, set the action's weights, then deregister the rest.
+   */
+  private async apply(r: RouteRecord, change: (next: RouteRecord) => void = () => {}): Promise<void> {
+    const next = structuredClone(r);
+    change(next);
+    next.slots = assignSlots(next);
+    const before = desiredTargets(r);
+    const after = desiredTargets(next);
+    // Register first: a target moving from draining back to active is registered again.
+    for (const s of next.slots) {
+      const now = await this.api.health(s.targetGroupArn);
+      const present = new Set(
+        now.filter((h) => h.TargetHealth?.State !== 'draining').map((h) => targetKey(h.Target!)),
+      );
+      const missing = [...(after.get(s.targetGroupArn)?.keys() ?? [])].filter((k) => !present.has(k));
+      await this.api.register(s.targetGroupArn, missing.map(target));
+    }
+    await this.waitHealthy(next);
+    const actions = JSON.stringify(listenerActions(next));
+    if (actions !== r.applied.listener) {
+      await this.api.setActions(next.settings, JSON.parse(actions));
+      next.applied.listener = actions;
+    }
+    if (next.settings.previewListenerArn) {
+      const preview = JSON.stringify(previewActions(next));
+      if (preview !== r.applied.preview) {
+        await this.api.setActions({ listenerArn: next.settings.previewListenerArn }, JSON.parse(preview));
+        next.applied.preview = preview;
+      }
+    }
+    // Deregister what Baton registered and no longer wants (never targets it does not know).
+    for (const s of new Set([...r.slots, ...next.slots].map((x) => x.targetGroupArn))) {
+      const gone = [...(before.get(s)?.keys() ?? [])].filter((k) => !after.get(s)?.has(k));
+      const known = new Set(r.backends.map((b) => targetKey(target(b.address))));
+      await this.api.deregister(s, gone.filter((k) => known.has(k)).map(target));
+    }
+    Object.assign(r, next);
+  }
+
+  /** Every target that will take production traffic must be `healthy` in ALB's own check first. */
+  private async waitHealthy(next: RouteRecord): Promise<void> {
+    const settings = next.settings;
+    for (const s of next.slots) {
+      const serving = next.backends.filter(
+        (b) => b.revision === s.revision && b.state === BackendState.Active && b.healthy,
+      );
+      if (serving.length === 0) continue;
+      const targets: TargetDescription[] = serving.map((b) => target(b.address));
+      await pollUntil(
+        () => this.api.health(s.targetGroupArn, targets),
+        (hs) =>
+          targets.every((t) =>
+            hs.some((h) => targetKey(h.Target!) === targetKey(t) && h.TargetHealth?.State === 'healthy'),
+          ),
+        {
+          clock: this.clock,
+          intervalMs: settings.pollInterval,
+          timeoutMs: settings.healthTimeout,
+          onTimeout: (hs) =>
+            new DriverError(
+              D,
+              `targets of ${next.service} revision ${s.revision} in ${s.targetGroupArn} not healthy after ${settings.healthTimeout} ms: ${hs
+                .filter((h) => h.TargetHealth?.State !== 'healthy')
+                .map(
+                  (h) =>
+                    `${targetKey(h.Target!)} ${h.TargetHealth?.State} (${h.TargetHealth?.Reason ?? ''}${h.TargetHealth?.Description ? `: ${h.TargetHealth.Description}` : ''})`,
+                )
+                .join(', ')}`,
+            ),
+        },
+      );
+    }
+  }
+}
+
+function put(r: RouteRecord, backends: Backend[], state: BackendState): void {
+  for (const b of backends) {
+    const prev = r.backends.find((x) => x.id === b.id);
+    const next: BackendRecord = {
+      id: b.id,
+      address: b.address,
+      revision: b.revision,
+      weight: b.weight ?? 1,
+      state,
+      healthy: prev?.healthy ?? true,
+    };
+    if (prev) Object.assign(prev, next);
+    else r.backends.push(next);
+  }
+}
+
+function checkAddress(address: string): void {
+  if (!ADDRESS.test(address)) throw new InputError(`backend address "${address}" is not host:port`);
+}

@@ -43,6 +43,9 @@ export interface ProxyServerOptions {
  */
 type Role = 'single' | 'primary' | 'worker';
 
+/** How long a restored route keeps trying an address that is still taken (see `restore`). */
+const RESTORE_LISTEN_RETRY_MS = 3000;
+
 interface Route extends Listeners {
   table: ServiceTable;
 }
@@ -153,14 +156,23 @@ export class ProxyServer implements DataPlane, Changes {
       const table = tableFrom(r);
       const open = async (listen: string, preview: boolean): Promise<Server | undefined> => {
         if (this.role === 'primary') return undefined;
-        try {
-          return await openListener(table, this, listen, preview);
-        } catch (e) {
-          this.log.error(
-            { service: r.service, listen, err: (e as Error).message },
-            'cannot listen for restored route',
-          );
-          return undefined;
+        // The workers of a proxy killed a moment ago may still hold the address while they exit.
+        const deadline = Date.now() + RESTORE_LISTEN_RETRY_MS;
+        for (;;) {
+          try {
+            return await openListener(table, this, listen, preview);
+          } catch (e) {
+            const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+            if (code === 'EADDRINUSE' && Date.now() < deadline) {
+              await new Promise((r) => setTimeout(r, 100));
+              continue;
+            }
+            this.log.error(
+              { service: r.service, listen, err: (e as Error).message },
+              'cannot listen for restored route',
+            );
+            return undefined;
+          }
         }
       };
       const server = await open(r.listen, false);

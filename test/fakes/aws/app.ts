@@ -32,7 +32,8 @@ export class FakeApp {
   }
 
   async stop(reason: string): Promise<void> {
-    this.log(reason);
+    // The app's last words reach the log stream a little after the stop (CloudWatch delivery is not instant).
+    setTimeout(() => this.log(reason), 50);
     const s = this.server;
     this.server = undefined;
     if (!s) return;

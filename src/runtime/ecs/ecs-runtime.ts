@@ -1,0 +1,314 @@
+import {
+  CreateServiceCommand,
+  type CreateServiceCommandOutput,
+  DeleteServiceCommand,
+  DescribeServicesCommand,
+  type DescribeServicesCommandOutput,
+  DescribeTasksCommand,
+  type DescribeTasksCommandOutput,
+  ListServicesCommand,
+  type ListServicesCommandOutput,
+  ListTasksCommand,
+  type ListTasksCommandOutput,
+  type Service,
+  TagResourceCommand,
+  type Task,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import type { Logger } from 'pino';
+import type { AwsCaller } from '../../cloud/aws/call.js';
+import type { AwsClients } from '../../cloud/aws/clients.js';
+import { pollUntil } from '../../cloud/poll.js';
+import { DriverError, NotFoundError } from '../../core/errors.js';
+import { KeyedQueue } from '../../core/keyed-queue.js';
+import type { Instance } from '../../core/types.js';
+import type { LogOptions, Runtime, StartRequest } from '../runtime.js';
+import { createServiceInput, isStable, taskIp, whyNotStable } from './service.js';
+import { parseEcsSpec } from './spec.js';
+import { fromTags, isOurs, TAG, toTags } from './tags.js';
+import { TaskDefinitions } from './task-definition.js';
+import { instanceOf } from './view.js';
+
+/** Where an instance's output is: its task and container (logs live in CloudWatch Logs). */
+export interface TaskLogRef {
+  id: string;
+  cluster: string;
+  taskArn: string;
+  container: string;
+}
+export type LogReader = (ref: TaskLogRef, opts: LogOptions) => AsyncIterable<string>;
+
+export interface EcsRuntimeOptions {
+  clients: AwsClients;
+  /** Clusters `list` searches besides those `start` learns from the specs. */
+  clusters?: string[] | undefined;
+  /** Tag value scoping every resource to one control plane; also filters `list`. */
+  owner?: string | undefined;
+  /** Between two DescribeServices while waiting (default 5 s, as the seed's `sleep 5`). */
+  pollIntervalMs?: number | undefined;
+  /** Longest wait for a service to become stable (default 10 min: image pulls, capacity). */
+  startTimeoutMs?: number | undefined;
+  /** Reads a task's log lines (CloudWatch Logs); absent: `logs` says where they are. */
+  logs?: LogReader | undefined;
+  logger?: Logger | undefined;
+}
+
+const D = 'ecs';
+
+/**
+ * Runs each Baton instance as an ECS service of one task (see README.md for why this mapping): the
+ * revision's task definition is registered once (tagged, found again by its tags), the instance's service
+ * is created with an idempotency token derived from the instance id, and `start` returns once the
+ * service is stable — one deployment, running = desired — with the task's private IP as the address.
+ */
+export class EcsRuntime implements Runtime {
+  readonly kind = 'ecs';
+  private readonly ecs;
+  private readonly aws: AwsCaller;
+  private readonly tds: TaskDefinitions;
+  private readonly clusters: Set<string>;
+  /** Instance id → cluster, learned on start and list. */
+  private readonly where = new Map<string, string>();
+  private readonly queue = new KeyedQueue();
+  private readonly pollMs: number;
+  private readonly startTimeoutMs: number;
+
+  constructor(private readonly opts: EcsRuntimeOptions) {
+    this.ecs = opts.clients.ecs;
+    this.aws = opts.clients.caller(D);
+    this.tds = new TaskDefinitions(this.ecs, this.aws, opts.owner);
+    this.clusters = new Set(opts.clusters ?? []);
+    this.pollMs = opts.pollIntervalMs ?? 5000;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 600_000;
+  }
+
+  async start(req: StartRequest): Promise<Instance> {
+    const spec = parseEcsSpec(req.spec);
+    const cluster = spec.ecs.cluster;
+    return this.queue.run(req.id, async () => {
+      this.clusters.add(cluster);
+      this.where.set(req.id, cluster);
+      let s = await this.describe(cluster, req.id);
+      if (s?.status !== 'ACTIVE') {
+        const td = await this.tds.ensure(req, spec);
+        const res = await this.aws.call<CreateServiceCommandOutput>(
+          this.ecs,
+          new CreateServiceCommand(createServiceInput(req, spec, td, this.opts.owner)),
+          `create service ${req.id} in cluster ${cluster}`,
+        );
+        s = res.service;
+        this.opts.logger?.info({ id: req.id, cluster, taskDefinition: td }, 'ecs service created');
+      } else if (!isOurs(fromTags(s.tags), this.opts.owner)) {
+        throw new DriverError(D, `service ${req.id} in cluster ${cluster} exists and is not Baton's`);
+      }
+      return this.waitStable(cluster, req.id, s?.taskDefinition);
+    });
+  }
+
+  async list(service?: string): Promise<Instance[]> {
+    const out: Instance[] = [];
+    for (const cluster of this.clusters) {
+      const arns: string[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await this.aws.call<ListServicesCommandOutput>(
+          this.ecs,
+          new ListServicesCommand({ cluster, maxResults: 100, nextToken }),
+          `list services of cluster ${cluster}`,
+        );
+        arns.push(...(page.serviceArns ?? []));
+        nextToken = page.nextToken;
+      } while (nextToken);
+      for (let i = 0; i < arns.length; i += 10) {
+        for (const s of await this.describeMany(cluster, arns.slice(i, i + 10))) {
+          if (s.status !== 'ACTIVE' || !isOurs(fromTags(s.tags), this.opts.owner, service)) continue;
+          const inst = await this.view(cluster, s);
+          this.where.set(inst.id, cluster);
+          out.push(inst);
+        }
+      }
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async get(id: string): Promise<Instance | undefined> {
+    const found = await this.find(id);
+    return found ? this.view(found.cluster, found.service) : undefined;
+  }
+
+  /** A new deployment of the same task definition: ECS replaces the task (a new private IP). */
+  restart(id: string): Promise<Instance> {
+    return this.queue.run(id, async () => {
+      const found = await this.find(id);
+      if (!found) throw new NotFoundError(`instance ${id}`);
+      const { cluster, service: s } = found;
+      const tags = fromTags(s.tags);
+      await this.tag(cluster, s, {
+        [TAG.stopped]: 'false',
+        [TAG.restarts]: String(Number(tags[TAG.restarts] ?? 0) + 1),
+      });
+      await this.aws.call(
+        this.ecs,
+        new UpdateServiceCommand({ cluster, service: id, desiredCount: 1, forceNewDeployment: true }),
+        `restart service ${id}`,
+      );
+      return this.waitStable(cluster, id, s.taskDefinition);
+    });
+  }
+
+  /** Marks it stopped, then desiredCount 0: ECS sends SIGTERM and kills after the container's stopTimeout. */
+  stop(id: string, timeoutMs: number): Promise<void> {
+    return this.queue.run(id, async () => {
+      const found = await this.find(id);
+      if (!found) return;
+      const { cluster, service: s } = found;
+      if (fromTags(s.tags)[TAG.stopped] !== 'true') await this.tag(cluster, s, { [TAG.stopped]: 'true' });
+      if ((s.desiredCount ?? 0) > 0)
+        await this.aws.call(
+          this.ecs,
+          new UpdateServiceCommand({ cluster, service: id, desiredCount: 0 }),
+          `stop service ${id}`,
+        );
+      await this.poll(
+        () => this.describe(cluster, id),
+        (x) => x?.status !== 'ACTIVE' || ((x.runningCount ?? 0) === 0 && (x.pendingCount ?? 0) === 0),
+        Math.max(timeoutMs + 60_000, 120_000),
+        (x) => `service ${id} still has ${x?.runningCount} running task(s) after stopping`,
+      );
+    });
+  }
+
+  /** Deletes the instance's service (ECS keeps it DRAINING, then INACTIVE: both count as gone). */
+  remove(id: string): Promise<void> {
+    return this.queue.run(id, async () => {
+      const found = await this.find(id);
+      if (found) {
+        const { cluster, service: s } = found;
+        if ((s.runningCount ?? 0) > 0 && fromTags(s.tags)[TAG.stopped] !== 'true')
+          throw new DriverError(D, `instance ${id} is running; stop it before removing it`);
+        await this.aws
+          .call(
+            this.ecs,
+            new DeleteServiceCommand({ cluster, service: id, force: true }),
+            `delete service ${id}`,
+          )
+          .catch((err) => {
+            // A repeat after a lost answer: the service is already being deleted.
+            if (!/ServiceNotFound|ServiceNotActive/.test(String((err as Error).message))) throw err;
+          });
+      }
+      this.where.delete(id);
+    });
+  }
+
+  async *logs(id: string, opts: LogOptions = {}): AsyncIterable<string> {
+    const found = await this.find(id);
+    if (!found) throw new NotFoundError(`instance ${id}`);
+    const task = await this.latestTask(found.cluster, id, true);
+    const container = fromTags(found.service.tags)[TAG.container] ?? id;
+    if (!task?.taskArn) return;
+    if (!this.opts.logs)
+      throw new DriverError(
+        D,
+        `logs of ${id} are in CloudWatch Logs (the container's logConfiguration, task ${task.taskArn}); this driver has no log reader configured`,
+      );
+    yield* this.opts.logs({ id, cluster: found.cluster, taskArn: task.taskArn, container }, opts);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.idle();
+  }
+
+  private async find(id: string): Promise<{ cluster: string; service: Service } | undefined> {
+    const known = this.where.get(id);
+    for (const cluster of known ? [known, ...this.clusters] : this.clusters) {
+      const s = await this.describe(cluster, id);
+      if (s && s.status === 'ACTIVE' && isOurs(fromTags(s.tags), this.opts.owner)) {
+        this.where.set(id, cluster);
+        return { cluster, service: s };
+      }
+    }
+    return undefined;
+  }
+
+  private async describe(cluster: string, name: string): Promise<Service | undefined> {
+    return (await this.describeMany(cluster, [name]))[0];
+  }
+
+  private async describeMany(cluster: string, services: string[]): Promise<Service[]> {
+    const res = await this.aws.call<DescribeServicesCommandOutput>(
+      this.ecs,
+      new DescribeServicesCommand({ cluster, services, include: ['TAGS'] }),
+      `describe services ${services.join(', ')} in ${cluster}`,
+    );
+    // A missing service is a `failures` entry (reason MISSING), not an error.
+    return res.services ?? [];
+  }
+
+  /** The service's newest task: RUNNING ones first; with `stopped`, a stopped one when none runs. */
+  private async latestTask(cluster: string, serviceName: string, stopped = false): Promise<Task | undefined> {
+    for (const desiredStatus of stopped ? (['RUNNING', 'STOPPED'] as const) : (['RUNNING'] as const)) {
+      const list = await this.aws.call<ListTasksCommandOutput>(
+        this.ecs,
+        new ListTasksCommand({ cluster, serviceName, desiredStatus }),
+        `list tasks of ${serviceName}`,
+      );
+      if (!list.taskArns?.length) continue;
+      const res = await this.aws.call<DescribeTasksCommandOutput>(
+        this.ecs,
+        new DescribeTasksCommand({ cluster, tasks: list.taskArns }),
+        `describe tasks of ${serviceName}`,
+      );
+      const tasks = (res.tasks ?? []).sort(
+        (a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0),
+      );
+      const t = tasks.find((x) => x.lastStatus === 'RUNNING') ?? tasks[0];
+      if (t) return t;
+    }
+    return undefined;
+  }
+
+  private async view(cluster: string, s: Service): Promise<Instance> {
+    const task = (s.desiredCount ?? 0) > 0 ? await this.latestTask(cluster, s.serviceName!, true) : undefined;
+    return instanceOf(s, task, task ? taskIp(task) : undefined);
+  }
+
+  /** Polls DescribeServices until stable; a FAILED rollout (the circuit breaker) or the timeout aborts. */
+  private async waitStable(
+    cluster: string,
+    id: string,
+    taskDefinition: string | undefined,
+  ): Promise<Instance> {
+    const s = await this.poll(
+      async () => {
+        const x = await this.describe(cluster, id);
+        if (x?.status !== 'ACTIVE') throw new DriverError(D, `service ${id} disappeared while starting`);
+        if (x.deployments?.some((d) => d.status === 'PRIMARY' && d.rolloutState === 'FAILED'))
+          throw new DriverError(D, `service ${id} failed to start: ${whyNotStable(x)}`);
+        return x;
+      },
+      (x) => isStable(x, taskDefinition),
+      this.startTimeoutMs,
+      (x) => `service ${id} not stable after ${this.startTimeoutMs} ms: ${x ? whyNotStable(x) : 'not found'}`,
+    );
+    return this.view(cluster, s!);
+  }
+
+  private poll<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, why: (v: T) => string) {
+    return pollUntil(read, done, {
+      clock: this.aws.clock,
+      intervalMs: this.pollMs,
+      timeoutMs,
+      onTimeout: (v) => new DriverError(D, why(v)),
+    });
+  }
+
+  private async tag(cluster: string, s: Service, tags: Record<string, string>): Promise<void> {
+    await this.aws.call(
+      this.ecs,
+      new TagResourceCommand({ resourceArn: s.serviceArn!, tags: toTags(tags) }),
+      `tag service ${s.serviceName} in ${cluster}`,
+    );
+    s.tags = toTags({ ...fromTags(s.tags), ...tags });
+  }
+}

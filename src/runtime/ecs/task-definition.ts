@@ -1,0 +1,147 @@
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import {
+  DescribeTaskDefinitionCommand,
+  type DescribeTaskDefinitionCommandOutput,
+  ListTaskDefinitionsCommand,
+  type ListTaskDefinitionsCommandOutput,
+  RegisterTaskDefinitionCommand,
+  type RegisterTaskDefinitionCommandInput,
+  type RegisterTaskDefinitionCommandOutput,
+} from '@aws-sdk/client-ecs';
+import type { AwsCaller } from '../../cloud/aws/call.js';
+import { DriverError } from '../../core/errors.js';
+import type { EcsServiceSpec } from './spec.js';
+import { fromTags, MANAGED_BY, specHash, TAG, toTags } from './tags.js';
+
+/** Which revision of which Baton service a task definition is for. */
+export interface TdKey {
+  service: string;
+  revision: number;
+  deployment: string;
+}
+
+export const containerName = (spec: EcsServiceSpec, service: string): string =>
+  spec.ecs.container.name ?? service;
+
+/**
+ * The RegisterTaskDefinition input of a revision: the spec's fields as written, one essential container
+ * with the port mapping, plain `env` (plus PORT, BATON_SERVICE, BATON_REVISION) as `environment`, and
+ * `secrets` as `{name, valueFrom}` references ECS resolves at start — never the values. Tagged, with a
+ * hash of everything else, so a repeated step recognises its own registration.
+ */
+export function taskDefinitionInput(
+  key: TdKey,
+  spec: EcsServiceSpec,
+  owner: string | undefined,
+): RegisterTaskDefinitionCommandInput {
+  const { family, ...td } = spec.ecs.taskDefinition;
+  const c = spec.ecs.container;
+  const env = {
+    ...spec.env,
+    PORT: String(spec.port),
+    BATON_SERVICE: key.service,
+    BATON_REVISION: String(key.revision),
+  };
+  const container = {
+    ...c,
+    name: containerName(spec, key.service),
+    essential: true,
+    portMappings: [{ containerPort: spec.port, protocol: 'tcp' as const }],
+    environment: Object.entries(env).map(([name, value]) => ({ name, value })),
+    secrets: Object.entries(spec.secrets).map(([name, valueFrom]) => ({ name, valueFrom })),
+    // ECS sends SIGTERM, then SIGKILL after this (at most 120 s on ECS).
+    stopTimeout: Math.min(120, Math.max(2, Math.ceil(spec.stopTimeout / 1000))),
+  };
+  const body = { ...td, family: family ?? `baton-${key.service}`, containerDefinitions: [container] };
+  const tags = {
+    [TAG.managedBy]: MANAGED_BY,
+    [TAG.service]: key.service,
+    [TAG.revision]: String(key.revision),
+    [TAG.deployment]: key.deployment,
+    [TAG.spec]: specHash(body),
+    ...(owner ? { [TAG.owner]: owner } : {}),
+  };
+  return { ...(body as RegisterTaskDefinitionCommandInput), tags: toTags(tags) };
+}
+
+/** How many of a family's newest ACTIVE revisions are searched for an earlier registration. */
+const LOOK_BACK = 10;
+
+/**
+ * Registers the task definition of a revision once. RegisterTaskDefinition has no idempotency token, so
+ * before registering it looks for a revision of the family carrying the same Baton tags (revision, spec
+ * hash, owner): a repeated step, a resumed deploy, or a register whose answer was lost (a 5xx after
+ * it ran) finds it instead of making another. The call itself is retried only when throttled
+ * (`unsafe`), and the whole look-then-register is repeated on other transient errors.
+ */
+export class TaskDefinitions {
+  private readonly known = new Map<string, string>();
+
+  constructor(
+    private readonly ecs: ECSClient,
+    private readonly aws: AwsCaller,
+    private readonly owner: string | undefined,
+  ) {}
+
+  async ensure(key: TdKey, spec: EcsServiceSpec): Promise<string> {
+    const input = taskDefinitionInput(key, spec, this.owner);
+    const hash = fromTags(input.tags)[TAG.spec]!;
+    const cacheKey = `${key.service}|${key.revision}|${hash}`;
+    const hit = this.known.get(cacheKey);
+    if (hit) return hit;
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.find(input.family!, key, hash);
+      if (found) {
+        this.known.set(cacheKey, found);
+        return found;
+      }
+      try {
+        const res = await this.aws.call<RegisterTaskDefinitionCommandOutput>(
+          this.ecs,
+          new RegisterTaskDefinitionCommand(input),
+          `register task definition ${input.family} for ${key.service} revision ${key.revision}`,
+          'unsafe',
+        );
+        const arn = res.taskDefinition?.taskDefinitionArn;
+        if (!arn) throw new DriverError('ecs', 'RegisterTaskDefinition answered without an ARN');
+        this.known.set(cacheKey, arn);
+        return arn;
+      } catch (err) {
+        const status = (err as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause?.$metadata
+          ?.httpStatusCode;
+        if (attempt >= 5 || status === undefined || status < 500) throw err;
+      }
+    }
+  }
+
+  private async find(family: string, key: TdKey, hash: string): Promise<string | undefined> {
+    const list = await this.aws.call<ListTaskDefinitionsCommandOutput>(
+      this.ecs,
+      new ListTaskDefinitionsCommand({
+        familyPrefix: family,
+        status: 'ACTIVE',
+        sort: 'DESC',
+        maxResults: LOOK_BACK,
+      }),
+      `list task definitions of ${family}`,
+    );
+    for (const arn of list.taskDefinitionArns ?? []) {
+      if (!arn.includes(`/${family}:`)) continue; // familyPrefix also matches longer families
+      const d = await this.aws.call<DescribeTaskDefinitionCommandOutput>(
+        this.ecs,
+        new DescribeTaskDefinitionCommand({ taskDefinition: arn, include: ['TAGS'] }),
+        `describe task definition ${arn}`,
+      );
+      const t = fromTags(d.tags);
+      if (
+        t[TAG.managedBy] === MANAGED_BY &&
+        t[TAG.service] === key.service &&
+        t[TAG.revision] === String(key.revision) &&
+        t[TAG.spec] === hash &&
+        (this.owner === undefined || t[TAG.owner] === this.owner)
+      )
+        return arn;
+    }
+    return undefined;
+  }
+}

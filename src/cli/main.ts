@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { defaultDataDir } from '../api/paths.js';
+import { registerAgent } from './commands/agent.js';
 import { registerAudit } from './commands/audit.js';
+import { registerGovernor } from './commands/cluster-governor.js';
+import { registerNodes } from './commands/cluster-nodes.js';
+import { registerSetTag } from './commands/cluster-tag.js';
+import { registerTransition } from './commands/cluster-transition.js';
 import { registerControl } from './commands/control.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -40,6 +45,11 @@ registerControl(program);
 registerTraffic(program);
 registerUnlock(program);
 registerDoctor(program);
+registerAgent(program);
+registerSetTag(program);
+registerNodes(program);
+registerTransition(program);
+registerGovernor(program);
 
 try {
   await program.parseAsync(process.argv);

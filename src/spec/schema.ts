@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clusterSchema } from './cluster.js';
 import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';
 import { hooksSchema } from './hooks.js';
@@ -72,6 +73,8 @@ const commonFields = {
   strategy: strategySchema.prefault({ type: 'rolling' }),
   stopTimeout: duration('stopTimeout').default(DEFAULTS.stopTimeout),
   hooks: hooksSchema.optional(),
+  /** Cluster mode (`baton agent`): governors, restart files, revert threshold, registration. */
+  cluster: clusterSchema.optional(),
 };
 
 const processRuntime = z.strictObject({

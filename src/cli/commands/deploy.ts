@@ -4,6 +4,7 @@ import type { DeployEvent } from '../../engine/events.js';
 import { action, client, type Io, stdio } from '../context.js';
 import { progressPrinter } from '../progress.js';
 import { collect, selectServices } from '../spec-input.js';
+import { deployClusterServices } from './cluster-deploy.js';
 import { fetchPreviews, printPlan } from './plan.js';
 
 type Result = Extract<DeployEvent, { type: 'result' }>;
@@ -18,15 +19,29 @@ export function registerDeploy(program: Command, io: Io = stdio): void {
     .option('--set <key=value>', 'override a value, e.g. services.web.replicas=3 (repeatable)', collect)
     .option('--dry-run', 'print the plan; change nothing')
     .option('--json', 'print the result as JSON on stdout')
+    .option(
+      '--cluster',
+      'cluster mode: record the revision and make it desired in NATS; the agents roll it out',
+    )
+    .option('--nats <urls>', 'with --cluster: NATS server URL(s), comma-separated (env BATON_NATS)')
     .action(
       action(
         async (
           service: string | undefined,
-          opts: { file: string; profile?: string; set?: string[]; dryRun?: boolean; json?: boolean },
+          opts: {
+            file: string;
+            profile?: string;
+            set?: string[];
+            dryRun?: boolean;
+            json?: boolean;
+            cluster?: boolean;
+            nats?: string;
+          },
           cmd: Command,
         ) => {
           // Validation first: a bad file exits 2 before any daemon is contacted.
           const selected = await selectServices(opts, service);
+          if (opts.cluster) return deployClusterServices(io, selected, opts);
           const api = client(cmd);
           if (opts.dryRun) {
             const previews = await fetchPreviews(api, selected);

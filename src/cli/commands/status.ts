@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { ServiceStatus } from '../../api/status.js';
 import { action, client, type Io, stdio } from '../context.js';
+import { natsOption } from './cluster-common.js';
+import { clusterStatus, printClusterStatus } from './cluster-nodes.js';
 
 function printService(io: Io, s: ServiceStatus): void {
   const serving = s.instances.filter(
@@ -31,13 +33,26 @@ function printService(io: Io, s: ServiceStatus): void {
 }
 
 export function registerStatus(program: Command, io: Io = stdio): void {
-  program
-    .command('status')
-    .description('services, their revisions and instances')
-    .argument('[service]')
-    .option('--json', 'print as JSON')
-    .action(
-      action(async (service: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+  natsOption(
+    program
+      .command('status')
+      .description('services, their revisions and instances')
+      .argument('[service]')
+      .option('--json', 'print as JSON')
+      .option('--cluster', 'cluster mode: the desired revision and every node’s instances, from NATS'),
+  ).action(
+    action(
+      async (
+        service: string | undefined,
+        opts: { json?: boolean; cluster?: boolean; nats?: string },
+        cmd: Command,
+      ) => {
+        if (opts.cluster) {
+          const services = await clusterStatus(opts, service);
+          if (opts.json) io.out(JSON.stringify({ services }, null, 2));
+          else printClusterStatus(io, services);
+          return 0;
+        }
         const api = client(cmd);
         const services = service
           ? [await api.json<ServiceStatus>('GET', `/v1/services/${encodeURIComponent(service)}`)]
@@ -46,6 +61,7 @@ export function registerStatus(program: Command, io: Io = stdio): void {
         else if (services.length === 0) io.out('no services deployed yet (baton deploy)');
         else for (const s of services) printService(io, s);
         return 0;
-      }),
-    );
+      },
+    ),
+  );
 }

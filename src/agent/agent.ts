@@ -1,0 +1,255 @@
+import { join } from 'node:path';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { Registry } from '../cluster/registry.js';
+import { createMultiRouter } from '../router/create.js';
+import type { Router } from '../router/router.js';
+import { createMultiRuntime } from '../runtime/create.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { clusterOf } from '../spec/cluster.js';
+import { connectNats } from '../store/nats/connect.js';
+import { NatsStore } from '../store/nats/nats-store.js';
+import { Repo } from '../store/repo.js';
+import {
+  type DrainReply,
+  type DrainRequest,
+  gather,
+  SUBJECTS,
+  serve,
+  type TransitionReply,
+  type TransitionRequest,
+} from './control.js';
+import { DESIRED_PREFIX, type Desired } from './desired.js';
+import { eventLog } from './events.js';
+import { RegistryFollower } from './follower.js';
+import { GovernorCache, replicasFor } from './governors.js';
+import { NodeStatusBucket } from './node-status.js';
+import { ServiceRunner } from './service-runner.js';
+import type { AgentDeps } from './slot.js';
+
+export interface AgentOptions {
+  nats: string[];
+  node: string;
+  dataDir: string;
+  logger: Logger;
+  /** Registration and node status TTL, when this agent creates those buckets (default 60 s). */
+  ttlMs?: number;
+  /** Added to every `traffic.listen` port (several agents on one host). */
+  listenOffset?: number;
+  /** Reconcile interval (default 250 ms); desired changes are acted on at once besides. */
+  tickMs?: number;
+}
+
+/**
+ * `baton agent`: one per node. Watches the desired state (KV watch), reconciles this node's instances
+ * through a ServiceRunner per service, registers healthy instances, publishes the node's status, answers
+ * transitions, and follows the registry into this node's router.
+ */
+export class Agent {
+  private readonly runners = new Map<string, ServiceRunner>();
+  private subs: Subscription[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly startedAt = new Date().toISOString();
+  private dirty = false;
+
+  private constructor(
+    private readonly o: AgentOptions,
+    private readonly nc: NatsConnection,
+    private readonly store: NatsStore,
+    private readonly deps: AgentDeps,
+    private readonly follower: RegistryFollower,
+    private readonly nodes: NodeStatusBucket,
+    private readonly router: Router,
+    private readonly runtime: Runtime,
+  ) {}
+
+  static async start(o: AgentOptions): Promise<Agent> {
+    const nc = await connectNats({ servers: o.nats, name: `baton-agent-${o.node}` });
+    const replicas = replicasFor(nc);
+    const ttlMs = o.ttlMs ?? 60_000;
+    const store = await NatsStore.open(nc, { replicas });
+    const registry = await Registry.open(nc, { ttlMs, replicas });
+    const nodes = await NodeStatusBucket.open(nc, { ttlMs, replicas });
+    const runtime = createMultiRuntime({ dataDir: o.dataDir, logger: o.logger });
+    const router = createMultiRouter({ dataDir: o.dataDir, logger: o.logger });
+    const follower = new RegistryFollower({
+      node: o.node,
+      registry,
+      router,
+      dataDir: o.dataDir,
+      logger: o.logger,
+      listenOffset: o.listenOffset ?? 0,
+      cluster: (spec) => clusterOf(spec).register.cluster,
+    });
+    let agent: Agent | undefined;
+    const deps: AgentDeps = {
+      node: o.node,
+      runtime,
+      registry,
+      governors: new GovernorCache(nc, replicas),
+      store,
+      repo: new Repo(store),
+      emit: eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger),
+      logger: o.logger,
+      drainEverywhere: (service, ids, timeoutMs) => agent!.drainEverywhere(service, ids, timeoutMs),
+      changed: () => agent?.markChanged(),
+    };
+    agent = new Agent(o, nc, store, deps, follower, nodes, router, runtime);
+    await agent.run();
+    return agent;
+  }
+
+  private async run(): Promise<void> {
+    const onError = (err: unknown) => this.o.logger.warn({ err }, 'request handling failed');
+    this.subs.push(
+      serve<TransitionRequest, TransitionReply>(
+        this.nc,
+        SUBJECTS.transition,
+        async (req) => this.onTransition(req),
+        onError,
+      ),
+      serve<DrainRequest, DrainReply>(this.nc, SUBJECTS.drain, (req) => this.follower.onDrain(req), onError),
+    );
+    await this.publishStatus();
+    const watch = await this.store.watch<Desired>(DESIRED_PREFIX);
+    void (async () => {
+      for await (const c of watch) {
+        if (this.stopped) break;
+        const service = c.key.slice(DESIRED_PREFIX.length);
+        await (c.op === 'put' ? this.onDesired(c.value) : this.onRemoved(service)).catch((err: unknown) =>
+          this.o.logger.error({ err, service }, 'applying desired state failed'),
+        );
+      }
+    })();
+    this.stopWatch = () => watch.stop();
+    const loop = () => {
+      void this.tickOnce().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(loop, this.o.tickMs ?? 250);
+      });
+    };
+    loop();
+    this.scheduleStatus(this.statusEveryMs());
+  }
+
+  private stopWatch: () => void = () => undefined;
+
+  private statusEveryMs(): number {
+    return Math.max(250, Math.floor(this.nodes.ttlMs / 4));
+  }
+
+  /** Publishes the node status after `ms`, then every quarter of the TTL (sooner after a change). */
+  private scheduleStatus(ms: number): void {
+    clearTimeout(this.statusTimer);
+    if (this.stopped) return;
+    this.statusTimer = setTimeout(() => {
+      void this.publishStatus()
+        .catch((err: unknown) => this.o.logger.warn({ err }, 'publishing node status failed'))
+        .finally(() => this.scheduleStatus(this.dirty ? 100 : this.statusEveryMs()));
+    }, ms);
+  }
+
+  markChanged(): void {
+    if (this.dirty) return;
+    this.dirty = true;
+    // Soon, not at once: a burst of changes makes one write.
+    this.scheduleStatus(100);
+  }
+
+  private async onDesired(d: Desired): Promise<void> {
+    const rev = await this.deps.repo.getRevision(d.service, d.revision);
+    if (!rev) {
+      this.o.logger.error({ service: d.service, revision: d.revision }, 'desired revision not found');
+      return;
+    }
+    this.deps.emit({ type: 'desired', service: d.service, revision: d.revision });
+    let r = this.runners.get(d.service);
+    if (r) r.setDesired(d, rev);
+    else {
+      r = new ServiceRunner(this.deps, d.service, d, rev);
+      await r.adopt();
+      this.runners.set(d.service, r);
+    }
+    await this.follower.follow(d.service, rev.spec);
+    // Act now rather than at the next tick.
+    void this.tickOnce();
+    this.markChanged();
+  }
+
+  private async onRemoved(service: string): Promise<void> {
+    const r = this.runners.get(service);
+    if (!r) return;
+    this.runners.delete(service);
+    await r.removeAll();
+    await this.follower.unfollow(service);
+    this.markChanged();
+  }
+
+  private tickOnce(): Promise<void> {
+    this.ticking = this.ticking.then(() => this.tick());
+    return this.ticking;
+  }
+
+  private async tick(): Promise<void> {
+    await Promise.all(
+      [...this.runners.values()].map((r) =>
+        r.tick().catch((err: unknown) => this.o.logger.warn({ err, service: r.service }, 'tick failed')),
+      ),
+    );
+  }
+
+  private async onTransition(req: TransitionRequest): Promise<TransitionReply | undefined> {
+    if (req.node !== undefined && req.node !== this.o.node) return undefined;
+    const r = this.runners.get(req.service);
+    if (!r) return { node: this.o.node, known: false, results: [] };
+    const results = r.apply(req.transition);
+    void this.tickOnce();
+    return { node: this.o.node, known: true, results };
+  }
+
+  /** Asks every live node's follower to stop routing to `ids`; waits for all answers (or the timeout). */
+  async drainEverywhere(service: string, ids: string[], timeoutMs: number): Promise<void> {
+    const live = await this.nodes.list().catch(() => []);
+    const replies = await gather<DrainReply>(
+      this.nc,
+      SUBJECTS.drain,
+      { service, instances: ids },
+      {
+        expect: Math.max(1, live.length),
+        timeoutMs,
+      },
+    );
+    const missing = live.map((n) => n.node).filter((n) => !replies.some((r) => r.node === n));
+    if (missing.length)
+      this.o.logger.warn({ service, ids, missing }, 'nodes did not confirm the drain in time; going on');
+  }
+
+  private async publishStatus(): Promise<void> {
+    this.dirty = false;
+    await this.nodes.put({
+      node: this.o.node,
+      pid: process.pid,
+      at: new Date().toISOString(),
+      startedAt: this.startedAt,
+      services: [...this.runners.values()].map((r) => r.status()),
+    });
+  }
+
+  /** Stops watching and reconciling; instances keep running, registrations age out. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.statusTimer);
+    this.stopWatch();
+    for (const s of this.subs) s.unsubscribe();
+    await this.ticking.catch(() => undefined);
+    await Promise.all([...this.runners.values()].map((r) => r.close()));
+    await this.follower.close();
+    await this.nodes.remove(this.o.node).catch(() => undefined);
+    await this.router.close().catch(() => undefined);
+    await this.runtime.close().catch(() => undefined);
+    await this.nc.drain().catch(() => undefined);
+  }
+}

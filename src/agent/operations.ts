@@ -1,0 +1,286 @@
+import type { GovernorLease } from '../cluster/governor.js';
+import { DeployFailedError } from '../core/errors.js';
+import { type Instance, InstanceState, type Revision } from '../core/types.js';
+import { awaitHealthy } from '../engine/await-healthy.js';
+import { clusterOf, type GovernorSpec } from '../spec/cluster.js';
+import { recordFailure } from './desired.js';
+import { transition } from './machine.js';
+import { type AgentDeps, instanceIdOf, registrationOf, type Slot } from './slot.js';
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+/** Waiting for a governor slot: long (a rollout of many nodes), and aborted when the desired state moves. */
+const ACQUIRE_TIMEOUT_MS = 3_600_000;
+
+/** What an operation needs from the service runner it runs for. */
+export interface OpContext {
+  deps: AgentDeps;
+  service: string;
+  /** The desired revision now (it may move while an operation waits). */
+  revision(): Revision;
+  /** Aborted when the desired revision changes: a wait for a governor slot ends. */
+  signal(): AbortSignal;
+  /** Instance ids an operation is creating (not yet a slot's): the runner must not retire them. */
+  creating: Set<string>;
+}
+
+export function backoff(slot: Slot): void {
+  slot.nextRestartAt = Date.now() + Math.min(BACKOFF_BASE_MS * 2 ** slot.restarts, BACKOFF_MAX_MS);
+  slot.restarts++;
+}
+
+async function withLease<T>(
+  ctx: OpContext,
+  spec: GovernorSpec | undefined,
+  holder: string,
+  fn: (lease: GovernorLease | undefined) => Promise<T>,
+): Promise<T> {
+  if (!spec) return fn(undefined);
+  const g = await ctx.deps.governors.get(spec);
+  const lease = await g.acquire(holder, { timeoutMs: ACQUIRE_TIMEOUT_MS, signal: ctx.signal() });
+  try {
+    return await fn(lease);
+  } finally {
+    await g.release(lease).catch((err: unknown) => ctx.deps.logger.warn({ err }, 'governor release failed'));
+  }
+}
+
+function done(ctx: OpContext, slot: Slot, why: string): void {
+  const from = slot.state;
+  const d = transition(from, 'done');
+  if (d.ok && d.to !== from) {
+    slot.state = d.to;
+    ctx.deps.emit({ type: 'state', service: ctx.service, slot: slot.index, from, to: d.to, why });
+  }
+  ctx.deps.changed();
+}
+
+async function register(ctx: OpContext, slot: Slot, rev: Revision, inst: Instance): Promise<void> {
+  await slot.reg?.stop();
+  slot.reg = await ctx.deps.registry.keepAlive(registrationOf(ctx.deps.node, rev, inst));
+}
+
+/** Deregisters the slot's instance and waits until no router sends it new requests. */
+export async function unroute(ctx: OpContext, slot: Slot, rev: Revision): Promise<void> {
+  if (!slot.reg) return;
+  const reg = slot.reg;
+  slot.reg = undefined;
+  await reg.stop({ deregister: true });
+  if (slot.inst)
+    await ctx.deps.drainEverywhere(ctx.service, [slot.inst.id], rev.spec.traffic.drainTimeout + 2000);
+}
+
+/** A failure of an instance of `rev`: counted, and the desired revision reverted at the threshold. */
+async function failed(ctx: OpContext, rev: Revision, reason: string): Promise<void> {
+  const { deps } = ctx;
+  const d = await recordFailure(
+    deps.store,
+    ctx.service,
+    rev.number,
+    clusterOf(rev.spec).maxFailures,
+    `agent:${deps.node}`,
+    reason,
+  );
+  if (d.action !== 'revert') return;
+  deps.emit({ type: 'revert', service: ctx.service, from: d.failed, to: d.next.revision, reason });
+  await deps.repo.setRevisionStatus(ctx.service, d.failed, 'failed', reason).catch(() => undefined);
+  await deps.repo.audit({
+    actor: `agent:${deps.node}`,
+    action: 'cluster.revert',
+    service: ctx.service,
+    revision: d.next.revision,
+    result: 'failed',
+    message: `revision ${d.failed} failed health on ${deps.node}; reverted to ${d.next.revision}: ${reason}`,
+  });
+}
+
+/** Starts a new instance of the desired revision in an empty slot. */
+export async function startFresh(ctx: OpContext, slot: Slot): Promise<void> {
+  const rev = ctx.revision();
+  const { runtime, node, emit } = ctx.deps;
+  const id = instanceIdOf(ctx.service, node, slot.index, rev.number);
+  ctx.creating.add(id);
+  try {
+    const inst = await runtime.start({
+      id,
+      service: ctx.service,
+      revision: rev.number,
+      deployment: `agent-${node}`,
+      spec: rev.spec,
+    });
+    slot.inst = inst;
+    try {
+      await awaitHealthy(runtime, id, rev.spec.probe, () => undefined);
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      emit({
+        type: 'started',
+        service: ctx.service,
+        slot: slot.index,
+        instance: id,
+        revision: rev.number,
+        healthy: false,
+      });
+      await runtime.stop(id, rev.spec.stopTimeout).catch(() => undefined);
+      await runtime.remove(id).catch(() => undefined);
+      slot.inst = undefined;
+      backoff(slot);
+      if (e instanceof DeployFailedError) await failed(ctx, rev, reason);
+      return;
+    }
+    await register(ctx, slot, rev, inst);
+    slot.healthy = true;
+    slot.passes = rev.spec.probe.healthyThreshold;
+    slot.fails = 0;
+    emit({
+      type: 'started',
+      service: ctx.service,
+      slot: slot.index,
+      instance: id,
+      revision: rev.number,
+      healthy: true,
+    });
+  } finally {
+    ctx.creating.delete(id);
+    ctx.deps.changed();
+  }
+}
+
+/**
+ * Replaces the slot's instance with one of the desired revision, under the update governor: acquire →
+ * start the new instance → wait healthy → register it → deregister the old one → wait until every
+ * router stopped sending to it → stop it → release. A new instance that fails health is removed (the
+ * old one never stopped serving) and counted; at `maxFailures` the desired revision reverts everywhere.
+ */
+export async function update(ctx: OpContext, slot: Slot): Promise<void> {
+  const rev = ctx.revision();
+  const { runtime, node, emit } = ctx.deps;
+  const old = slot.inst!;
+  const holder = `${node}.${old.id}`;
+  const gov = clusterOf(rev.spec).updateGovernor;
+  try {
+    await withLease(ctx, gov, holder, async (lease) => {
+      // The desired revision moved while waiting (a revert, a newer deploy): the next tick decides again.
+      if (ctx.revision().number !== rev.number) return;
+      emit({
+        type: 'update.start',
+        service: ctx.service,
+        slot: slot.index,
+        from: old.id,
+        revision: rev.number,
+        lease: lease?.seq ?? 0,
+      });
+      const id = instanceIdOf(ctx.service, node, slot.index, rev.number);
+      ctx.creating.add(id);
+      try {
+        const inst = await runtime.start({
+          id,
+          service: ctx.service,
+          revision: rev.number,
+          deployment: `agent-${node}`,
+          spec: rev.spec,
+        });
+        try {
+          await awaitHealthy(runtime, id, rev.spec.probe, () => undefined);
+        } catch (e) {
+          const reason = e instanceof Error ? e.message : String(e);
+          await runtime.stop(id, rev.spec.stopTimeout).catch(() => undefined);
+          await runtime.remove(id).catch(() => undefined);
+          emit({
+            type: 'update.failed',
+            service: ctx.service,
+            slot: slot.index,
+            revision: rev.number,
+            reason,
+          });
+          backoff(slot);
+          await failed(ctx, rev, reason);
+          return;
+        }
+        const oldReg = slot.reg;
+        slot.reg = await ctx.deps.registry.keepAlive(registrationOf(node, rev, inst));
+        if (oldReg) {
+          await oldReg.stop({ deregister: true });
+          await ctx.deps.drainEverywhere(ctx.service, [old.id], rev.spec.traffic.drainTimeout + 2000);
+        }
+        slot.inst = inst;
+        slot.healthy = true;
+        slot.passes = rev.spec.probe.healthyThreshold;
+        slot.fails = 0;
+        slot.restarts = 0;
+        await runtime.stop(old.id, rev.spec.stopTimeout);
+        await runtime.remove(old.id).catch(() => undefined);
+        emit({
+          type: 'update.end',
+          service: ctx.service,
+          slot: slot.index,
+          instance: id,
+          revision: rev.number,
+          lease: lease?.seq ?? 0,
+        });
+      } finally {
+        ctx.creating.delete(id);
+      }
+    });
+  } finally {
+    done(ctx, slot, 'update finished');
+  }
+}
+
+/**
+ * Restarts the slot's instance under the restart governor: deregister and drain it (when it served),
+ * restart it, wait healthy, register it again. Used for remediation, touched files and `transition restart`.
+ */
+export async function restart(ctx: OpContext, slot: Slot, why: string): Promise<void> {
+  const rev = ctx.revision();
+  const { runtime, node, emit } = ctx.deps;
+  const inst = slot.inst!;
+  try {
+    await withLease(ctx, clusterOf(rev.spec).restartGovernor, `${node}.${inst.id}`, async () => {
+      emit({ type: 'restart.start', service: ctx.service, slot: slot.index, instance: inst.id, why });
+      await unroute(ctx, slot, rev);
+      slot.healthy = false;
+      slot.inst = await runtime.restart(inst.id);
+      slot.passes = 0;
+      slot.fails = 0;
+      let healthy = false;
+      try {
+        await awaitHealthy(runtime, inst.id, rev.spec.probe, () => undefined);
+        healthy = true;
+      } catch {
+        // Left unregistered; the probes of the next ticks decide (with backoff) what comes next.
+      }
+      if (healthy) {
+        await register(ctx, slot, rev, slot.inst);
+        slot.healthy = true;
+        slot.passes = rev.spec.probe.healthyThreshold;
+      }
+      slot.nextProbeAt = Date.now() + rev.spec.probe.interval;
+      emit({ type: 'restart.end', service: ctx.service, slot: slot.index, instance: inst.id, healthy });
+    });
+  } finally {
+    done(ctx, slot, `restart finished (${why})`);
+  }
+}
+
+/** `stop`: out of the routers first, then stopped; the instance is kept so `restart` can start it. */
+export async function stopSlot(ctx: OpContext, slot: Slot): Promise<void> {
+  const rev = ctx.revision();
+  await unroute(ctx, slot, rev);
+  slot.healthy = false;
+  if (slot.inst && slot.inst.state === InstanceState.Running)
+    await ctx.deps.runtime.stop(slot.inst.id, rev.spec.stopTimeout);
+  ctx.deps.changed();
+}
+
+/** Removes an instance no slot wants (scaled down, a duplicate after a crash, a service no longer desired). */
+export async function retire(ctx: OpContext, inst: Instance, why: string): Promise<void> {
+  const rev = ctx.revision();
+  const { runtime, registry, emit } = ctx.deps;
+  const reg = registrationOf(ctx.deps.node, rev, inst);
+  await registry.deregister(reg).catch(() => undefined);
+  await ctx.deps.drainEverywhere(ctx.service, [inst.id], rev.spec.traffic.drainTimeout + 2000);
+  await runtime.stop(inst.id, rev.spec.stopTimeout);
+  await runtime.remove(inst.id).catch(() => undefined);
+  emit({ type: 'retired', service: ctx.service, instance: inst.id, why });
+}

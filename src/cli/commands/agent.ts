@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { Agent } from '../../agent/agent.js';
+import { parseDuration } from '../../core/duration.js';
+import { InputError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { checkToken } from '../../store/check.js';
+import { action, globals } from '../context.js';
+import { natsOption, natsServers } from './cluster-common.js';
+
+interface AgentFlags {
+  nats?: string;
+  node: string;
+  ttl: string;
+  listenOffset: string;
+}
+
+export function registerAgent(program: Command): void {
+  natsOption(
+    program
+      .command('agent')
+      .description('cluster mode: run this node’s instances from the desired state in NATS (one per node)')
+      .requiredOption('--node <name>', 'this node’s name (letters, digits, - and _)')
+      .option(
+        '--ttl <duration>',
+        'registration and node status TTL when this agent creates the buckets',
+        '60s',
+      )
+      .option('--listen-offset <n>', 'added to every traffic.listen port (several agents on one host)', '0'),
+  ).action(
+    action(async (opts: AgentFlags, cmd: Command) => {
+      checkToken(opts.node, 'node name');
+      const ttlMs = parseDuration(opts.ttl);
+      if (ttlMs === undefined || ttlMs < 1000)
+        throw new InputError(`--ttl must be a duration of 1s or more, not ${opts.ttl}`);
+      const listenOffset = Number(opts.listenOffset);
+      if (!Number.isInteger(listenOffset) || listenOffset < 0)
+        throw new InputError('--listen-offset must be a whole number');
+      const logger = createLogger('baton-agent');
+      const agent = await Agent.start({
+        nats: natsServers(opts),
+        node: opts.node,
+        dataDir: globals(cmd).dataDir,
+        logger,
+        ttlMs,
+        listenOffset,
+      });
+      logger.info({ node: opts.node, pid: process.pid }, 'agent running');
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      await agent.stop();
+      return 0;
+    }),
+  );
+}

@@ -37,6 +37,9 @@ describe.skipIf(!requireNats())('NatsStore on a 3-node cluster with R3 buckets',
     const store = await NatsStore.open(nc, { bucket: 'r3', replicas: 3 });
     try {
       expect(nc.getServer()).toBe(leader.url.replace('nats://', ''));
+      const watch = await store.watch<{ tag: string }>('services.');
+      const changes = watch[Symbol.asyncIterator]();
+      expect((await changes.next()).value).toMatchObject({ key: 'services.web', initial: true });
       await leader.kill();
 
       // No waiting here: each call rides through the reconnect and the leader election itself.
@@ -54,6 +57,15 @@ describe.skipIf(!requireNats())('NatsStore on a 3-node cluster with R3 buckets',
       expect((await store.read('journal.d1')).map((r) => r.value)).toEqual([{ step: 1 }, { step: 2 }]);
       expect((await store.get('services.web'))?.revision).toBe(r2);
       expect(others.map((s) => s.url)).toContain(`nats://${nc.getServer()}`);
+
+      // The watch lost its server too, and goes on after the last change it yielded.
+      expect((await changes.next()).value).toMatchObject({
+        key: 'services.web',
+        value: { tag: 'v2' },
+        revision: r2,
+      });
+      expect((await changes.next()).value).toMatchObject({ key: 'services.api', value: { tag: 'v1' } });
+      watch.stop();
 
       const after = await (await jetstreamManager(nc)).streams.info('KV_r3');
       expect(after.cluster?.leader).not.toBe(leader.name);

@@ -17,12 +17,22 @@ describe.skipIf(!requireNats())('NatsStore.watch on a real nats-server', () => {
     const writer = await NatsStore.connect({ servers: server.url, bucket: 'desired' });
     const agent = await NatsStore.connect({ servers: server.url, bucket: 'desired' });
     try {
-      const r1 = await writer.create('desired.web.tag', 'v1');
+      const r0 = await writer.create('desired.web.tag', 'v0');
+      const replicas = await writer.create('desired.web.replicas', '2');
+      const r1 = await writer.update('desired.web.tag', 'v1', r0);
       await writer.create('desired.webapp.tag', 'other service');
       await writer.create('nodes.n1', { up: true });
       const watch = await agent.watch<string>('desired.web.');
       const it = watch[Symbol.asyncIterator]();
       const next = async () => (await it.next()).value as StoreChange<string>;
+      // Each key's current value, in revision order.
+      expect(await next()).toEqual({
+        op: 'put',
+        key: 'desired.web.replicas',
+        value: '2',
+        revision: replicas,
+        initial: true,
+      });
       expect(await next()).toEqual({
         op: 'put',
         key: 'desired.web.tag',

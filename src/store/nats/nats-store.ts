@@ -165,7 +165,9 @@ export class NatsStore implements Store {
   async watch<T>(prefix: string): Promise<StoreWatch<T>> {
     checkPrefix(prefix);
     this.open();
-    return withRetry(`watch ${prefix || '(all)'}`, this.retry, () => StoreWatch.start<T>(this.kv, prefix));
+    return withRetry(`watch ${prefix || '(all)'}`, this.retry, () =>
+      StoreWatch.start<T>(this.nc, this.kv, prefix),
+    );
   }
 
   async append<T>(log: string, value: T): Promise<number> {

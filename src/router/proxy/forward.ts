@@ -161,6 +161,7 @@ class Exchange implements RawOwner, ResponseSink {
   private reader: ResponseReader | undefined;
   private rawReused = false;
   private rawHead: string | undefined;
+  private last: Buffer | undefined;
   private bodyStarted = false;
   private responded = false;
   private failed = false;
@@ -276,6 +277,11 @@ class Exchange implements RawOwner, ResponseSink {
 
   /** ResponseSink: part of the body. */
   body(data: Buffer): boolean {
+    // The last part goes out with `end` (one write call instead of two).
+    if (this.reader!.done) {
+      this.last = data;
+      return true;
+    }
     if (this.res.write(data)) return true;
     this.raw?.pause();
     this.res.once('drain', onClientDrainRaw);
@@ -295,7 +301,9 @@ class Exchange implements RawOwner, ResponseSink {
       pool.forget(s);
       s.destroy();
     }
-    this.res.end();
+    const last = this.last;
+    this.last = undefined;
+    this.res.end(last);
   }
 
   resumeRaw(): void {

@@ -140,56 +140,87 @@ export class ResponseReader {
     return nl + 1;
   }
 
-  /** Parses a head; true when it was an interim (1xx) response to skip. */
+  /**
+   * Parses a head in one pass over the string (no split, no regular expression for the common headers);
+   * true when it was an interim (1xx) response to skip.
+   */
   private parseHead(text: string): boolean {
-    const lines = text.split('\r\n');
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
-    if (!m) throw new Error('bad status line');
-    const status = Number(m[2]);
+    let eol = text.indexOf('\r\n');
+    if (eol < 0) eol = text.length;
+    const minor = text.charCodeAt(7) - 48;
+    if (
+      eol < 12 ||
+      !text.startsWith('HTTP/1.') ||
+      (minor !== 0 && minor !== 1) ||
+      text.charCodeAt(8) !== 32 ||
+      !isDigit(text, 9) ||
+      !isDigit(text, 10) ||
+      !isDigit(text, 11) ||
+      (eol > 12 && text.charCodeAt(12) !== 32)
+    ) {
+      throw new Error('bad status line');
+    }
+    const status =
+      (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + text.charCodeAt(11) - 48;
     if (status === 101) throw new Error('unexpected 101 Switching Protocols');
     if (status < 200) return true;
     this.status = status;
-    this.reason = m[3] ?? '';
-    let keepAlive = m[1] === '1';
+    this.reason = eol > 13 ? text.slice(13, eol) : '';
+    let keepAlive = minor === 1;
     let length = -1;
     let chunked = false;
     let listed: string[] | undefined;
-    const raw: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i]!;
-      const colon = l.indexOf(':');
-      if (colon <= 0 || l.charCodeAt(0) === 32 || l.charCodeAt(0) === 9) throw new Error('bad header line');
-      const name = l.slice(0, colon);
-      const value = l.slice(colon + 1).trim();
-      const lower = name.toLowerCase();
-      if (lower === 'content-length') {
-        const n = Number(value);
-        if (!/^\d+$/.test(value) || (length >= 0 && n !== length)) throw new Error('bad content-length');
-        length = n;
-      } else if (lower === 'transfer-encoding') {
-        chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-        if (!chunked) keepAlive = false;
-      } else if (lower === 'connection') {
-        for (const t of value.split(',')) {
-          const token = t.trim().toLowerCase();
-          if (token === 'close') keepAlive = false;
-          else if (token === 'keep-alive') keepAlive ||= m[1] === '0';
-          else if (token !== '') {
-            listed ??= [];
-            listed.push(token);
+    const out = this.headers;
+    for (let at = eol + 2; at < text.length; ) {
+      let end = text.indexOf('\r\n', at);
+      if (end < 0) end = text.length;
+      const colon = text.indexOf(':', at);
+      const first = text.charCodeAt(at);
+      if (colon <= at || colon > end || first === 32 || first === 9) throw new Error('bad header line');
+      const name = text.slice(at, colon);
+      const value = text.slice(colon + 1, end).trim();
+      at = end + 2;
+      // Only names of these lengths can be framing or hop-by-hop headers: lower-case just those.
+      const n = name.length;
+      if (n === 2 || n === 7 || n === 10 || (n >= 14 && n <= 19)) {
+        const lower = name.toLowerCase();
+        if (lower === 'content-length') {
+          const v = Number(value);
+          if (value === '' || !isDigits(value) || (length >= 0 && v !== length))
+            throw new Error('bad content-length');
+          length = v;
+        } else if (lower === 'transfer-encoding') {
+          chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+          if (!chunked) keepAlive = false;
+          continue;
+        } else if (lower === 'connection') {
+          for (const t of value.split(',')) {
+            const token = t.trim().toLowerCase();
+            if (token === 'close') keepAlive = false;
+            else if (token === 'keep-alive') keepAlive ||= minor === 0;
+            else if (token !== '') {
+              listed ??= [];
+              listed.push(token);
+            }
           }
-        }
-      } else if (lower === 'keep-alive') {
-        const hint = /timeout=(\d+)/.exec(value);
-        if (hint) this.keepAliveMs = Number(hint[1]) * 1000 - 1000;
+          continue;
+        } else if (lower === 'keep-alive') {
+          const hint = /timeout=(\d+)/.exec(value);
+          if (hint) this.keepAliveMs = Number(hint[1]) * 1000 - 1000;
+          continue;
+        } else if (HOP_BY_HOP.has(lower)) continue;
       }
-      raw.push(name, value);
+      out.push(name, value);
     }
-    for (let i = 0; i < raw.length; i += 2) {
-      const lower = raw[i]!.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || listed?.includes(lower)) continue;
-      if (chunked && lower === 'content-length') continue;
-      this.headers.push(raw[i]!, raw[i + 1]!);
+    // Rare: names listed by Connection, or a Content-Length beside chunked coding, are dropped.
+    if (listed !== undefined || (chunked && length >= 0)) {
+      const kept: string[] = [];
+      for (let i = 0; i < out.length; i += 2) {
+        const lower = out[i]!.toLowerCase();
+        if (listed?.includes(lower) || (chunked && lower === 'content-length')) continue;
+        kept.push(out[i]!, out[i + 1]!);
+      }
+      this.headers = kept;
     }
     this.reusable = keepAlive;
     if (this.noBody || status === 204 || status === 304) this.state = DONE;
@@ -211,4 +242,14 @@ export class ResponseReader {
     sink.end();
     return true;
   }
+}
+
+function isDigit(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 48 && c <= 57;
+}
+
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (!isDigit(s, i)) return false;
+  return true;
 }

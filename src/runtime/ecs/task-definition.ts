@@ -75,7 +75,8 @@ const LOOK_BACK = 10;
  * (`unsafe`), and the whole look-then-register is repeated on other transient errors.
  */
 export class TaskDefinitions {
-  private readonly known = new Map<string, string>();
+  /** Registration per revision and spec, shared by the instances of a revision starting at once. */
+  private readonly known = new Map<string, Promise<string>>();
 
   constructor(
     private readonly ecs: ECSClient,
@@ -83,18 +84,28 @@ export class TaskDefinitions {
     private readonly owner: string | undefined,
   ) {}
 
-  async ensure(key: TdKey, spec: EcsServiceSpec): Promise<string> {
+  ensure(key: TdKey, spec: EcsServiceSpec): Promise<string> {
     const input = taskDefinitionInput(key, spec, this.owner);
     const hash = fromTags(input.tags)[TAG.spec]!;
     const cacheKey = `${key.service}|${key.revision}|${hash}`;
-    const hit = this.known.get(cacheKey);
-    if (hit) return hit;
+    let p = this.known.get(cacheKey);
+    if (!p) {
+      p = this.findOrRegister(key, input, hash);
+      this.known.set(cacheKey, p);
+      // A failure is not remembered: the next start looks again.
+      p.catch(() => this.known.delete(cacheKey));
+    }
+    return p;
+  }
+
+  private async findOrRegister(
+    key: TdKey,
+    input: RegisterTaskDefinitionCommandInput,
+    hash: string,
+  ): Promise<string> {
     for (let attempt = 1; ; attempt++) {
       const found = await this.find(input.family!, key, hash);
-      if (found) {
-        this.known.set(cacheKey, found);
-        return found;
-      }
+      if (found) return found;
       try {
         const res = await this.aws.call<RegisterTaskDefinitionCommandOutput>(
           this.ecs,
@@ -104,7 +115,6 @@ export class TaskDefinitions {
         );
         const arn = res.taskDefinition?.taskDefinitionArn;
         if (!arn) throw new DriverError('ecs', 'RegisterTaskDefinition answered without an ARN');
-        this.known.set(cacheKey, arn);
         return arn;
       } catch (err) {
         const status = (err as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause?.$metadata

@@ -1,0 +1,242 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/cloud/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { Deployer } from '../../src/engine/deployer.js';
+import type { DeployEvent } from '../../src/engine/events.js';
+import { AlbRouter } from '../../src/router/alb/router.js';
+import { EcsRuntime } from '../../src/runtime/ecs/ecs-runtime.js';
+import { type ServiceSpec, serviceSchema } from '../../src/spec/schema.js';
+import { MemoryStore } from '../../src/store/fake/memory-store.js';
+import { Repo } from '../../src/store/repo.js';
+import { LISTENER_ARN, PREVIEW_LISTENER_ARN, TG_BLUE, TG_GREEN } from '../fakes/aws/elb.js';
+import { FakeAws } from '../fakes/aws/fake-aws.js';
+import { serverError } from '../fakes/aws/faults.js';
+import { APP_PORT, CLUSTER, ecsSpec, fakeLogs } from '../fakes/aws/setup.js';
+
+/** The engine's common fields (parsed as usual) with the ECS fields of `ecsSpec` on top. */
+function spec(
+  version: string,
+  extra: Record<string, unknown> = {},
+  ecs: Record<string, unknown> = {},
+): ServiceSpec {
+  const common = serviceSchema.parse({
+    runtime: 'process',
+    command: 'unused',
+    replicas: 2,
+    probe: { http: { path: '/health' }, interval: '20ms', startTimeout: '5s' },
+    traffic: { listen: '127.0.0.1:1', drainTimeout: '1s' },
+    strategy: { type: 'replace' },
+    ...extra,
+  });
+  return { ...common, ...ecsSpec({ VERSION: version }, ecs) } as unknown as ServiceSpec;
+}
+
+/** Baton's engine over the ECS runtime and the ALB router, both on the fake, in virtual time for AWS waits. */
+function setup(fakeOpts: ConstructorParameters<typeof FakeAws>[0] = {}) {
+  const fake = new FakeAws(fakeOpts);
+  const clients = fake.clients(new VirtualClock());
+  const runtime = new EcsRuntime({
+    clients,
+    clusters: [CLUSTER],
+    owner: 'o',
+    pollIntervalMs: 1000,
+    startTimeoutMs: 120_000,
+    logs: fakeLogs(fake),
+  });
+  const router = new AlbRouter({
+    clients,
+    services: {
+      web: {
+        kind: 'alb',
+        listenerArn: LISTENER_ARN,
+        targetGroups: [TG_BLUE, TG_GREEN],
+        previewListenerArn: PREVIEW_LISTENER_ARN,
+        pollInterval: 1000,
+        healthTimeout: 60_000,
+      },
+    },
+  });
+  const deployer = new Deployer({
+    repo: new Repo(new MemoryStore()),
+    runtime,
+    router,
+    logger: silentLogger(),
+    holder: 'test',
+  });
+  const events: DeployEvent[] = [];
+  const deploy = (s: ServiceSpec) =>
+    deployer.deploy({ service: 'web', spec: s, actor: 't' }, (e) => events.push(e));
+  return { fake, runtime, router, deployer, deploy, events };
+}
+
+/** `ip:port` of the running tasks of the services using a task definition revision (`family:n`). */
+function tasksOf(fake: FakeAws, td: string): string[] {
+  return fake.ecs.tasks
+    .filter((t) => t.task.lastStatus === 'RUNNING' && t.task.taskDefinitionArn?.endsWith(`/${td}`))
+    .map((t) => `${t.task.attachments?.[0]?.details?.[0]?.value}:${APP_PORT}`)
+    .sort();
+}
+
+describe('ECS behind an ALB, driven by Baton’s engine', () => {
+  let env: ReturnType<typeof setup>;
+  afterEach(async () => {
+    await env.runtime.close();
+    await env.router.close();
+    await env.fake.close();
+  });
+
+  it('replace: the writes of a deploy, in order; v2 serves from its own target group, v1 is gone', async () => {
+    env = setup();
+    const { fake, deploy } = env;
+    expect(await deploy(spec('v1', { replicas: 1 }))).toMatchObject({ ok: true });
+    const first = fake.calls.length;
+    expect(await deploy(spec('v2', { replicas: 1 }))).toMatchObject({ ok: true, revision: 2 });
+    const writes = fake.calls
+      .slice(first)
+      .filter((c) => !c.fault && !/^(Describe|List)/.test(c.op))
+      .map((c) => c.op);
+    expect(writes).toEqual([
+      'RegisterTaskDefinition', // revision 2's task definition (tagged)
+      'CreateService', // the new instance: an ECS service of one task
+      'RegisterTargets', // its task IP in the free target group
+      'ModifyListener', // weights: all to the new group (after ALB said healthy)
+      'DeregisterTargets', // v1's target: ALB drains it
+      'TagResource', // v1's service marked stopped
+      'UpdateService', // desiredCount 0: SIGTERM
+      'DeleteService',
+    ]);
+    // ALB said healthy before the weights moved; the old target was drained before its task stopped.
+    const ops = fake.rec.ops().slice(fake.rec.ops().indexOf('CreateService', 2));
+    expect(ops.indexOf('ModifyListener')).toBeGreaterThan(ops.indexOf('DescribeTargetHealth'));
+    expect(ops.lastIndexOf('DescribeTargetHealth')).toBeLessThan(ops.lastIndexOf('UpdateService'));
+    expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:2'));
+    expect(fake.elb.weights()).toEqual({ [TG_BLUE]: 0, [TG_GREEN]: 1 });
+    expect(fake.ecs.active().map((s) => s.taskDefinition?.split('/').pop())).toEqual(['baton-web:2']);
+    const td = fake.ecs.families.get('baton-web')?.[1]?.td.containerDefinitions?.[0];
+    expect(td?.secrets).toEqual([
+      { name: 'DB_PASSWORD', valueFrom: expect.stringMatching(/^arn:aws:secretsmanager:/) },
+    ]);
+    expect(td?.environment).toContainEqual({ name: 'VERSION', value: 'v2' });
+  });
+
+  it('with 30% of calls throttled or failing with 500, the deploy completes with exactly one new task definition and one service per instance', async () => {
+    env = setup();
+    const { fake, deploy } = env;
+    expect(await deploy(spec('v1'))).toMatchObject({ ok: true });
+    fake.inject({ rate: 0.3 });
+    // Besides the random faults: answers lost after the write ran, where a blind retry would duplicate.
+    fake.rec.failNext('RegisterTaskDefinition', serverError('ecs'), 'after');
+    fake.rec.failNext('CreateService', serverError('ecs'), 'after');
+    fake.rec.failNext('RegisterTargets', serverError('elb'), 'after');
+    expect(await deploy(spec('v2'))).toMatchObject({ ok: true, revision: 2 });
+    fake.inject(null);
+    const faults = fake.calls.filter((c) => c.fault);
+    expect(faults.length).toBeGreaterThan(20);
+    expect(new Set(faults.map((c) => c.fault?.error))).toEqual(
+      new Set(['ThrottlingException', 'ServerException', 'Throttling', 'InternalFailure']),
+    );
+    expect(faults.some((c) => c.fault?.when === 'after')).toBe(true);
+    expect(fake.ecs.families.get('baton-web')?.map((e) => e.td.revision)).toEqual([1, 2]);
+    const services = fake.ecs.active();
+    expect(services.map((s) => s.deployments?.length)).toEqual([1, 1]);
+    expect(services.map((s) => s.taskDefinition?.split('/').pop())).toEqual(['baton-web:2', 'baton-web:2']);
+    expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:2'));
+    expect(tasksOf(fake, 'baton-web:2')).toHaveLength(2);
+  });
+
+  it('a service that never becomes stable: rollback, the old task definition still serving, the error says why', async () => {
+    env = setup({ ecs: { neverStable: (name) => name.startsWith('web-r2') } });
+    const { fake, deploy } = env;
+    expect(await deploy(spec('v1'))).toMatchObject({ ok: true });
+    const before = fake.elb.serving();
+    const r = await deploy(spec('v2'));
+    expect(r).toMatchObject({ ok: false, state: 'rolled-back' });
+    expect(r.error?.message).toMatch(
+      /service web-r2-\S+ not stable after 120000 ms: 1 deployment\(s\).*running 0 of desired 1/,
+    );
+    expect(r.error?.message).toMatch(/unable to place a task/);
+    expect(fake.elb.serving()).toEqual(before);
+    expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:1'));
+    expect(fake.ecs.active().map((s) => s.taskDefinition?.split('/').pop())).toEqual([
+      'baton-web:1',
+      'baton-web:1',
+    ]);
+    // The production listener changed once, for v1; never during the failed deploy or its rollback.
+    expect(fake.elb.actionHistory).toHaveLength(1);
+  });
+
+  it('targets that never pass the ALB health check: rollback before any weight moves, the error names the target and ALB’s reason', async () => {
+    const isV2 = (key: string) =>
+      env.fake.ecs.tasks.some(
+        (t) =>
+          key.startsWith(`${t.task.attachments?.[0]?.details?.[0]?.value}:`) &&
+          t.task.taskDefinitionArn?.endsWith(':2'),
+      );
+    env = setup({ elb: { neverHealthy: (key) => isV2(key) } });
+    const { fake, deploy } = env;
+    expect(await deploy(spec('v1'))).toMatchObject({ ok: true });
+    const weights = fake.elb.weights();
+    const r = await deploy(spec('v2'));
+    expect(r).toMatchObject({ ok: false, state: 'rolled-back' });
+    expect(r.error?.message).toMatch(
+      /targets of web revision 2 in \S+ not healthy after 60000 ms: 127\.0\.3\.\d+:18080 unhealthy \(Target\.ResponseCodeMismatch/,
+    );
+    expect(fake.elb.weights()).toEqual(weights);
+    expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:1'));
+    expect(fake.ecs.active().map((s) => s.taskDefinition?.split('/').pop())).toEqual([
+      'baton-web:1',
+      'baton-web:1',
+    ]);
+  });
+
+  it('canary: the split is the two target groups’ weights in the listener, step by step', async () => {
+    env = setup();
+    const { fake, deploy } = env;
+    const canary = { strategy: { type: 'canary', steps: [{ setWeight: 10 }, { setWeight: 50 }] } };
+    expect(await deploy(spec('v1', canary))).toMatchObject({ ok: true });
+    const from = fake.elb.actionHistory.length;
+    expect(await deploy(spec('v2', canary))).toMatchObject({ ok: true });
+    const seen = fake.elb.actionHistory.slice(from).map((a) => {
+      const groups = a[0]?.ForwardConfig?.TargetGroups ?? [];
+      return groups.map((g) => g.Weight);
+    });
+    // blue carries v1, green v2: 90/10, 50/50, then all to green and the split ends.
+    expect(seen).toContainEqual([90, 10]);
+    expect(seen).toContainEqual([50, 50]);
+    expect(seen.map((w) => w.join())).toEqual(expect.arrayContaining(['90,10', '50,50']));
+    expect(seen.findIndex((w) => w.join() === '90,10')).toBeLessThan(
+      seen.findIndex((w) => w.join() === '50,50'),
+    );
+    expect(fake.elb.weights()[TG_BLUE]).toBe(0);
+    expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:2'));
+  });
+
+  it('blue-green: the new set waits in the other target group behind the preview listener, then one listener change switches', async () => {
+    env = setup();
+    const { fake, deploy } = env;
+    const bg = {
+      strategy: { type: 'blue-green', autoPromote: '10ms', scaleDownDelay: '10ms' },
+      traffic: { listen: '127.0.0.1:1', preview: '127.0.0.1:2', drainTimeout: '1s' },
+    };
+    expect(await deploy(spec('v1', bg))).toMatchObject({ ok: true });
+    const from = fake.elb.actionHistory.length;
+    const previewForwards: string[] = [];
+    const origin = fake.elb.modifyListener.bind(fake.elb);
+    fake.elb.modifyListener = (input) => {
+      if (input.ListenerArn === PREVIEW_LISTENER_ARN)
+        previewForwards.push(
+          input.DefaultActions[0]?.ForwardConfig?.TargetGroups?.[0]?.TargetGroupArn ?? 'none',
+        );
+      return origin(input);
+    };
+    expect(await deploy(spec('v2', bg))).toMatchObject({ ok: true });
+    // Testers reached v2 (green) on the preview listener before the switch; then it went back to a 503.
+    expect(previewForwards).toEqual([TG_GREEN, 'none']);
+    expect(
+      fake.elb.actionHistory
+        .slice(from)
+        .map((a) => a[0]?.ForwardConfig?.TargetGroups?.map((g) => g.Weight).join()),
+    ).toEqual(['0,2']);
+    expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:2'));
+  });
+});

@@ -87,6 +87,7 @@ export class Agent {
     let agent: Agent | undefined;
     const deps: AgentDeps = {
       node: o.node,
+      dataDir: o.dataDir,
       runtime,
       registry,
       governors: new GovernorCache(nc, replicas),

@@ -30,8 +30,7 @@ export function diffBackends(
   for (const r of registered) {
     const b = byId.get(r.instance);
     const want = backendOf(r);
-    if (b?.state !== 'active' || b.address !== want.address || b.revision !== want.revision)
-      add.push(want);
+    if (b?.state !== 'active' || b.address !== want.address || b.revision !== want.revision) add.push(want);
   }
   const drain = routed.filter((b) => b.state === 'active' && !wanted.has(b.id)).map((b) => b.id);
   return { add, drain };

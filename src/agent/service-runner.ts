@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { type Instance, InstanceState, type Revision } from '../core/types.js';
 import { withRuntimeHealth } from '../engine/await-healthy.js';
 import { runProbe } from '../probe/probe.js';
@@ -255,7 +256,8 @@ export class ServiceRunner {
   }
 
   private async currentMtimes(): Promise<Map<string, number>> {
-    const files = clusterOf(this.rev.spec).restartFiles;
+    // Relative paths are the node's own files, under the agent's data dir.
+    const files = clusterOf(this.rev.spec).restartFiles.map((f) => resolve(this.deps.dataDir, f));
     const out = new Map<string, number>();
     await Promise.all(
       files.map(async (f) => {

@@ -46,6 +46,8 @@ export const newSlot = (index: number): Slot => ({
 /** What a service runner needs from its agent. */
 export interface AgentDeps {
   node: string;
+  /** The agent's data dir: relative `restartFiles` are resolved against it. */
+  dataDir: string;
   runtime: Runtime;
   registry: Registry;
   governors: GovernorCache;

@@ -42,7 +42,7 @@ export const clusterSchema = z.strictObject({
   updateGovernor: governorSchema.optional(),
   /** At most `capacity` instances restart (remediation, touched files, `baton transition restart`) at once. */
   restartGovernor: governorSchema.optional(),
-  /** Files whose mtime moving forward restarts this service's instances on that node. */
+  /** Files whose mtime moving forward restarts this service's instances on that node; relative paths are under the agent's data dir. */
   restartFiles: z.array(z.string().min(1)).default([]),
   /** Updated instances that may fail health before the desired revision reverts on all nodes. */
   maxFailures: z.number().int().min(1).default(CLUSTER_DEFAULTS.maxFailures),

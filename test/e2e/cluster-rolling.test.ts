@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ClusterFixture,
+  converged,
+  maxConcurrentUpdates,
+  startClusterFixture,
+} from '../agent/cluster-harness.js';
+import { startLoad } from '../helpers/load.js';
+import { requireNats } from '../helpers/nats.js';
+import { waitFor } from '../helpers/wait.js';
+
+const governor = (capacity: number) =>
+  `cluster:\n  updateGovernor: { name: hello-up, capacity: ${capacity}, expiry: 5s }`;
+
+describe.skipIf(!requireNats())('cluster: rolling update of 3 nodes × 2 instances under load', () => {
+  let f: ClusterFixture;
+  beforeAll(async () => {
+    f = await startClusterFixture({ nodes: 3 });
+  }, 90_000);
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  const rollOut = async (version: string, capacity: number, revision: number) => {
+    const loads = f.agents.map((a) => startLoad(`http://127.0.0.1:${a.port}`, { rps: 40 }));
+    const before = f.events().length;
+    try {
+      const r = await f.deploy({ version, replicas: 2, extra: governor(capacity) });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      await waitFor(async () => converged(await f.status(), revision, 3, 2), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        message: `every node runs 2 healthy instances of r${revision}`,
+      });
+    } finally {
+      const reports = await Promise.all(loads.map((l) => l.stop()));
+      for (const rep of reports) {
+        expect(rep.failed, rep.errors.join('\n')).toBe(0);
+        expect(rep.ok).toBeGreaterThan(0);
+      }
+      expect(reports.some((rep) => rep.bodies.has(`hello from ${version}`))).toBe(true);
+    }
+    const events = f.events().slice(before);
+    return events;
+  };
+
+  it('first deploy: every agent starts its 2 instances and every proxy serves them', async () => {
+    const r = await f.deploy({ version: 'v1', replicas: 2, extra: governor(1) });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    await waitFor(async () => converged(await f.status(), 1, 3, 2), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: 'every node runs 2 healthy instances of r1',
+    });
+    // Each node's proxy routes to all 6 instances cluster-wide.
+    for (const a of f.agents) {
+      const res = await waitFor(async () => {
+        const x = await fetch(`http://127.0.0.1:${a.port}/`);
+        return x.ok ? x.text() : undefined;
+      });
+      expect(res).toBe('hello from v1\n');
+    }
+  });
+
+  it('N = 1: 0 failed requests, never more than 1 instance updating', async () => {
+    const events = await rollOut('v2', 1, 2);
+    const updates = events.filter((e) => e.type === 'update.end');
+    expect(updates).toHaveLength(6);
+    expect(maxConcurrentUpdates(events)).toBe(1);
+  });
+
+  it('N = 2: 0 failed requests, never more than 2 instances updating', async () => {
+    // The governor exists (capacity 1): Hoist's way, its capacity changes at once from the CLI.
+    const set = await f.cli(['governor', 'set', 'hello-up', '--capacity', '2', '--json']);
+    expect(set.code, set.stderr + set.stdout).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ capacity: 2, expiryMs: 5000 });
+    const events = await rollOut('v3', 2, 3);
+    expect(events.filter((e) => e.type === 'update.end')).toHaveLength(6);
+    const max = maxConcurrentUpdates(events);
+    expect(max).toBeLessThanOrEqual(2);
+    expect(max).toBe(2);
+  });
+});

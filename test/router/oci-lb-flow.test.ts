@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/cloud/clock.js';
 import type { OciClients } from '../../src/cloud/oci/clients.js';
+import { CallLog } from '../../src/cloud/planned.js';
 import { address, type Instance } from '../../src/core/types.js';
 import { OciLbRouter } from '../../src/router/oci-lb/router.js';
 import { OciRuntime } from '../../src/runtime/oci/oci-runtime.js';
@@ -24,30 +28,32 @@ describe('deploy-inst flow: OCI Container Instance behind an OCI Load Balancer',
   let router: OciLbRouter;
   let lb: FakeLoadBalancer;
 
+  let dir: string;
+  const settings = {
+    kind: 'oci-lb' as const,
+    filter: { displayName: 'edge', freeformTags: { env: 'prod' } },
+    compartmentId: COMPARTMENT,
+    backends: [{ port: 8080, backendSet: 'http' }],
+    healthTimeout: '120s',
+    pollInterval: '5s',
+    drainPeriod: '10s',
+  };
+
   beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'baton-oci-flow-'));
     fake = await FakeOci.start({ transitionGets: 2, listLag: 2 });
     clock = new VirtualClock();
     clients = clientsFor(fake, { clock });
     lb = fake.lb.add({ displayName: 'edge', compartmentId: COMPARTMENT, freeformTags: { env: 'prod' } });
     fake.lb.addBackendSet(lb, 'http');
     runtime = new OciRuntime({ clients, owner: 'flow', compartmentIds: [COMPARTMENT], pollIntervalMs: 5000 });
-    router = new OciLbRouter({
-      clients,
-      defaults: {
-        kind: 'oci-lb',
-        filter: { displayName: 'edge', freeformTags: { env: 'prod' } },
-        compartmentId: COMPARTMENT,
-        backends: [{ port: 8080, backendSet: 'http' }],
-        healthTimeout: '120s',
-        pollInterval: '5s',
-        drainPeriod: '10s',
-      },
-    });
+    router = new OciLbRouter({ clients, defaults: settings, stateFile: join(dir, 'oci-lb.json') });
     await router.ensureRoute({ service: 'web', listen: '192.0.2.10:80', drainTimeoutMs: 30_000 });
   });
   afterEach(async () => {
     await clients.close();
     await fake.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const request = (revision: number): StartRequest => ({
@@ -60,11 +66,17 @@ describe('deploy-inst flow: OCI Container Instance behind an OCI Load Balancer',
   const backendOf = (i: Instance) => ({ id: i.id, address: address(i), revision: i.revision });
 
   /** The engine's replace plan for one instance, with its rollback: the old one keeps serving. */
-  async function deploy(revision: number, old: Instance | undefined): Promise<Instance> {
+  async function deploy(
+    revision: number,
+    old: Instance | undefined,
+    drivers: { runtime: OciRuntime; router: OciLbRouter; probe: boolean } = { runtime, router, probe: true },
+  ): Promise<Instance> {
+    const { runtime, router } = drivers;
     const req = request(revision);
     try {
       const next = await runtime.start(req);
-      expect((await httpGet(next.host, next.port, '/')).body).toContain(`hello from v${revision}`);
+      if (drivers.probe)
+        expect((await httpGet(next.host, next.port, '/')).body).toContain(`hello from v${revision}`);
       await router.switchTo('web', [next.id], [backendOf(next)]);
       if (old) {
         await router.drain('web', [old.id]);
@@ -182,5 +194,53 @@ describe('deploy-inst flow: OCI Container Instance behind an OCI Load Balancer',
     expect(backends()).toEqual([[`${v1.host}:8080`, false, false]]);
     expect(fake.ci.live().map((i) => i.freeformTags['baton-revision'])).toEqual(['1']);
     expect((await router.status('web'))?.backends.map((b) => [b.id, b.state])).toEqual([[v1.id, 'active']]);
+  });
+
+  it('dry run (baton plan): every call v1 → v2 would make, from what exists, and not one write', async () => {
+    const v1 = await deploy(1, undefined);
+    // Some time later: the list has caught up (a fresh runtime finds v1 by its tags).
+    for (const i of fake.ci.instances.values()) i.hiddenFromLists = 0;
+    fake.calls.length = 0;
+    const plan = new CallLog();
+    const dry = {
+      runtime: new OciRuntime({ clients, owner: 'flow', compartmentIds: [COMPARTMENT], dryRun: plan }),
+      router: new OciLbRouter({
+        clients,
+        defaults: settings,
+        stateFile: join(dir, 'oci-lb.json'),
+        dryRun: plan,
+      }),
+      probe: false,
+    };
+    await dry.router.ensureRoute({ service: 'web', listen: '192.0.2.10:80', drainTimeoutMs: 30_000 });
+    await deploy(2, v1, dry);
+    expect(fake.writes()).toEqual([]);
+    // Only reads: the load balancer (its id from the router's state file), the instances by tag, v1's IP.
+    expect(fake.calls.every((c) => c.method === 'GET')).toBe(true);
+    expect(fake.calls.map((c) => c.op)).toEqual(
+      expect.arrayContaining(['GetLoadBalancer', 'ListContainerInstances']),
+    );
+    const old = fake.ci.live()[0]!.id;
+    const be = `/20170115/loadBalancers/${lb.id}/backendSets/http/backends`;
+    const lines = plan.lines();
+    expect(plan.calls.map((c) => `${c.op} ${c.method ?? ''} ${c.path ?? ''}`.trim())).toEqual([
+      'CreateContainerInstance POST /20210415/containerInstances',
+      'GetVnic GET /20160918/vnics/{vnicId of the new instance}',
+      `CreateBackend POST ${be}`,
+      `GetBackendHealth GET ${be}/%3Cprivate-ip-of-web-r2-d2-1%3E%3A8080/health`,
+      `UpdateBackend PUT ${be}/${encodeURIComponent(address(v1))}`,
+      'Wait',
+      `DeleteBackend DELETE ${be}/${encodeURIComponent(address(v1))}`,
+      `UpdateContainerInstance PUT /20210415/containerInstances/${old}`,
+      `StopContainerInstance POST /20210415/containerInstances/${old}/actions/stop`,
+      `DeleteContainerInstance DELETE /20210415/containerInstances/${old}`,
+    ]);
+    expect(lines[0]).toMatch(
+      /^CreateContainerInstance: POST \/20210415\/containerInstances \{.*"displayName":"web-r2-d2-1".*\} — then GetContainerInstance until ACTIVE \(FAILED aborts; at most 600000 ms\)$/,
+    );
+    expect(lines[4]).toBe(
+      `UpdateBackend: PUT ${be}/${encodeURIComponent(address(v1))} {"weight":1,"backup":false,"drain":true,"offline":false} — then GetWorkRequest until SUCCEEDED`,
+    );
+    expect(lines[5]).toBe('Wait: — then drain period 10000 ms (OCI reports no connection counts)');
   });
 });

@@ -39,7 +39,11 @@ interface StateFile {
 export class RouteBook {
   private readonly routes = new Map<string, RouteRecord>();
 
-  constructor(private readonly file: string | undefined) {
+  /** `readOnly`: a dry run reads the record but never writes it. */
+  constructor(
+    private readonly file: string | undefined,
+    private readonly readOnly = false,
+  ) {
     if (!file) return;
     let text: string;
     try {
@@ -72,7 +76,7 @@ export class RouteBook {
   }
 
   save(): void {
-    if (!this.file) return;
+    if (!this.file || this.readOnly) return;
     const body: StateFile = { version: 1, routes: this.all() };
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;

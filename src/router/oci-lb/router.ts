@@ -1,4 +1,6 @@
+import type { models } from 'oci-loadbalancer';
 import type { OciClients } from '../../cloud/oci/clients.js';
+import type { CallLog } from '../../cloud/planned.js';
 import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import {
   type Backend,
@@ -11,12 +13,13 @@ import {
   type RouteStatus,
 } from '../router.js';
 import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
+import { applyToModel, deleteChanges, describeChange, type LbChange, routeChanges } from './changes.js';
 import { desiredBackends } from './desired.js';
 import { LbApi } from './lb.js';
 import { putBackends, RouteBook, type RouteRecord } from './record.js';
 import { type HealthChecker, type OciLbRouteInput, parseRouteSettings } from './settings.js';
 import { routeStatus } from './status.js';
-import { applyRoute, deleteBackends } from './sync.js';
+import { runChanges } from './sync.js';
 
 export interface OciLbRouterOptions {
   clients: OciClients;
@@ -30,6 +33,11 @@ export interface OciLbRouterOptions {
   healthChecker?: ((service: string) => HealthChecker) | undefined;
   /** Where Baton's record of routes and backends is kept (OCI backends carry no tags); memory only without. */
   stateFile?: string | undefined;
+  /**
+   * Dry run (`baton plan`): reads go to OCI (the load balancer, its backend sets and backends are found
+   * for real), changes are recorded here instead of sent, health and drain waits are recorded, not waited.
+   */
+  dryRun?: CallLog | undefined;
   /** Between two reads of a work request (default 1 s). */
   workRequestPollMs?: number | undefined;
 }
@@ -47,11 +55,13 @@ export class OciLbRouter implements Router {
   readonly kind = 'oci-lb';
   private readonly api: LbApi;
   private readonly routes: RouteBook;
+  /** Dry run: the load balancers as they will be after the planned changes. */
+  private readonly planned = new Map<string, models.LoadBalancer>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: OciLbRouterOptions) {
     this.api = new LbApi(opts.clients.loadBalancer, opts.clients.clock, opts.workRequestPollMs ?? 1000);
-    this.routes = new RouteBook(opts.stateFile);
+    this.routes = new RouteBook(opts.stateFile, opts.dryRun !== undefined);
   }
 
   private get clock() {
@@ -91,38 +101,63 @@ export class OciLbRouter implements Router {
           : (this.opts.services?.[route.service] ?? this.opts.defaults),
       );
       const prev = this.routes.get(route.service);
-      const loadBalancerId = prev?.loadBalancerId ?? (await this.api.find(settings));
-      await this.ensureBackendSets(route.service, loadBalancerId, settings);
-      this.routes.set({
+      const next: RouteRecord = {
         service: route.service,
         listen: route.listen,
         drainTimeoutMs: route.drainTimeoutMs,
         settings,
-        loadBalancerId,
+        loadBalancerId: prev?.loadBalancerId ?? (await this.api.find(settings)),
         split: prev?.split ?? null,
         mode: prev?.mode ?? { kind: 'serve' },
         backends: prev?.backends ?? [],
-      });
+      };
+      await this.execute(next, await this.missingBackendSets(next));
+      this.routes.set(next);
     });
   }
 
   /** deploy-inst's TODO: backend sets that do not exist are created, with a health checker. */
-  private async ensureBackendSets(service: string, id: string, s: RouteRecord['settings']): Promise<void> {
-    const lb = await this.api.get(id);
-    const wanted = new Set((s.backends ?? [{ backendSet: service }]).map((b) => b.backendSet));
-    for (const name of wanted) {
-      if (lb.backendSets?.[name]) continue;
-      const hc = s.healthChecker ??
-        this.opts.healthChecker?.(service) ?? { protocol: 'TCP' as const, port: 0 };
-      await this.api.createBackendSet(id, name, s.policy, hc);
+  private async missingBackendSets(r: RouteRecord): Promise<LbChange[]> {
+    const lb = await this.loadBalancer(r.loadBalancerId);
+    const s = r.settings;
+    const wanted = new Set((s.backends ?? [{ backendSet: r.service }]).map((b) => b.backendSet));
+    const hc = s.healthChecker ??
+      this.opts.healthChecker?.(r.service) ?? { protocol: 'TCP' as const, port: 0 };
+    return [...wanted]
+      .filter((name) => !lb.backendSets?.[name])
+      .map((name) => ({ kind: 'create-backend-set', name, policy: s.policy, healthChecker: hc }));
+  }
+
+  /** Runs the changes, or records them in a dry run (and applies them to its picture of the LB). */
+  private async execute(r: RouteRecord, changes: LbChange[]): Promise<void> {
+    const log = this.opts.dryRun;
+    if (!log) return runChanges(this.api, this.clock, r, changes);
+    const lb = await this.loadBalancer(r.loadBalancerId);
+    for (const c of changes) {
+      log.add(describeChange(r.loadBalancerId, c, r.settings.healthTimeout));
+      applyToModel(lb, c);
     }
+  }
+
+  /** The load balancer as OCI has it; in a dry run, as it will be after what was planned so far. */
+  private async loadBalancer(id: string): Promise<models.LoadBalancer> {
+    if (!this.opts.dryRun) return this.api.get(id);
+    const known = this.planned.get(id);
+    if (known) return known;
+    const lb = structuredClone(await this.api.get(id));
+    this.planned.set(id, lb);
+    return lb;
+  }
+
+  private async apply(r: RouteRecord): Promise<void> {
+    await this.execute(r, routeChanges(await this.loadBalancer(r.loadBalancerId), r));
   }
 
   removeRoute(service: string): Promise<void> {
     return this.serial(async () => {
       const r = this.routes.get(service);
       if (!r) return;
-      await deleteBackends(this.api, r, desiredBackends(r));
+      await this.execute(r, deleteChanges(desiredBackends(r)));
       this.routes.delete(service);
     });
   }
@@ -132,7 +167,7 @@ export class OciLbRouter implements Router {
       const r = this.route(service);
       for (const b of backends) checkAddress(b.address);
       putBackends(r, backends, opts?.standby ? BackendState.Standby : BackendState.Active);
-      await applyRoute(this.api, this.clock, r);
+      await this.apply(r);
     });
   }
 
@@ -152,7 +187,7 @@ export class OciLbRouter implements Router {
       putBackends(r, add, BackendState.Active);
       const wanted = new Set(ids);
       for (const b of r.backends) b.state = wanted.has(b.id) ? BackendState.Active : BackendState.Draining;
-      await applyRoute(this.api, this.clock, r);
+      await this.apply(r);
     });
   }
 
@@ -161,7 +196,7 @@ export class OciLbRouter implements Router {
       const r = this.routes.get(service);
       if (!r) return;
       for (const b of r.backends) if (ids.includes(b.id)) b.state = BackendState.Draining;
-      await applyRoute(this.api, this.clock, r);
+      await this.apply(r);
     });
   }
 
@@ -174,6 +209,13 @@ export class OciLbRouter implements Router {
     const r = this.routes.get(service);
     if (!r?.backends.some((b) => ids.includes(b.id))) return { drained: true, inFlight: 0, waitedMs: 0 };
     const wait = Math.min(r.settings.drainPeriod, timeoutMs);
+    if (this.opts.dryRun) {
+      this.opts.dryRun.add({
+        op: 'Wait',
+        awaits: `drain period ${wait} ms (OCI reports no connection counts)`,
+      });
+      return { drained: true, inFlight: 0, waitedMs: 0 };
+    }
     const started = this.clock.now();
     await this.clock.sleep(wait);
     return { drained: wait >= r.settings.drainPeriod, inFlight: 0, waitedMs: this.clock.now() - started };
@@ -184,11 +226,7 @@ export class OciLbRouter implements Router {
     return this.serial(async () => {
       const r = this.routes.get(service);
       if (!r) return;
-      await deleteBackends(
-        this.api,
-        r,
-        desiredBackends(r).filter((d) => ids.includes(d.owner.id)),
-      );
+      await this.execute(r, deleteChanges(desiredBackends(r).filter((d) => ids.includes(d.owner.id))));
       r.backends = r.backends.filter((b) => !ids.includes(b.id));
     });
   }
@@ -199,7 +237,7 @@ export class OciLbRouter implements Router {
       const b = this.routes.get(service)?.backends.find((x) => x.id === id);
       if (!b || b.healthy === healthy) return;
       b.healthy = healthy;
-      await applyRoute(this.api, this.clock, this.routes.get(service)!);
+      await this.apply(this.routes.get(service)!);
     });
   }
 
@@ -208,7 +246,7 @@ export class OciLbRouter implements Router {
     return this.serial(async () => {
       const r = this.route(service);
       r.split = parseSplit(split);
-      await applyRoute(this.api, this.clock, r);
+      await this.apply(r);
     });
   }
 
@@ -232,7 +270,7 @@ export class OciLbRouter implements Router {
           'hold mode needs the embedded proxy (router: proxy): an OCI load balancer cannot hold requests',
         );
       r.mode = clean;
-      await applyRoute(this.api, this.clock, r);
+      await this.apply(r);
     });
   }
 

@@ -1,33 +1,26 @@
 import type { Clock } from '../../cloud/clock.js';
 import { pollUntil } from '../../cloud/poll.js';
 import { DriverError } from '../../core/errors.js';
-import { type DesiredBackend, desiredBackends, serving } from './desired.js';
+import type { LbChange } from './changes.js';
+import type { DesiredBackend } from './desired.js';
 import type { LbApi } from './lb.js';
 import type { RouteRecord } from './record.js';
 
-/**
- * Brings OCI to the record: serving backends first (created or updated, each waiting for its work
- * request), then — once every backend that just started serving is OK in OCI's health check — the
- * others (drain, offline). So traffic moves to a new set only after it is healthy, and the old set keeps
- * serving if it never is. Backends whose fields already match are not touched (one read, no change).
- */
-export async function applyRoute(api: LbApi, clock: Clock, r: RouteRecord): Promise<void> {
-  const lb = await api.get(r.loadBalancerId);
-  const current = (d: DesiredBackend) =>
-    lb.backendSets?.[d.backendSet]?.backends.find((b) => b.name === d.name);
-  const desired = desiredBackends(r);
-  const started: DesiredBackend[] = [];
-  const sync = async (d: DesiredBackend) => {
-    const cur = current(d);
-    if (!cur) await api.createBackend(r.loadBalancerId, d);
-    else if (cur.weight !== d.weight || cur.drain !== d.drain || cur.offline !== d.offline || cur.backup)
-      await api.updateBackend(r.loadBalancerId, d);
-    else return;
-    if (serving(d) && (!cur || !serving(cur))) started.push(d);
-  };
-  for (const d of desired.filter(serving)) await sync(d);
-  for (const d of started) await waitHealthy(api, clock, r, d);
-  for (const d of desired.filter((x) => !serving(x))) await sync(d);
+/** Runs changes in order; each write waits for its work request (in `LbApi`). */
+export async function runChanges(
+  api: LbApi,
+  clock: Clock,
+  r: RouteRecord,
+  changes: LbChange[],
+): Promise<void> {
+  const id = r.loadBalancerId;
+  for (const c of changes) {
+    if (c.kind === 'create-backend-set') await api.createBackendSet(id, c.name, c.policy, c.healthChecker);
+    else if (c.kind === 'create-backend') await api.createBackend(id, c.d);
+    else if (c.kind === 'update-backend') await api.updateBackend(id, c.d);
+    else if (c.kind === 'delete-backend') await api.deleteBackend(id, c.backendSet, c.name);
+    else await waitHealthy(api, clock, r, c.d);
+  }
 }
 
 /** deploy-inst's wait: GetBackendHealth until OK; a 404 (still being created) means not yet. */
@@ -47,9 +40,4 @@ async function waitHealthy(api: LbApi, clock: Clock, r: RouteRecord, d: DesiredB
         ),
     },
   );
-}
-
-/** Deletes these OCI backends one by one, each waiting for its work request; gone ones are fine. */
-export async function deleteBackends(api: LbApi, r: RouteRecord, list: DesiredBackend[]): Promise<void> {
-  for (const d of list) await api.deleteBackend(r.loadBalancerId, d.backendSet, d.name);
 }

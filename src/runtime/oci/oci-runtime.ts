@@ -2,6 +2,7 @@ import type { models } from 'oci-containerinstances';
 import type { Logger } from 'pino';
 import type { OciClients } from '../../cloud/oci/clients.js';
 import { ociCall, ociFind, ociStatus, translateOci } from '../../cloud/oci/errors.js';
+import type { CallLog } from '../../cloud/planned.js';
 import { pollUntil } from '../../cloud/poll.js';
 import { DriverError, NotFoundError } from '../../core/errors.js';
 import { KeyedQueue } from '../../core/keyed-queue.js';
@@ -10,6 +11,7 @@ import type { LogOptions, PurgeTarget, Runtime, StartRequest } from '../runtime.
 import { createDetails } from './create-details.js';
 import { lines, streamText } from './logs.js';
 import { InstanceLookup } from './lookup.js';
+import { plannedAction, plannedCreate, plannedDelete, plannedInstance, plannedTag } from './planned.js';
 import { parseOciSpec } from './spec.js';
 import { retryTokenFor, TAG } from './tags.js';
 import { type Described, instanceOf } from './view.js';
@@ -26,6 +28,11 @@ export interface OciRuntimeOptions {
   startTimeoutMs?: number | undefined;
   /** Longest wait for INACTIVE or DELETED (default 10 min). */
   settleTimeoutMs?: number | undefined;
+  /**
+   * Dry run (`baton plan`): instances are looked up for real, changes are recorded here instead of sent
+   * and nothing is waited for; `start` of a new instance returns a placeholder address.
+   */
+  dryRun?: CallLog | undefined;
   /** Instances younger than this are never purged (default 30 s). */
   purgeMinAgeMs?: number | undefined;
   logger?: Logger | undefined;
@@ -61,8 +68,13 @@ export class OciRuntime implements Runtime {
       this.found.compartments.add(spec.containerInstance.compartmentId);
       let ci = await this.found.find(req.id);
       if (ci?.lifecycleState === 'FAILED') throw failed(req.id, ci);
+      const plan = this.opts.dryRun;
       if (!ci || ci.lifecycleState === 'DELETED' || ci.lifecycleState === 'DELETING') {
         const body = createDetails(req, spec, this.opts.owner);
+        if (plan) {
+          for (const c of plannedCreate(body, this.opts.startTimeoutMs ?? 600_000)) plan.add(c);
+          return plannedInstance(req, spec.port);
+        }
         const res = await ociCall(D, `create container instance ${req.id}`, () =>
           this.ci.createContainerInstance({
             createContainerInstanceDetails: body as unknown as models.CreateContainerInstanceDetails,
@@ -75,6 +87,9 @@ export class OciRuntime implements Runtime {
           { id: req.id, ocid: ci.id, service: req.service },
           'container instance created',
         );
+      } else if (plan) {
+        if (ci.lifecycleState === 'INACTIVE') plan.add(plannedAction(ci.id, 'start', 'ACTIVE'));
+        return this.view(ci);
       } else if (ci.lifecycleState === 'INACTIVE') {
         await this.act(req.id, ci.id, 'start');
       }
@@ -101,8 +116,14 @@ export class OciRuntime implements Runtime {
       const tags = { ...ci.freeformTags };
       delete tags[TAG.stopped];
       tags[TAG.restarts] = String(Number(tags[TAG.restarts] ?? 0) + 1);
+      const action = ci.lifecycleState === 'ACTIVE' ? 'restart' : 'start';
+      if (this.opts.dryRun) {
+        this.opts.dryRun.add(plannedTag(ci.id, tags));
+        this.opts.dryRun.add(plannedAction(ci.id, action, 'ACTIVE'));
+        return this.view(ci);
+      }
       await this.retag(id, ci.id, tags);
-      await this.act(id, ci.id, ci.lifecycleState === 'ACTIVE' ? 'restart' : 'start');
+      await this.act(id, ci.id, action);
       return this.view(await this.waitActive(id, ci.id));
     });
   }
@@ -115,6 +136,12 @@ export class OciRuntime implements Runtime {
     return this.queue.run(id, async () => {
       const ci = await this.found.find(id);
       if (!ci || ['DELETED', 'DELETING', 'FAILED'].includes(ci.lifecycleState)) return;
+      if (this.opts.dryRun) {
+        if (ci.freeformTags?.[TAG.stopped] !== 'true')
+          this.opts.dryRun.add(plannedTag(ci.id, { ...ci.freeformTags, [TAG.stopped]: 'true' }));
+        if (ci.lifecycleState !== 'INACTIVE') this.opts.dryRun.add(plannedAction(ci.id, 'stop', 'INACTIVE'));
+        return;
+      }
       if (ci.freeformTags?.[TAG.stopped] !== 'true')
         await this.retag(id, ci.id, { ...ci.freeformTags, [TAG.stopped]: 'true' });
       if (ci.lifecycleState === 'INACTIVE') return;
@@ -129,11 +156,11 @@ export class OciRuntime implements Runtime {
     return this.queue.run(id, async () => {
       const ci = await this.found.find(id);
       if (ci && ci.lifecycleState !== 'DELETED') {
-        if (ci.lifecycleState === 'ACTIVE' && ci.freeformTags?.[TAG.stopped] !== 'true')
+        if (ci.lifecycleState === 'ACTIVE' && ci.freeformTags?.[TAG.stopped] !== 'true' && !this.opts.dryRun)
           throw new DriverError(D, `instance ${id} is running; stop it before removing it`);
         await this.delete(id, ci);
       }
-      this.found.ocids.delete(id);
+      if (!this.opts.dryRun) this.found.ocids.delete(id);
     });
   }
 
@@ -191,6 +218,8 @@ export class OciRuntime implements Runtime {
   }
 
   private async delete(id: string, ci: Described): Promise<void> {
+    if (this.opts.dryRun)
+      return void (ci.lifecycleState !== 'DELETING' && this.opts.dryRun.add(plannedDelete(ci.id)));
     if (ci.lifecycleState !== 'DELETING')
       await ociFind(D, `delete container instance ${id}`, () =>
         this.ci.deleteContainerInstance({ containerInstanceId: ci.id }),

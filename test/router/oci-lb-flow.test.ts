@@ -243,4 +243,28 @@ describe('deploy-inst flow: OCI Container Instance behind an OCI Load Balancer',
     );
     expect(lines[5]).toBe('Wait: — then drain period 10000 ms (OCI reports no connection counts)');
   });
+
+  it('delete-only (what baton destroy will do): drain, wait, delete the backends, then the instance', async () => {
+    const v1 = await deploy(1, undefined);
+    fake.calls.length = 0;
+    await router.drain('web', [v1.id]);
+    expect(await router.waitDrained('web', [v1.id], 30_000)).toEqual({
+      drained: true,
+      inFlight: 0,
+      waitedMs: 10_000,
+    });
+    await router.removeRoute('web');
+    await runtime.stop(v1.id, 5000);
+    await runtime.remove(v1.id);
+    expect(fake.ops((c) => c.method !== 'GET')).toEqual([
+      'UpdateBackend',
+      'DeleteBackend',
+      'UpdateContainerInstance',
+      'StopContainerInstance',
+      'DeleteContainerInstance',
+    ]);
+    expect(backends()).toEqual([]);
+    expect(fake.ci.live()).toEqual([]);
+    expect(await router.status('web')).toBeUndefined();
+  });
 });

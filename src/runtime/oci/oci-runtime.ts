@@ -234,6 +234,12 @@ export class OciRuntime implements Runtime {
         const ci = await this.found.read(id, ocid);
         if (!ci) throw new DriverError(D, `container instance ${id} (${ocid}) disappeared while starting`);
         if (ci.lifecycleState === 'FAILED') throw failed(id, ci);
+        // A create answered with an instance deleted since (its retry token is reused within 24 h).
+        if (ci.lifecycleState === 'DELETING' || ci.lifecycleState === 'DELETED')
+          throw new DriverError(
+            D,
+            `container instance ${id} (${ocid}) is ${ci.lifecycleState} while starting`,
+          );
         return ci;
       },
       (ci) => ci.lifecycleState === 'ACTIVE',

@@ -204,4 +204,13 @@ describe('oci runtime specifics', () => {
     // Young instances are spared (a deploy may have just created them).
     expect(await make().purge(() => false)).toEqual([]);
   });
+
+  it('lists an instance it created even while ListContainerInstances does not show it yet', async () => {
+    const { make } = await setup({ listLag: 10 });
+    const rt = make();
+    const i = await rt.start(request());
+    expect((await rt.list('web')).map((x) => x.id)).toEqual([i.id]);
+    // A fresh runtime knows only what the (lagging) list says — until it catches up.
+    expect(await make().list('web')).toEqual([]);
+  });
 });

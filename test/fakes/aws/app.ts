@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 
 /**
  * What runs in a fake task: the hello app (`GET /` answers `hello from <VERSION>`, `/health` 200 — or
- * 500 when the image name contains `sick`) on the task's private IP (a 127.0.3.x loopback address) at
+ * 500 when the image name contains `sick`) on the task's private IP (a 127.x.y.z loopback address) at
  * PORT. Output goes to the task's log lines.
  */
 export class FakeApp {

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Deployment, Service, Tag, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { FakeApp } from './app.js';
 import { awsError } from './faults.js';
@@ -37,6 +38,8 @@ export class FakeEcs {
   readonly services = new Map<string, FakeService>();
   readonly tasks: FakeTask[] = [];
   private ipSeq = 0;
+  /** Loopback /24 of this fake's tasks, random so test files running in parallel never share an address. */
+  private readonly net = `127.${10 + randomInt(240)}.${randomInt(250)}`;
   private seq = 0;
 
   constructor(readonly opts: EcsOptions) {}
@@ -131,7 +134,7 @@ export class FakeEcs {
     const td = this.td(taskDefinition);
     const c = td?.containerDefinitions?.[0];
     const env = Object.fromEntries((c?.environment ?? []).map((e) => [e.name!, e.value!]));
-    const ip = `127.0.3.${(this.ipSeq++ % 250) + 1}`;
+    const ip = `${this.net}.${(this.ipSeq++ % 250) + 1}`;
     const logs: string[] = [];
     const task: Task = {
       taskArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/${s.serviceName}/${(++this.seq).toString(16).padStart(32, '0')}`,

@@ -43,6 +43,10 @@ export class FakeElb {
   readonly listeners = new Map<string, Listener>();
   readonly groups = new Map<string, TargetGroup & { targets: Map<string, FakeTarget> }>();
   readonly actionHistory: Action[][] = [];
+  /** Requests in flight per target (`ip:port`), kept by the HTTP data path: draining waits for them. */
+  readonly inFlight = new Map<string, number>();
+  /** What DescribeLoadBalancers answers (the HTTP data path points it at 127.0.0.1). */
+  dnsName = DNS_NAME;
 
   constructor(readonly opts: ElbOptions) {
     const forward = (arn: string): Action[] => [{ Type: 'forward', TargetGroupArn: arn }];
@@ -94,7 +98,7 @@ export class FakeElb {
   }
 
   describeLoadBalancers() {
-    return { LoadBalancers: [{ LoadBalancerArn: LB_ARN, DNSName: DNS_NAME, Type: 'application' }] };
+    return { LoadBalancers: [{ LoadBalancerArn: LB_ARN, DNSName: this.dnsName, Type: 'application' }] };
   }
 
   private group(arn: string) {
@@ -130,7 +134,8 @@ export class FakeElb {
       t.seen++;
       if (t.state === 'initial' && t.seen > this.opts.healthyAfter)
         t.state = this.opts.neverHealthy(key) ? 'unhealthy' : 'healthy';
-      if (t.state === 'draining' && t.seen > this.opts.drainAfter) g.targets.delete(key);
+      if (t.state === 'draining' && t.seen > this.opts.drainAfter && !this.inFlight.get(key))
+        g.targets.delete(key);
     }
     const wanted = input.Targets?.map((t) => `${t.Id}:${t.Port}`);
     for (const key of wanted ?? [...g.targets.keys()]) {
@@ -180,7 +185,16 @@ export class FakeElb {
   }
 
   /** Target group → weight in the production listener's forward action (0 when not forwarding). */
-  weights(listener = LISTENER_ARN): Record<string, number> {
+  weights(): Record<string, number> {
+    return this.weightsOf(LISTENER_ARN);
+  }
+
+  /** `ip:port` of the healthy targets of a group. */
+  healthy(arn: string): string[] {
+    return [...this.group(arn).targets].filter(([, t]) => t.state === 'healthy').map(([k]) => k);
+  }
+
+  weightsOf(listener: string): Record<string, number> {
     const a = this.listeners.get(listener)?.DefaultActions?.[0];
     if (a?.Type !== 'forward') return {};
     if (a.TargetGroupArn) return { [a.TargetGroupArn]: 1 };

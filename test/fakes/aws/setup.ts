@@ -2,7 +2,7 @@ import type { LogReader } from '../../../src/runtime/ecs/ecs-runtime.js';
 import type { FakeAws } from './fake-aws.js';
 
 export const CLUSTER = 'prod';
-/** The app's port in every fake task (each task has its own 127.0.3.x address). */
+/** The app's port in every fake task (each task has its own loopback address). */
 export const APP_PORT = 18_080;
 
 /** A `runtime: ecs` service's fields (what `parseEcsSpec` reads). */

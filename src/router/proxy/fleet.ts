@@ -38,6 +38,7 @@ export interface FleetOptions {
 }
 
 const START_DEADLINE_MS = 15_000;
+const CHANGE_DEADLINE_MS = 10_000;
 const KILL_GRACE_MS = 2000;
 
 /**
@@ -177,11 +178,25 @@ export class Fleet {
     return [...this.members].filter((m) => m.joined);
   }
 
-  /** Applies a change in every worker; throws the first error one of them reports. */
+  /**
+   * Applies a change in every worker; throws the first error one of them reports. A worker that does not
+   * answer within `CHANGE_DEADLINE_MS` is killed (and replaced with the snapshot), so when this returns no
+   * serving worker runs without the change.
+   */
   async apply(change: Change): Promise<void> {
+    const members = this.joined();
     const out = await Promise.all(
-      this.joined().map((m) => this.ask(m, (seq) => ({ t: 'change', seq, change }))),
+      members.map((m) => this.ask(m, (seq) => ({ t: 'change', seq, change }), CHANGE_DEADLINE_MS)),
     );
+    out.forEach((o, i) => {
+      if (o !== LATE) return;
+      const m = members[i]!;
+      this.opts.log.error(
+        { workerPid: m.pid, change: change.op },
+        'proxy worker did not apply a change; killing it',
+      );
+      m.worker.process.kill('SIGKILL');
+    });
     for (const o of out) {
       if (typeof o !== 'string' && o.error) throw new BatonError(o.error.code as ErrorCode, o.error.message);
     }

@@ -27,6 +27,9 @@ import { NodeStatusBucket } from './node-status.js';
 import { ServiceRunner } from './service-runner.js';
 import type { AgentDeps } from './slot.js';
 
+/** How often unmanaged instances are purged. */
+const PURGE_EVERY_MS = 10_000;
+
 export interface AgentOptions {
   nats: string[];
   node: string;
@@ -54,6 +57,7 @@ export class Agent {
   private stopped = false;
   private readonly startedAt = new Date().toISOString();
   private dirty = false;
+  private nextPurgeAt = 0;
 
   private constructor(
     private readonly o: AgentOptions,
@@ -194,11 +198,48 @@ export class Agent {
   }
 
   private async tick(): Promise<void> {
+    if (Date.now() >= this.nextPurgeAt) {
+      this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
+      await this.purge().catch((err: unknown) => this.o.logger.warn({ err }, 'purge failed'));
+    }
     await Promise.all(
       [...this.runners.values()].map((r) =>
         r.tick().catch((err: unknown) => this.o.logger.warn({ err, service: r.service }, 'tick failed')),
       ),
     );
+  }
+
+  /**
+   * Hoist's purge: instances this agent created (its node's ids) for services that are no longer desired
+   * are stopped and removed; with a runtime that can purge (docker), every container it labelled that
+   * belongs to no desired service or revision in use (the runtime spares young containers). What is
+   * desired is read from the store, not from the runners, so a service whose runner is not made yet
+   * (an agent that just started) is never purged.
+   */
+  private async purge(): Promise<void> {
+    const desired = new Set(
+      (await this.store.list<Desired>(DESIRED_PREFIX)).map((e) => e.key.slice(DESIRED_PREFIX.length)),
+    );
+    const mine = new RegExp(`-${this.o.node}-s\\d+-r\\d+$`);
+    for (const inst of await this.runtime.list()) {
+      if (desired.has(inst.service) || !mine.test(inst.id)) continue;
+      await this.runtime.stop(inst.id, 10_000);
+      await this.runtime.remove(inst.id).catch(() => undefined);
+      this.deps.emit({
+        type: 'retired',
+        service: inst.service,
+        instance: inst.id,
+        why: 'purge: service not desired',
+      });
+    }
+    if (!this.runtime.purge) return;
+    const removed = await this.runtime.purge((t) => {
+      if (!desired.has(t.service)) return false;
+      const r = this.runners.get(t.service);
+      // Desired but not taken over yet: keep everything.
+      return !r || r.revisionsInUse().has(t.revision);
+    });
+    for (const id of removed) this.deps.emit({ type: 'retired', service: '-', instance: id, why: 'purge' });
   }
 
   private async onTransition(req: TransitionRequest): Promise<TransitionReply | undefined> {

@@ -37,7 +37,13 @@ async function withLease<T>(
 ): Promise<T> {
   if (!spec) return fn(undefined);
   const g = await ctx.deps.governors.get(spec);
-  const lease = await g.acquire(holder, { timeoutMs: ACQUIRE_TIMEOUT_MS, signal: ctx.signal() });
+  // Polls a full governor every 50–250 ms: a freed slot is taken within a quarter second.
+  const lease = await g.acquire(holder, {
+    timeoutMs: ACQUIRE_TIMEOUT_MS,
+    waitMs: 50,
+    maxWaitMs: 250,
+    signal: ctx.signal(),
+  });
   try {
     return await fn(lease);
   } finally {

@@ -132,6 +132,13 @@ export class ServiceRunner {
       });
   }
 
+  /** Revisions this node's slots run or are moving to: what a purge must keep. */
+  revisionsInUse(): Set<number> {
+    const out = new Set([this.rev.number]);
+    for (const s of this.slots.values()) if (s.inst) out.add(s.inst.revision);
+    return out;
+  }
+
   status(): ServiceOnNode {
     return {
       service: this.service,

@@ -41,7 +41,7 @@ describe.skipIf(!requireNats())('cluster: a NATS server and an agent die mid-rol
       const held = await waitFor(
         () => {
           const mine = f.events('n3');
-          const start = mine.findLast((e) => e.type === 'update.start');
+          const start = [...mine].reverse().find((e) => e.type === 'update.start');
           return start && !mine.some((e) => e.type === 'update.end' && e.lease === start.lease)
             ? start
             : undefined;

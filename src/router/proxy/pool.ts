@@ -121,17 +121,22 @@ export interface RawOwner {
 
 const OWNER = Symbol('baton.owner');
 const RAW_POOL = Symbol('baton.rawPool');
-type Raw = Socket & { [OWNER]: RawOwner | undefined; [RAW_POOL]: RawPool };
+const IDLE_UNTIL = Symbol('baton.idleUntil');
+type Raw = Socket & { [OWNER]: RawOwner | undefined; [RAW_POOL]: RawPool; [IDLE_UNTIL]: number };
+/** How often idle connections are checked for expiry; they are closed up to this much early. */
+const SWEEP_MS = 250;
 
 /**
  * Keep-alive connections for the raw path (requests without a body, written and read by the proxy
  * itself, see `forward.ts`). Each socket gets its listeners once, when opened, and passes events to the
- * request it carries; an idle socket that hears anything from the backend is closed.
+ * request it carries; an idle socket that hears anything from the backend is closed. Idle expiry is one
+ * sweep every 250 ms per pool rather than a socket timer re-armed around every request.
  */
 export class RawPool {
   private readonly idle: Raw[] = [];
   private readonly all = new Set<Raw>();
   private closed = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     readonly host: string,
@@ -144,8 +149,6 @@ export class RawPool {
     let s = this.idle.pop();
     while (s?.destroyed) s = this.idle.pop();
     if (s === undefined) return undefined;
-    s.setTimeout(0);
-    s.ref();
     s[OWNER] = owner;
     return s;
   }
@@ -160,7 +163,6 @@ export class RawPool {
     s.on('end', onRawEnd);
     s.on('error', onRawError);
     s.on('close', onRawClose);
-    s.on('timeout', onRawTimeout);
     if (this.closed) s.destroy();
     return s;
   }
@@ -173,9 +175,26 @@ export class RawPool {
       s.destroy();
       return;
     }
-    s.setTimeout(keepMs !== undefined && keepMs < this.idleMs ? keepMs : this.idleMs);
-    s.unref();
+    s[IDLE_UNTIL] =
+      Date.now() + (keepMs !== undefined && keepMs < this.idleMs ? keepMs : this.idleMs) - SWEEP_MS;
     this.idle.push(s);
+    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
+
+  /** Closes the connections idle past their time. */
+  private sweep(): void {
+    const now = Date.now();
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const s = this.idle[i]!;
+      if (s[IDLE_UNTIL] <= now) {
+        this.idle.splice(i, 1);
+        s.destroy();
+      }
+    }
+    if (this.idle.length === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   /** Drops a connection (it is destroyed, or about to be). */
@@ -188,6 +207,8 @@ export class RawPool {
 
   destroy(): void {
     this.closed = true;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     for (const s of this.all) s.destroy();
     this.all.clear();
     this.idle.length = 0;
@@ -218,7 +239,4 @@ function onRawClose(this: Raw): void {
     err.code = 'ECONNRESET';
     owner.rawError(this, err);
   }
-}
-function onRawTimeout(this: Raw): void {
-  if (this[OWNER] === undefined) this.destroy();
 }

@@ -3,7 +3,7 @@ import { VirtualClock } from '../../src/cloud/clock.js';
 import { AlbRouter } from '../../src/router/alb/router.js';
 import type { AlbRouteInput } from '../../src/router/alb/settings.js';
 import type { Backend } from '../../src/router/router.js';
-import { LISTENER_ARN, TG_BLUE, TG_GREEN } from '../fakes/aws/elb.js';
+import { LISTENER_ARN, RULE_ARN, TG_BLUE, TG_GREEN } from '../fakes/aws/elb.js';
 import { FakeAws } from '../fakes/aws/fake-aws.js';
 
 const S = 'web';
@@ -158,5 +158,19 @@ describe('alb router specifics', () => {
     expect(fake.calls.filter((x) => x.fault).length).toBeGreaterThan(3);
     expect(fake.elb.weights()).toEqual({ [TG_BLUE]: 0, [TG_GREEN]: 1 });
     expect(fake.elb.serving()).toEqual(['10.0.2.7:8080']);
+  });
+
+  it('with ruleArn, Baton owns that rule’s actions and leaves the listener’s default action alone', async () => {
+    const r = await make({ ruleArn: RULE_ARN });
+    const before = fake.elb.listeners.get(LISTENER_ARN)?.DefaultActions;
+    await r.addBackends(S, [a]);
+    await r.switchTo(S, ['c'], [c]);
+    expect(fake.elb.listeners.get(LISTENER_ARN)?.DefaultActions).toEqual(before);
+    expect(fake.elb.rules.get(RULE_ARN)?.Actions[0]?.ForwardConfig?.TargetGroups).toEqual([
+      { TargetGroupArn: TG_BLUE, Weight: 0 },
+      { TargetGroupArn: TG_GREEN, Weight: 1 },
+    ]);
+    expect(fake.rec.ops()).toContain('DescribeRules');
+    expect(fake.rec.ops()).not.toContain('ModifyListener');
   });
 });

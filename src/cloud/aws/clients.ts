@@ -10,6 +10,8 @@ export interface AwsClientOptions {
   /** One endpoint for every service (tests, LocalStack). */
   endpoint?: string | undefined;
   retry?: Partial<RetryPolicy> | undefined;
+  /** One attempt's limit (default 30 s): a hung request becomes a retryable failure, not a stuck deploy. */
+  attemptTimeoutMs?: number | undefined;
   clock?: Clock | undefined;
   random?: (() => number) | undefined;
 }
@@ -32,6 +34,7 @@ export interface AwsClients {
 export function awsClients(opts: AwsClientOptions = {}): AwsClients {
   const base = {
     maxAttempts: 1,
+    requestHandler: { requestTimeout: opts.attemptTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
   };

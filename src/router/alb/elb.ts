@@ -5,6 +5,8 @@ import {
   type DescribeListenersCommandOutput,
   DescribeLoadBalancersCommand,
   type DescribeLoadBalancersCommandOutput,
+  DescribeRulesCommand,
+  type DescribeRulesCommandOutput,
   DescribeTargetGroupsCommand,
   type DescribeTargetGroupsCommandOutput,
   DescribeTargetHealthCommand,
@@ -39,6 +41,20 @@ export class ElbApi {
     const l = res.Listeners?.[0];
     if (!l) throw new DriverError(D, `listener ${arn} not found`);
     return l;
+  }
+
+  async rule(arn: string): Promise<void> {
+    const res = await this.aws.call<DescribeRulesCommandOutput>(
+      this.elb,
+      new DescribeRulesCommand({ RuleArns: [arn] }),
+      `describe rule ${arn}`,
+    );
+    if (!res.Rules?.length) throw new DriverError(D, `listener rule ${arn} not found`);
+    if (res.Rules[0]?.IsDefault)
+      throw new DriverError(
+        D,
+        `${arn} is the listener's default rule: give listenerArn alone for the default action`,
+      );
   }
 
   async targetGroups(arns: string[]): Promise<TargetGroup[]> {

@@ -128,6 +128,7 @@ export class AlbRouter implements Router {
   /** Checks the listener and both target groups once (they are the user's) and finds the ALB's DNS name. */
   private async inspect(s: RouteRecord['settings']): Promise<string> {
     const listener = await this.api.listener(s.listenerArn);
+    if (s.ruleArn) await this.api.rule(s.ruleArn);
     if (s.previewListenerArn) await this.api.listener(s.previewListenerArn);
     const groups = await this.api.targetGroups([...s.targetGroups]);
     for (const arn of s.targetGroups) {

@@ -16,6 +16,8 @@ export const TG_BLUE =
   'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/73e2d6bc24d8a067';
 export const TG_GREEN =
   'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/2453ed029918f21f';
+export const RULE_ARN =
+  'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee';
 export const DNS_NAME = 'web-1234567890.us-east-1.elb.amazonaws.com';
 
 export interface ElbOptions {
@@ -43,6 +45,11 @@ export class FakeElb {
   readonly listeners = new Map<string, Listener>();
   readonly groups = new Map<string, TargetGroup & { targets: Map<string, FakeTarget> }>();
   readonly actionHistory: Action[][] = [];
+  /** One path rule (`/api/*`) of the production listener. */
+  readonly rules = new Map<
+    string,
+    { RuleArn: string; Priority: string; IsDefault: boolean; Actions: Action[] }
+  >([[RULE_ARN, { RuleArn: RULE_ARN, Priority: '10', IsDefault: false, Actions: [] }]]);
   /** Requests in flight per target (`ip:port`), kept by the HTTP data path: draining waits for them. */
   readonly inFlight = new Map<string, number>();
   /** What DescribeLoadBalancers answers (the HTTP data path points it at 127.0.0.1). */
@@ -182,6 +189,19 @@ export class FakeElb {
     l.DefaultActions = structuredClone(input.DefaultActions);
     if (input.ListenerArn === LISTENER_ARN) this.actionHistory.push(l.DefaultActions);
     return { Listeners: [structuredClone(l)] };
+  }
+
+  describeRules(input: { RuleArns: string[] }) {
+    const Rules = input.RuleArns.map((a) => this.rules.get(a));
+    if (Rules.some((r) => !r)) throw awsError('RuleNotFound', 400, 'One or more rules not found');
+    return { Rules: structuredClone(Rules) };
+  }
+
+  modifyRule(input: { RuleArn: string; Actions: Action[] }) {
+    const r = this.rules.get(input.RuleArn);
+    if (!r) throw awsError('RuleNotFound', 400, 'One or more rules not found');
+    r.Actions = structuredClone(input.Actions);
+    return { Rules: [structuredClone(r)] };
   }
 
   /** Target group → weight in the production listener's forward action (0 when not forwarding). */

@@ -59,6 +59,8 @@ export class FakeAws {
       [elb.DeregisterTargetsCommand, (i) => b.deregisterTargets(i)],
       [elb.DescribeTargetHealthCommand, (i) => b.describeTargetHealth(i)],
       [elb.ModifyListenerCommand, (i) => b.modifyListener(i)],
+      [elb.DescribeRulesCommand, (i) => b.describeRules(i)],
+      [elb.ModifyRuleCommand, (i) => b.modifyRule(i)],
     ];
     for (const [api, mock, ops] of [
       ['ecs', this.ecsMock, ecsOps],

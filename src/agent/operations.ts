@@ -33,9 +33,9 @@ async function withLease<T>(
   ctx: OpContext,
   spec: GovernorSpec | undefined,
   holder: string,
-  fn: (lease: GovernorLease | undefined) => Promise<T>,
+  fn: (lease: GovernorLease | undefined, held: () => Promise<boolean>) => Promise<T>,
 ): Promise<T> {
-  if (!spec) return fn(undefined);
+  if (!spec) return fn(undefined, async () => true);
   const g = await ctx.deps.governors.get(spec);
   // Polls a full governor every 50–250 ms: a freed slot is taken within a quarter second.
   const lease = await g.acquire(holder, {
@@ -45,7 +45,9 @@ async function withLease<T>(
     signal: ctx.signal(),
   });
   try {
-    return await fn(lease);
+    // A lease can end under its holder (expired, reset, dropped by a lower capacity): checked before
+    // each step that would add to the number of instances changing at once.
+    return await fn(lease, () => g.holds(lease).catch(() => true));
   } finally {
     await g.release(lease).catch((err: unknown) => ctx.deps.logger.warn({ err }, 'governor release failed'));
   }
@@ -165,7 +167,7 @@ export async function update(ctx: OpContext, slot: Slot): Promise<void> {
   const holder = `${node}.${old.id}`;
   const gov = clusterOf(rev.spec).updateGovernor;
   try {
-    await withLease(ctx, gov, holder, async (lease) => {
+    await withLease(ctx, gov, holder, async (lease, held) => {
       // The desired revision moved while waiting (a revert, a newer deploy): the next tick decides again.
       if (ctx.revision().number !== rev.number) return;
       emit({
@@ -201,6 +203,21 @@ export async function update(ctx: OpContext, slot: Slot): Promise<void> {
           });
           backoff(slot);
           await failed(ctx, rev, reason);
+          return;
+        }
+        if (!(await held())) {
+          // Lost the lease while starting: give the new instance up (it never took traffic), try again.
+          ctx.deps.logger.warn({ service: ctx.service, instance: id }, 'update lease lost; retrying later');
+          await runtime.stop(id, rev.spec.stopTimeout).catch(() => undefined);
+          await runtime.remove(id).catch(() => undefined);
+          emit({
+            type: 'update.failed',
+            service: ctx.service,
+            slot: slot.index,
+            revision: rev.number,
+            reason: 'lease lost',
+          });
+          backoff(slot);
           return;
         }
         const oldReg = slot.reg;

@@ -177,4 +177,39 @@ describe.skipIf(!requireNats())('cluster: revert, maintenance, watched files', (
       .slice(restartsBefore);
     expect(restarts.map((e) => e.node)).toEqual(['n3']);
   });
+
+  it('stop drains one node’s instance out of every router before stopping it; restart brings it back', async () => {
+    const loads = f.agents.map((a) => startLoad(`http://127.0.0.1:${a.port}`, { rps: 40 }));
+    try {
+      const stop = await f.cli(['transition', 'hello', 'stop', '--node', 'n1']);
+      expect(stop.code, stop.stderr + stop.stdout).toBe(0);
+      expect(stop.stdout).toMatch(/n1 +slot 0 +RUN → STOP/);
+      await waitFor(
+        async () => {
+          const slot = (await f.status()).services[0]!.nodes.find((n) => n.node === 'n1')!.slots[0]!;
+          return slot.state === 'STOP' && !slot.registered && !slot.healthy;
+        },
+        { timeoutMs: 20_000, intervalMs: 200, message: 'n1 stopped and deregistered' },
+      );
+      const nodes = await f.cli(['nodes']);
+      expect(nodes.stdout).toMatch(/^n1 .*states \{STOP: 1\}/m);
+      expect(nodes.stdout).toMatch(/^n2 .*states \{RUN: 1\}/m);
+      const st = await f.cli(['status', '--cluster']);
+      expect(st.stdout).toMatch(/^hello {2}desired r1 .* 2\/3 serving it/m);
+      expect(st.stdout).toMatch(/n1 {2}slot 0 {2}STOP .* can: restart/);
+      const refused = await f.cli(['transition', 'hello', 'update', '--node', 'n1']);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/refused: the instance is stopped; restart it first/);
+      const back = await f.cli(['transition', 'hello', 'restart', '--node', 'n1']);
+      expect(back.code, back.stderr + back.stdout).toBe(0);
+      await waitFor(async () => converged(await f.status(), 1, 3, 1), {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        message: 'n1 serves again',
+      });
+    } finally {
+      const reports = await Promise.all(loads.map((l) => l.stop()));
+      for (const rep of reports) expect(rep.failed, rep.errors.join('\n')).toBe(0);
+    }
+  });
 });

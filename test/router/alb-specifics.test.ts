@@ -47,6 +47,7 @@ describe('alb router specifics', () => {
           `${x.op}${x.op === 'DescribeTargetHealth' ? ` ${(x.input.TargetGroupArn as string).includes('blue') ? 'blue' : 'green'}` : ''}`,
       );
     expect(calls).toEqual([
+      'AddTags', // green now carries revision 2 (written before any target goes in)
       'DescribeTargetHealth blue',
       'DescribeTargetHealth green',
       'RegisterTargets', // c in green
@@ -172,5 +173,26 @@ describe('alb router specifics', () => {
     ]);
     expect(fake.rec.ops()).toContain('DescribeRules');
     expect(fake.rec.ops()).not.toContain('ModifyListener');
+  });
+
+  it('a restarted control plane (a new router) puts the serving revision back in the group that carries it: nothing moves', async () => {
+    const r = await make();
+    await r.addBackends(S, [a]);
+    await r.switchTo(S, ['c'], [c]);
+    await r.removeBackends(S, ['a']);
+    expect(fake.elb.tagsOf.get(TG_GREEN)?.get('baton:revision')).toBe('2');
+    const weights = fake.elb.weights();
+    const mark = fake.calls.length;
+    const again = new AlbRouter({
+      clients: fake.clients(clock),
+      services: { web: { kind: 'alb', listenerArn: LISTENER_ARN, targetGroups: [TG_BLUE, TG_GREEN] } },
+    });
+    await again.ensureRoute({ service: S, listen: 'web.example.com:80', drainTimeoutMs: 30_000 });
+    await again.addBackends(S, [c]);
+    const writes = fake.rec.writes().filter((x) => fake.calls.indexOf(x) >= mark);
+    expect(writes.map((x) => x.op)).toEqual(['ModifyListener']); // the same weights, re-applied once
+    expect(fake.elb.weights()).toEqual(weights);
+    expect(fake.elb.serving()).toEqual(['10.0.2.7:8080']);
+    expect(fake.elb.targets(TG_BLUE)).toEqual({});
   });
 });

@@ -24,6 +24,7 @@ describe('ECS behind an ALB, driven by Baton’s engine', () => {
     expect(writes).toEqual([
       'RegisterTaskDefinition', // revision 2's task definition (tagged)
       'CreateService', // the new instance: an ECS service of one task
+      'AddTags', // the free target group is tagged with revision 2
       'RegisterTargets', // its task IP in the free target group
       'ModifyListener', // weights: all to the new group (after ALB said healthy)
       'DeregisterTargets', // v1's target: ALB drains it

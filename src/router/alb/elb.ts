@@ -1,5 +1,6 @@
 import {
   type Action,
+  AddTagsCommand,
   DeregisterTargetsCommand,
   DescribeListenersCommand,
   type DescribeListenersCommandOutput,
@@ -7,6 +8,8 @@ import {
   type DescribeLoadBalancersCommandOutput,
   DescribeRulesCommand,
   type DescribeRulesCommandOutput,
+  DescribeTagsCommand,
+  type DescribeTagsCommandOutput,
   DescribeTargetGroupsCommand,
   type DescribeTargetGroupsCommandOutput,
   DescribeTargetHealthCommand,
@@ -86,6 +89,33 @@ export class ElbApi {
       `describe target health of ${targetGroupArn}`,
     );
     return res.TargetHealthDescriptions ?? [];
+  }
+
+  /** Tags of these resources (target groups), by ARN. */
+  async tags(arns: string[]): Promise<Map<string, Record<string, string>>> {
+    const res = await this.aws.call<DescribeTagsCommandOutput>(
+      this.elb,
+      new DescribeTagsCommand({ ResourceArns: arns }),
+      `describe tags of ${arns.join(', ')}`,
+    );
+    return new Map(
+      (res.TagDescriptions ?? []).map((d) => [
+        d.ResourceArn ?? '',
+        Object.fromEntries((d.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+      ]),
+    );
+  }
+
+  /** Adds or overwrites tags (idempotent). */
+  async tag(arn: string, tags: Record<string, string>): Promise<void> {
+    await this.aws.call(
+      this.elb,
+      new AddTagsCommand({
+        ResourceArns: [arn],
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+      `tag ${arn}`,
+    );
   }
 
   /** Registering a registered target again is a no-op in ELBv2, so this is safe to retry. */

@@ -33,6 +33,12 @@ export interface AlbRouterOptions {
 }
 
 const D = 'alb';
+/**
+ * Tags on the two target groups saying which service and revision each carries, written before targets
+ * are registered: a restarted control plane (a new router, an empty record) puts a revision's backends
+ * back into the group that already carries it, so nothing moves.
+ */
+export const TG_TAG = { service: 'baton:service', revision: 'baton:revision' } as const;
 const ADDRESS = /^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/;
 
 /**
@@ -105,6 +111,17 @@ export class AlbRouter implements Router {
       const prev = this.routes.get(route.service);
       const url = prev?.url ?? (await this.inspect(settings));
       const [blue, green] = settings.targetGroups;
+      const tags = prev ? undefined : await this.api.tags([blue, green]);
+      const carried = (arn: string): number | null => {
+        const t = tags?.get(arn);
+        const rev = Number(t?.[TG_TAG.revision]);
+        return t?.[TG_TAG.service] === route.service &&
+          Number.isInteger(rev) &&
+          rev >= 0 &&
+          t?.[TG_TAG.revision] !== ''
+          ? rev
+          : null;
+      };
       this.routes.set(route.service, {
         service: route.service,
         listen: route.listen,
@@ -113,8 +130,8 @@ export class AlbRouter implements Router {
         settings,
         url,
         slots: prev?.slots ?? [
-          { targetGroupArn: blue, revision: null },
-          { targetGroupArn: green, revision: null },
+          { targetGroupArn: blue, revision: carried(blue) },
+          { targetGroupArn: green, revision: carried(green) },
         ],
         split: prev?.split ?? null,
         mode: prev?.mode ?? { kind: 'serve' },
@@ -323,6 +340,12 @@ export class AlbRouter implements Router {
     next.slots = assignSlots(next);
     const before = desiredTargets(r);
     const after = desiredTargets(next);
+    for (const [i, s] of next.slots.entries())
+      if (s.revision !== null && s.revision !== r.slots[i]?.revision)
+        await this.api.tag(s.targetGroupArn, {
+          [TG_TAG.service]: next.service,
+          [TG_TAG.revision]: String(s.revision),
+        });
     // Register first: a target moving from draining back to active is registered again.
     for (const s of next.slots) {
       const now = await this.api.health(s.targetGroupArn);

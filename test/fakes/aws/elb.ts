@@ -191,6 +191,26 @@ export class FakeElb {
     return { Listeners: [structuredClone(l)] };
   }
 
+  readonly tagsOf = new Map<string, Map<string, string>>();
+
+  addTags(input: { ResourceArns: string[]; Tags: Array<{ Key: string; Value?: string }> }) {
+    for (const arn of input.ResourceArns) {
+      const m = this.tagsOf.get(arn) ?? new Map();
+      for (const t of input.Tags) m.set(t.Key, t.Value ?? '');
+      this.tagsOf.set(arn, m);
+    }
+    return {};
+  }
+
+  describeTags(input: { ResourceArns: string[] }) {
+    return {
+      TagDescriptions: input.ResourceArns.map((ResourceArn) => ({
+        ResourceArn,
+        Tags: [...(this.tagsOf.get(ResourceArn) ?? [])].map(([Key, Value]) => ({ Key, Value })),
+      })),
+    };
+  }
+
   describeRules(input: { RuleArns: string[] }) {
     const Rules = input.RuleArns.map((a) => this.rules.get(a));
     if (Rules.some((r) => !r)) throw awsError('RuleNotFound', 400, 'One or more rules not found');

@@ -60,6 +60,8 @@ export class FakeAws {
       [elb.DescribeTargetHealthCommand, (i) => b.describeTargetHealth(i)],
       [elb.ModifyListenerCommand, (i) => b.modifyListener(i)],
       [elb.DescribeRulesCommand, (i) => b.describeRules(i)],
+      [elb.AddTagsCommand, (i) => b.addTags(i)],
+      [elb.DescribeTagsCommand, (i) => b.describeTags(i)],
       [elb.ModifyRuleCommand, (i) => b.modifyRule(i)],
     ];
     for (const [api, mock, ops] of [

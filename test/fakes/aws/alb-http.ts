@@ -37,8 +37,13 @@ export class FakeAlbHttp {
     }
     const groups = this.elb.weightsOf(arn);
     const total = Object.values(groups).reduce((a, b) => a + b, 0);
-    let pick = (this.turn++ * 7919) % Math.max(1, total);
-    const group = Object.entries(groups).find(([, w]) => (pick -= w) < 0)?.[0];
+    // A spread-out walk over the weights (deterministic, unlike random()): group i gets w_i / total.
+    const pick = (this.turn++ * 7919) % Math.max(1, total);
+    let below = 0;
+    const group = Object.entries(groups).find(([, w]) => {
+      below += w;
+      return pick < below;
+    })?.[0];
     const healthy = group ? this.elb.healthy(group) : [];
     const target = healthy[this.turn % Math.max(1, healthy.length)];
     if (!target) {

@@ -1,6 +1,4 @@
-import type { TargetDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsClients } from '../../cloud/aws/clients.js';
-import { pollUntil } from '../../cloud/poll.js';
 import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import {
   type Backend,
@@ -13,15 +11,9 @@ import {
   type RouteStatus,
 } from '../router.js';
 import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
-import {
-  assignSlots,
-  desiredTargets,
-  listenerActions,
-  previewActions,
-  target,
-  targetKey,
-} from './desired.js';
+import { applyRoute, waitTargetsGone } from './apply.js';
 import { ElbApi } from './elb.js';
+import { inspectRoute, slotsFromTags } from './inspect.js';
 import type { BackendRecord, RouteRecord } from './record.js';
 import { type AlbRouteInput, parseAlbSettings } from './settings.js';
 import { routeStatus } from './status.js';
@@ -33,12 +25,7 @@ export interface AlbRouterOptions {
 }
 
 const D = 'alb';
-/**
- * Tags on the two target groups saying which service and revision each carries, written before targets
- * are registered: a restarted control plane (a new router, an empty record) puts a revision's backends
- * back into the group that already carries it, so nothing moves.
- */
-export const TG_TAG = { service: 'baton:service', revision: 'baton:revision' } as const;
+
 const ADDRESS = /^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/;
 
 /**
@@ -109,19 +96,8 @@ export class AlbRouter implements Router {
         if (taken) throw new InputError(`target group ${taken} is already used by service ${r.service}`);
       }
       const prev = this.routes.get(route.service);
-      const url = prev?.url ?? (await this.inspect(settings));
-      const [blue, green] = settings.targetGroups;
-      const tags = prev ? undefined : await this.api.tags([blue, green]);
-      const carried = (arn: string): number | null => {
-        const t = tags?.get(arn);
-        const rev = Number(t?.[TG_TAG.revision]);
-        return t?.[TG_TAG.service] === route.service &&
-          Number.isInteger(rev) &&
-          rev >= 0 &&
-          t?.[TG_TAG.revision] !== ''
-          ? rev
-          : null;
-      };
+      const url = prev?.url ?? (await inspectRoute(this.api, settings));
+      const slots = prev?.slots ?? (await slotsFromTags(this.api, route.service, settings));
       this.routes.set(route.service, {
         service: route.service,
         listen: route.listen,
@@ -129,10 +105,7 @@ export class AlbRouter implements Router {
         drainTimeoutMs: route.drainTimeoutMs,
         settings,
         url,
-        slots: prev?.slots ?? [
-          { targetGroupArn: blue, revision: carried(blue) },
-          { targetGroupArn: green, revision: carried(green) },
-        ],
+        slots,
         split: prev?.split ?? null,
         mode: prev?.mode ?? { kind: 'serve' },
         previewRevision: prev?.previewRevision ?? null,
@@ -140,26 +113,6 @@ export class AlbRouter implements Router {
         applied: prev?.applied ?? {},
       });
     });
-  }
-
-  /** Checks the listener and both target groups once (they are the user's) and finds the ALB's DNS name. */
-  private async inspect(s: RouteRecord['settings']): Promise<string> {
-    const listener = await this.api.listener(s.listenerArn);
-    if (s.ruleArn) await this.api.rule(s.ruleArn);
-    if (s.previewListenerArn) await this.api.listener(s.previewListenerArn);
-    const groups = await this.api.targetGroups([...s.targetGroups]);
-    for (const arn of s.targetGroups) {
-      const g = groups.find((x) => x.TargetGroupArn === arn);
-      if (!g) throw new DriverError(D, `target group ${arn} not found`);
-      if (g.TargetType !== 'ip')
-        throw new DriverError(
-          D,
-          `target group ${g.TargetGroupName ?? arn} has target type ${g.TargetType}; Baton registers task IPs, so it must be "ip"`,
-        );
-    }
-    const dns = listener.LoadBalancerArn ? await this.api.dnsName(listener.LoadBalancerArn) : '';
-    const scheme = listener.Protocol === 'HTTPS' ? 'https' : 'http';
-    return `${scheme}://${dns}:${listener.Port ?? 80}`;
   }
 
   removeRoute(service: string): Promise<void> {
@@ -215,39 +168,22 @@ export class AlbRouter implements Router {
   }
 
   /**
-   * ALB reports no connection count per target. What it does report: a deregistered target is `draining`
-   * until its connections closed or the target group's deregistration delay passed, then it is gone.
-   * This polls DescribeTargetHealth until none of these targets is `draining`, or `timeoutMs` passes;
-   * `inFlight` is then the number of targets still draining (not requests).
+   * Waits until ALB no longer lists these targets as `draining` (see `waitTargetsGone`): ALB gives no
+   * connection count, so `inFlight` is the number of targets still draining at the timeout, not requests.
    */
   async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
     const r = this.routes.get(service);
     const mine = (r?.backends ?? []).filter((b) => ids.includes(b.id));
-    const started = this.clock.now();
     if (!r || mine.length === 0) return { drained: true, inFlight: 0, waitedMs: 0 };
-    const draining = async () => {
-      let n = 0;
-      for (const s of r.slots) {
-        const keys = new Set(mine.map((b) => targetKey(target(b.address))));
-        const targets = [...keys].map((k) => target(k));
-        for (const h of await this.api.health(s.targetGroupArn, targets))
-          if (h.TargetHealth?.State === 'draining' && keys.has(targetKey(h.Target!))) n++;
-      }
-      return n;
-    };
-    try {
-      await pollUntil(draining, (n) => n === 0, {
-        clock: this.clock,
-        intervalMs: r.settings.pollInterval,
-        timeoutMs,
-        onTimeout: (n) => Object.assign(new Error('drain timeout'), { n }),
-      });
-      return { drained: true, inFlight: 0, waitedMs: this.clock.now() - started };
-    } catch (err) {
-      const n = (err as { n?: number }).n;
-      if (n === undefined) throw err;
-      return { drained: false, inFlight: n, waitedMs: this.clock.now() - started };
-    }
+    const started = this.clock.now();
+    const left = await waitTargetsGone(
+      this.api,
+      this.clock,
+      r,
+      mine.map((b) => b.address),
+      timeoutMs,
+    );
+    return { drained: left === 0, inFlight: left, waitedMs: this.clock.now() - started };
   }
 
   /** Deregisters what is still registered (normally drained already) and forgets the backends. */
@@ -329,87 +265,8 @@ export class AlbRouter implements Router {
     await this.queue;
   }
 
-  /**
-   * Brings the ALB to the record as changed by `change` (computed on a copy, committed only when every
-   * call succeeded, so a failure changes nothing in Baton's view): register new targets, wait until ALB
-   * says healthy for every target about to serve, set the action's weights, then deregister the rest.
-   */
-  private async apply(r: RouteRecord, change: (next: RouteRecord) => void = () => {}): Promise<void> {
-    const next = structuredClone(r);
-    change(next);
-    next.slots = assignSlots(next);
-    const before = desiredTargets(r);
-    const after = desiredTargets(next);
-    for (const [i, s] of next.slots.entries())
-      if (s.revision !== null && s.revision !== r.slots[i]?.revision)
-        await this.api.tag(s.targetGroupArn, {
-          [TG_TAG.service]: next.service,
-          [TG_TAG.revision]: String(s.revision),
-        });
-    // Register first: a target moving from draining back to active is registered again.
-    for (const s of next.slots) {
-      const now = await this.api.health(s.targetGroupArn);
-      const present = new Set(
-        now.filter((h) => h.TargetHealth?.State !== 'draining').map((h) => targetKey(h.Target!)),
-      );
-      const missing = [...(after.get(s.targetGroupArn)?.keys() ?? [])].filter((k) => !present.has(k));
-      await this.api.register(s.targetGroupArn, missing.map(target));
-    }
-    await this.waitHealthy(next);
-    const actions = JSON.stringify(listenerActions(next));
-    if (actions !== r.applied.listener) {
-      await this.api.setActions(next.settings, JSON.parse(actions));
-      next.applied.listener = actions;
-    }
-    if (next.settings.previewListenerArn) {
-      const preview = JSON.stringify(previewActions(next));
-      if (preview !== r.applied.preview) {
-        await this.api.setActions({ listenerArn: next.settings.previewListenerArn }, JSON.parse(preview));
-        next.applied.preview = preview;
-      }
-    }
-    // Deregister what Baton registered and no longer wants (never targets it does not know).
-    for (const s of new Set([...r.slots, ...next.slots].map((x) => x.targetGroupArn))) {
-      const gone = [...(before.get(s)?.keys() ?? [])].filter((k) => !after.get(s)?.has(k));
-      const known = new Set(r.backends.map((b) => targetKey(target(b.address))));
-      await this.api.deregister(s, gone.filter((k) => known.has(k)).map(target));
-    }
-    Object.assign(r, next);
-  }
-
-  /** Every target that will take production traffic must be `healthy` in ALB's own check first. */
-  private async waitHealthy(next: RouteRecord): Promise<void> {
-    const settings = next.settings;
-    for (const s of next.slots) {
-      const serving = next.backends.filter(
-        (b) => b.revision === s.revision && b.state === BackendState.Active && b.healthy,
-      );
-      if (serving.length === 0) continue;
-      const targets: TargetDescription[] = serving.map((b) => target(b.address));
-      await pollUntil(
-        () => this.api.health(s.targetGroupArn, targets),
-        (hs) =>
-          targets.every((t) =>
-            hs.some((h) => targetKey(h.Target!) === targetKey(t) && h.TargetHealth?.State === 'healthy'),
-          ),
-        {
-          clock: this.clock,
-          intervalMs: settings.pollInterval,
-          timeoutMs: settings.healthTimeout,
-          onTimeout: (hs) =>
-            new DriverError(
-              D,
-              `targets of ${next.service} revision ${s.revision} in ${s.targetGroupArn} not healthy after ${settings.healthTimeout} ms: ${hs
-                .filter((h) => h.TargetHealth?.State !== 'healthy')
-                .map(
-                  (h) =>
-                    `${targetKey(h.Target!)} ${h.TargetHealth?.State} (${h.TargetHealth?.Reason ?? ''}${h.TargetHealth?.Description ? `: ${h.TargetHealth.Description}` : ''})`,
-                )
-                .join(', ')}`,
-            ),
-        },
-      );
-    }
+  private apply(r: RouteRecord, change: (next: RouteRecord) => void = () => {}): Promise<void> {
+    return applyRoute(this.api, this.clock, r, change);
   }
 }
 

@@ -209,8 +209,7 @@ class Exchange implements RawOwner, ResponseSink {
     this.upstream = up;
     up.on('response', onUpstreamResponse);
     up.on('error', onUpstreamError);
-    if (this.hasBody) up.on('socket', onUpstreamSocket);
-    else up.end();
+    up.on('socket', onUpstreamSocket);
   }
 
   private sendRaw(b: BackendEntry, fresh: boolean): void {
@@ -255,8 +254,15 @@ class Exchange implements RawOwner, ResponseSink {
       this.responseFailed();
       return;
     }
-    // A malformed answer was read from the backend: the request reached it.
-    this.attemptFailed(err, this.rawReused && !protocol && this.reader!.received === 0);
+    // Stale: a reused connection the backend had closed before reading this request (nothing came back).
+    // A malformed answer means the request reached the backend.
+    const code = err.code;
+    const stale =
+      this.rawReused &&
+      !protocol &&
+      this.reader!.received === 0 &&
+      (code === 'ECONNRESET' || code === 'EPIPE');
+    this.attemptFailed(err, stale);
   }
 
   /** ResponseSink: the status and headers arrived. */

@@ -135,4 +135,19 @@ describe('ecs runtime specifics', () => {
       /ecs: service web-r1-d1-1 not stable after 60000 ms: 1 deployment\(s\): PRIMARY baton-web:1 IN_PROGRESS running 0\/1; running 0 of desired 1; latest events: \(service web-r1-d1-1\) was unable to place a task/,
     );
   });
+
+  it('tasks that fail to start trip ECS’s circuit breaker: start fails at once with the reason, not at the timeout', async () => {
+    fake = new FakeAws({ ecs: { failTasks: () => true } });
+    const clock = new VirtualClock();
+    const rt = new EcsRuntime({
+      clients: fake.clients(clock),
+      clusters: [CLUSTER],
+      pollIntervalMs: 5000,
+      startTimeoutMs: 600_000,
+    });
+    await expect(rt.start(request())).rejects.toThrow(
+      /ecs: service web-r1-d1-1 failed to start: .*FAILED running 0\/1, 3 failed task\(s\) \(ECS deployment circuit breaker: tasks failed to start\.\).*CannotPullContainerError/,
+    );
+    expect(clock.now()).toBeLessThan(60_000);
+  });
 });

@@ -11,7 +11,12 @@ export interface EcsOptions {
   stableAfter: number;
   /** Services (by name) whose tasks never start: they stay PENDING, ECS reports it cannot place them. */
   neverStable: (name: string) => boolean;
+  /** Services whose tasks stop as soon as they would run (an image that cannot be pulled). */
+  failTasks: (name: string) => boolean;
 }
+
+/** ECS's circuit breaker threshold for a one-task service (minimum 3 failed tasks). */
+const BREAKER = 3;
 
 interface FakeTask {
   task: Task;
@@ -180,6 +185,29 @@ export class FakeEcs {
     void t.app.stop(reason === 'crash' ? 'killed' : 'stopping on SIGTERM');
   }
 
+  private failTask(fs: FakeService, t: FakeTask): void {
+    const s = fs.service;
+    t.task.lastStatus = 'STOPPED';
+    t.task.desiredStatus = 'STOPPED';
+    t.task.stopCode = 'TaskFailedToStart';
+    t.task.stoppedReason = `CannotPullContainerError: pull image manifest has been retried 7 time(s): ${t.task.containers?.[0]?.name}: not found`;
+    const d = s.deployments?.[0];
+    if (!d) return;
+    d.failedTasks = (d.failedTasks ?? 0) + 1;
+    s.events = [
+      {
+        id: `${++this.seq}`,
+        createdAt: new Date(),
+        message: `(service ${s.serviceName}) has started 1 tasks: (task ${t.task.taskArn?.split('/').pop()}). ${t.task.stoppedReason}`,
+      },
+      ...(s.events ?? []),
+    ];
+    if (d.failedTasks >= BREAKER) {
+      d.rolloutState = 'FAILED';
+      d.rolloutStateReason = 'ECS deployment circuit breaker: tasks failed to start.';
+    } else this.launch(fs, d.taskDefinition!);
+  }
+
   /** Kills the running task of a service (exit 137); it is not replaced until a new deployment. */
   crash(serviceName: string): void {
     for (const t of this.tasksOf(serviceName))
@@ -206,6 +234,10 @@ export class FakeEcs {
         continue;
       }
       if (fs.ticks < t.runsAt) continue;
+      if (this.opts.failTasks(name)) {
+        this.failTask(fs, t);
+        continue;
+      }
       await t.app.start(t.task.attachments![0]!.details![0]!.value!);
       t.task.lastStatus = 'RUNNING';
       t.task.startedAt = new Date();
@@ -219,7 +251,8 @@ export class FakeEcs {
       d.runningCount = s.runningCount;
       d.pendingCount = s.pendingCount;
       d.desiredCount = s.desiredCount;
-      if (s.runningCount === s.desiredCount && s.pendingCount === 0) d.rolloutState = 'COMPLETED';
+      if (d.rolloutState !== 'FAILED' && s.runningCount === s.desiredCount && s.pendingCount === 0)
+        d.rolloutState = 'COMPLETED';
     }
   }
 

@@ -32,7 +32,7 @@ export class FakeAws {
   });
 
   constructor(opts: { ecs?: Partial<EcsOptions>; elb?: Partial<ElbOptions> } = {}) {
-    this.ecs = new FakeEcs({ stableAfter: 2, neverStable: () => false, ...opts.ecs });
+    this.ecs = new FakeEcs({ stableAfter: 2, neverStable: () => false, failTasks: () => false, ...opts.ecs });
     this.elb = new FakeElb({ healthyAfter: 1, drainAfter: 1, neverHealthy: () => false, ...opts.elb });
     this.ecsMock = mockClient(this.ecsClient) as unknown as ReturnType<typeof mockClient>;
     this.elbMock = mockClient(this.elbClient) as unknown as ReturnType<typeof mockClient>;

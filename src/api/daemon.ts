@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { OciClients } from '../cloud/oci/clients.js';
 import { BatonError, InputError } from '../core/errors.js';
 import { ServiceControl } from '../engine/control.js';
 import { Deployer } from '../engine/deployer.js';
@@ -14,6 +15,7 @@ import { ensureProxy } from '../router/proxy/launch.js';
 import { createMultiRuntime } from '../runtime/create.js';
 import { openStore } from '../store/open.js';
 import { Repo } from '../store/repo.js';
+import { lazyOciClients, ociSettingsFromEnv } from './oci.js';
 import { dataPaths } from './paths.js';
 import { watchProxy } from './proxy-watchdog.js';
 import { createApiServer } from './server.js';
@@ -26,6 +28,8 @@ export interface ServeOptions {
   version: string;
   /** Hoist's purge of stray labelled containers: how often it runs, and the age it spares. */
   purge?: { intervalMs?: number | undefined; minAgeMs?: number | undefined } | undefined;
+  /** OCI clients (tests: the fake's); default from BATON_OCI_* on first need (src/api/oci.ts). */
+  ociClients?: (() => OciClients) | undefined;
 }
 
 export interface RunningDaemon {
@@ -86,14 +90,34 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const repo = new Repo(store);
   // Each service's instances run on the runtime its spec names; the kinds stored revisions use are
   // brought up now so their instances are adopted (others, e.g. docker, only when first deployed).
-  const runtime = createMultiRuntime({ dataDir: paths.root, logger, purgeMinAgeMs: opts.purge?.minAgeMs });
+  const services = await Promise.all(
+    (await repo.listServices()).map(async (s) => ({ s, revisions: await repo.listRevisions(s.name) })),
+  );
+  const ociClients = opts.ociClients ?? lazyOciClients(() => ociSettingsFromEnv());
+  // OCI instances are found by tag in compartments: those every stored revision names.
+  const ociCompartments = [
+    ...new Set(
+      services.flatMap(({ revisions }) =>
+        revisions.flatMap((r) => (r.spec.runtime === 'oci' ? [r.spec.containerInstance.compartmentId] : [])),
+      ),
+    ),
+  ];
+  const drivers = { dataDir: paths.root, logger, ociClients };
+  const runtime = createMultiRuntime({ ...drivers, purgeMinAgeMs: opts.purge?.minAgeMs, ociCompartments });
   // Likewise each service goes through the router its serving revision names (HAProxy, …).
-  const router = createMultiRouter({ dataDir: paths.root, logger });
-  for (const s of await repo.listServices()) {
-    const revisions = await repo.listRevisions(s.name);
-    for (const r of revisions) runtime.use(r.spec.runtime);
-    const serving = revisions.find((r) => r.number === s.current) ?? revisions[0];
-    if (serving) router.bind(s.name, serving.spec.traffic.router);
+  const router = createMultiRouter(drivers);
+  for (const { s, revisions } of services) {
+    try {
+      for (const r of revisions) runtime.use(r.spec.runtime);
+      const serving = revisions.find((r) => r.number === s.current) ?? revisions[0];
+      if (serving) router.bind(s.name, serving.spec.traffic.router);
+    } catch (err) {
+      // E.g. OCI credentials missing: that service's deploys say so; the others are served.
+      logger.warn(
+        { service: s.name, err: (err as Error).message },
+        'cannot bring up the drivers of a service',
+      );
+    }
   }
   const deps: EngineDeps = {
     repo,

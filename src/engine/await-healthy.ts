@@ -7,6 +7,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { ProbeSpec } from '../spec/schema.js';
 import type { Emit } from './events.js';
 
+export const GATED_BY_ROUTER = "running; traffic waits for the load balancer's health check";
+
 /** Last lines of an instance's output, to say why it died. */
 async function tailLogs(runtime: Runtime, id: string, lines = 5): Promise<string> {
   const out: string[] = [];
@@ -59,6 +61,9 @@ export async function awaitHealthy(
         },
       );
     }
+    // The load balancer checks it (probe.by: router): the router's own health wait gates its traffic
+    // (oci-lb: backends OK before any other drains), so the control plane need not reach its address.
+    if (probe.by === 'router') return { ok: true, detail: GATED_BY_ROUTER, ms: 0 };
     last = withRuntimeHealth(await runProbe(probe, { host: inst.host, port: inst.port }, signal), inst);
     emit({ type: 'probe', instance: id, result: last });
     passes = last.ok ? passes + 1 : 0;

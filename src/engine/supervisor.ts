@@ -122,6 +122,8 @@ export class Supervisor {
           if (inst.state === InstanceState.Exited) return this.restart(inst, w, now);
           if (now < w.nextProbeAt) return;
           const probe = revision.spec.probe;
+          // The load balancer's own health check takes a failing backend out of rotation.
+          if (probe.by === 'router') return;
           w.nextProbeAt = now + probe.interval;
           const r = withRuntimeHealth(await runProbe(probe, { host: inst.host, port: inst.port }), inst);
           if (r.ok) {

@@ -1,18 +1,28 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { OciClients } from '../cloud/oci/clients.js';
+import type { CallLog } from '../cloud/planned.js';
 import { DriverError } from '../core/errors.js';
-import type { RouterSpec } from '../spec/router.js';
+import type { HaproxyRouterSpec, RouterSpec } from '../spec/router.js';
 import { HaproxyRouter } from './haproxy/router.js';
 import { MultiRouter } from './multi.js';
+import { OciLbRouter } from './oci-lb/router.js';
 import { ProxyRouter } from './proxy/client.js';
 import type { Router } from './router.js';
 
-export const ROUTER_KINDS = ['proxy', 'haproxy'] as const;
+export const ROUTER_KINDS = ['proxy', 'haproxy', 'oci-lb'] as const;
 
 export interface RouterOptions {
   dataDir: string;
+  /** oci-lb: the SDK clients, made on first need (shared with runtime oci). */
+  ociClients?: (() => OciClients) | undefined;
+  /** Dry run (`baton plan`): drivers that support it read for real and record their writes here. */
+  dryRun?: CallLog | undefined;
 }
+
+/** Where the oci-lb driver keeps its record of routes and backends (OCI backends carry no tags). */
+export const ociLbStateFile = (dataDir: string) => join(dataDir, 'oci-lb', 'routes.json');
 
 /**
  * Which driver instance carries a router spec: one embedded proxy; one HAProxy driver per set of stats
@@ -20,8 +30,9 @@ export interface RouterOptions {
  * (backend, server options) travel with each route, so they are not part of the key.
  */
 export function routerKey(spec: RouterSpec): string {
-  if (spec.kind === 'proxy') return 'proxy';
-  const sockets = [...spec.sockets].sort().join('\n');
+  // One oci-lb driver for every service: each route carries its own load balancer and settings.
+  if (spec.kind === 'proxy' || spec.kind === 'oci-lb') return spec.kind;
+  const sockets = [...(spec as HaproxyRouterSpec).sockets].sort().join('\n');
   return `haproxy:${createHash('sha256').update(sockets).digest('hex').slice(0, 12)}`;
 }
 
@@ -43,6 +54,14 @@ export function createRouter(kindOrSpec: RouterSpec | string, opts: RouterOption
         removeTimeoutMs: h.removeTimeout,
       });
     }
+    case 'oci-lb':
+      if (!opts.ociClients) throw new DriverError('router', 'router oci-lb needs OCI clients (credentials)');
+      // Settings come with each route (RouteConfig.router), the health checker from the probe (spec).
+      return new OciLbRouter({
+        clients: opts.ociClients(),
+        stateFile: ociLbStateFile(opts.dataDir),
+        dryRun: opts.dryRun,
+      });
     default:
       throw new DriverError(
         'router',

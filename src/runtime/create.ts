@@ -1,12 +1,15 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { OciClients } from '../cloud/oci/clients.js';
+import type { CallLog } from '../cloud/planned.js';
 import { DriverError } from '../core/errors.js';
 import { DockerRuntime } from './docker/docker-runtime.js';
 import { MultiRuntime } from './multi.js';
+import { OciRuntime } from './oci/oci-runtime.js';
 import { ProcessRuntime } from './process/process-runtime.js';
 import type { Runtime } from './runtime.js';
 
-export const RUNTIME_KINDS = ['process', 'docker'] as const;
+export const RUNTIME_KINDS = ['process', 'docker', 'oci'] as const;
 
 export interface RuntimeOptions {
   dataDir: string;
@@ -16,6 +19,14 @@ export interface RuntimeOptions {
   dockerHost?: string;
   /** docker: containers younger than this are never purged (default 30 s). */
   purgeMinAgeMs?: number | undefined;
+  /** oci: the SDK clients, made on first need (the daemon's `lazyOciClients`; tests: the fake's). */
+  ociClients?: (() => OciClients) | undefined;
+  /** oci: compartments `list` searches (those of the stored specs; each start adds its own). */
+  ociCompartments?: string[] | undefined;
+  /** oci: between two reads while waiting for a state (default 5 s). */
+  ociPollIntervalMs?: number | undefined;
+  /** Dry run (`baton plan`): drivers that support it read for real and record their writes here. */
+  dryRun?: CallLog | undefined;
 }
 
 /** The runtime named by a service's `runtime` field, keeping its state under `dataDir`. */
@@ -36,6 +47,18 @@ export function createRuntime(kind: string, opts: RuntimeOptions): Runtime {
         ...(opts.logger ? { logger: opts.logger } : {}),
         ...(opts.dockerHost ? { endpoint: opts.dockerHost } : {}),
         ...(opts.purgeMinAgeMs !== undefined ? { purgeMinAgeMs: opts.purgeMinAgeMs } : {}),
+      });
+    case 'oci':
+      if (!opts.ociClients) throw new DriverError('runtime', 'runtime oci needs OCI clients (credentials)');
+      return new OciRuntime({
+        clients: opts.ociClients(),
+        // Instances carry the data dir as their owner: two control planes in one compartment never mix.
+        owner: path.resolve(opts.dataDir),
+        compartmentIds: opts.ociCompartments,
+        pollIntervalMs: opts.ociPollIntervalMs,
+        dryRun: opts.dryRun,
+        purgeMinAgeMs: opts.purgeMinAgeMs,
+        logger: opts.logger,
       });
     default:
       throw new DriverError(

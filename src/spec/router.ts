@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ociLbRouteSchema } from '../router/oci-lb/settings.js';
 import { duration } from './primitives.js';
 
 /** Defaults of `traffic.router` (kind haproxy). */
@@ -42,8 +43,10 @@ const haproxyRouter = z.strictObject({
 export const routerSchema = z.preprocess(
   // `router: proxy` is short for `{kind: proxy}`; another string is left for the union to reject.
   (v) => (v === 'proxy' || v === 'haproxy' ? { kind: v } : v),
-  z.discriminatedUnion('kind', [proxyRouter, haproxyRouter]),
+  // oci-lb: backends in an OCI load balancer's backend sets (src/router/oci-lb/README.md).
+  z.discriminatedUnion('kind', [proxyRouter, haproxyRouter, ociLbRouteSchema]),
 );
 
 export type RouterSpec = z.output<typeof routerSchema>;
 export type HaproxyRouterSpec = Extract<RouterSpec, { kind: 'haproxy' }>;
+export type OciLbRouterSpec = Extract<RouterSpec, { kind: 'oci-lb' }>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkProbeGate, ociFields, withCloudDefaults } from './cloud.js';
 import { clusterSchema } from './cluster.js';
 import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';
@@ -35,6 +36,12 @@ export const probeSchema = z
     healthyThreshold: z.number().int().min(1).default(DEFAULTS.probe.healthyThreshold),
     unhealthyThreshold: z.number().int().min(1).default(DEFAULTS.probe.unhealthyThreshold),
     startTimeout: duration('probe.startTimeout').default(DEFAULTS.probe.startTimeout),
+    /**
+     * Who checks a new instance before it takes traffic: `baton` (the control plane probes it) or
+     * `router` (the load balancer's own health check, derived from this probe; default for runtime oci
+     * behind router oci-lb, whose private IPs the control plane may not reach). See `cloud.ts`.
+     */
+    by: z.enum(['baton', 'router']).optional(),
   })
   .superRefine((p, ctx) => {
     const kinds = [p.http, p.tcp, p.exec].filter((k) => k !== undefined).length;
@@ -90,7 +97,13 @@ const processRuntime = z.strictObject({
 /** `runtime: docker`: instances are containers (fields in `docker.ts`). */
 const dockerRuntime = z.strictObject({ ...dockerFields, ...commonFields });
 
-export const serviceSchema = z.discriminatedUnion('runtime', [processRuntime, dockerRuntime]);
+/** `runtime: oci`: instances are OCI Container Instances (fields in `cloud.ts`). */
+const ociRuntime = z.strictObject({ ...ociFields, ...commonFields });
+
+export const serviceSchema = z
+  .discriminatedUnion('runtime', [processRuntime, dockerRuntime, ociRuntime])
+  .superRefine(checkProbeGate)
+  .transform(withCloudDefaults);
 
 export const fileSchema = z
   .strictObject({
@@ -127,6 +140,7 @@ export const fileSchema = z
 export type ServiceSpec = z.output<typeof serviceSchema>;
 export type ProcessServiceSpec = Extract<ServiceSpec, { runtime: 'process' }>;
 export type DockerServiceSpec = Extract<ServiceSpec, { runtime: 'docker' }>;
+export type OciServiceSpec = Extract<ServiceSpec, { runtime: 'oci' }>;
 export type ProbeSpec = z.output<typeof probeSchema>;
 
 export type BatonFile = z.output<typeof fileSchema>;

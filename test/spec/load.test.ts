@@ -57,7 +57,7 @@ describe('valid files', () => {
     expect(web.probe).toMatchObject({ interval: 500, timeout: 2000, startTimeout: 90_000 });
     expect(web.traffic.drainTimeout).toBe(3_600_000);
     expect(web.stopTimeout).toBe(250);
-    expect(web.command).toEqual(['node', 'server.js']);
+    expect(web.runtime === 'process' && web.command).toEqual(['node', 'server.js']);
   });
 
   test('loadSpecText resolves tag paths next to the named file', async () => {

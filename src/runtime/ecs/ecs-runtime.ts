@@ -2,17 +2,8 @@ import {
   CreateServiceCommand,
   type CreateServiceCommandOutput,
   DeleteServiceCommand,
-  DescribeServicesCommand,
-  type DescribeServicesCommandOutput,
-  DescribeTasksCommand,
-  type DescribeTasksCommandOutput,
-  ListServicesCommand,
-  type ListServicesCommandOutput,
-  ListTasksCommand,
-  type ListTasksCommandOutput,
   type Service,
   TagResourceCommand,
-  type Task,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import type { Logger } from 'pino';
@@ -23,6 +14,7 @@ import { DriverError, NotFoundError } from '../../core/errors.js';
 import { KeyedQueue } from '../../core/keyed-queue.js';
 import type { Instance } from '../../core/types.js';
 import type { LogOptions, Runtime, StartRequest } from '../runtime.js';
+import { EcsReads } from './api.js';
 import { createServiceInput, isStable, taskIp, whyNotStable } from './service.js';
 import { parseEcsSpec } from './spec.js';
 import { fromTags, isOurs, TAG, toTags } from './tags.js';
@@ -66,6 +58,7 @@ export class EcsRuntime implements Runtime {
   private readonly ecs;
   private readonly aws: AwsCaller;
   private readonly tds: TaskDefinitions;
+  private readonly reads: EcsReads;
   private readonly clusters: Set<string>;
   /** Instance id → cluster, learned on start and list. */
   private readonly where = new Map<string, string>();
@@ -77,6 +70,7 @@ export class EcsRuntime implements Runtime {
     this.ecs = opts.clients.ecs;
     this.aws = opts.clients.caller(D);
     this.tds = new TaskDefinitions(this.ecs, this.aws, opts.owner);
+    this.reads = new EcsReads(this.ecs, this.aws);
     this.clusters = new Set(opts.clusters ?? []);
     this.pollMs = opts.pollIntervalMs ?? 5000;
     this.startTimeoutMs = opts.startTimeoutMs ?? 600_000;
@@ -88,7 +82,7 @@ export class EcsRuntime implements Runtime {
     return this.queue.run(req.id, async () => {
       this.clusters.add(cluster);
       this.where.set(req.id, cluster);
-      let s = await this.describe(cluster, req.id);
+      let s = await this.reads.service(cluster, req.id);
       if (s?.status !== 'ACTIVE') {
         const td = await this.tds.ensure(req, spec);
         const res = await this.aws.call<CreateServiceCommandOutput>(
@@ -108,19 +102,9 @@ export class EcsRuntime implements Runtime {
   async list(service?: string): Promise<Instance[]> {
     const out: Instance[] = [];
     for (const cluster of this.clusters) {
-      const arns: string[] = [];
-      let nextToken: string | undefined;
-      do {
-        const page = await this.aws.call<ListServicesCommandOutput>(
-          this.ecs,
-          new ListServicesCommand({ cluster, maxResults: 100, nextToken }),
-          `list services of cluster ${cluster}`,
-        );
-        arns.push(...(page.serviceArns ?? []));
-        nextToken = page.nextToken;
-      } while (nextToken);
+      const arns = await this.reads.serviceArns(cluster);
       for (let i = 0; i < arns.length; i += 10) {
-        for (const s of await this.describeMany(cluster, arns.slice(i, i + 10))) {
+        for (const s of await this.reads.services(cluster, arns.slice(i, i + 10))) {
           if (s.status !== 'ACTIVE' || !isOurs(fromTags(s.tags), this.opts.owner, service)) continue;
           const inst = await this.view(cluster, s);
           this.where.set(inst.id, cluster);
@@ -170,7 +154,7 @@ export class EcsRuntime implements Runtime {
           `stop service ${id}`,
         );
       await this.poll(
-        () => this.describe(cluster, id),
+        () => this.reads.service(cluster, id),
         (x) => x?.status !== 'ACTIVE' || ((x.runningCount ?? 0) === 0 && (x.pendingCount ?? 0) === 0),
         Math.max(timeoutMs + 60_000, 120_000),
         (x) => `service ${id} still has ${x?.runningCount} running task(s) after stopping`,
@@ -204,7 +188,7 @@ export class EcsRuntime implements Runtime {
   async *logs(id: string, opts: LogOptions = {}): AsyncIterable<string> {
     const found = await this.find(id);
     if (!found) throw new NotFoundError(`instance ${id}`);
-    const task = await this.latestTask(found.cluster, id, true);
+    const task = await this.reads.latestTask(found.cluster, id, true);
     const container = fromTags(found.service.tags)[TAG.container] ?? id;
     if (!task?.taskArn) return;
     if (!this.opts.logs)
@@ -222,7 +206,7 @@ export class EcsRuntime implements Runtime {
   private async find(id: string): Promise<{ cluster: string; service: Service } | undefined> {
     const known = this.where.get(id);
     for (const cluster of known ? [known, ...this.clusters] : this.clusters) {
-      const s = await this.describe(cluster, id);
+      const s = await this.reads.service(cluster, id);
       if (s && s.status === 'ACTIVE' && isOurs(fromTags(s.tags), this.opts.owner)) {
         this.where.set(id, cluster);
         return { cluster, service: s };
@@ -231,45 +215,9 @@ export class EcsRuntime implements Runtime {
     return undefined;
   }
 
-  private async describe(cluster: string, name: string): Promise<Service | undefined> {
-    return (await this.describeMany(cluster, [name]))[0];
-  }
-
-  private async describeMany(cluster: string, services: string[]): Promise<Service[]> {
-    const res = await this.aws.call<DescribeServicesCommandOutput>(
-      this.ecs,
-      new DescribeServicesCommand({ cluster, services, include: ['TAGS'] }),
-      `describe services ${services.join(', ')} in ${cluster}`,
-    );
-    // A missing service is a `failures` entry (reason MISSING), not an error.
-    return res.services ?? [];
-  }
-
-  /** The service's newest task: RUNNING ones first; with `stopped`, a stopped one when none runs. */
-  private async latestTask(cluster: string, serviceName: string, stopped = false): Promise<Task | undefined> {
-    for (const desiredStatus of stopped ? (['RUNNING', 'STOPPED'] as const) : (['RUNNING'] as const)) {
-      const list = await this.aws.call<ListTasksCommandOutput>(
-        this.ecs,
-        new ListTasksCommand({ cluster, serviceName, desiredStatus }),
-        `list tasks of ${serviceName}`,
-      );
-      if (!list.taskArns?.length) continue;
-      const res = await this.aws.call<DescribeTasksCommandOutput>(
-        this.ecs,
-        new DescribeTasksCommand({ cluster, tasks: list.taskArns }),
-        `describe tasks of ${serviceName}`,
-      );
-      const tasks = (res.tasks ?? []).sort(
-        (a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0),
-      );
-      const t = tasks.find((x) => x.lastStatus === 'RUNNING') ?? tasks[0];
-      if (t) return t;
-    }
-    return undefined;
-  }
-
   private async view(cluster: string, s: Service): Promise<Instance> {
-    const task = (s.desiredCount ?? 0) > 0 ? await this.latestTask(cluster, s.serviceName!, true) : undefined;
+    const task =
+      (s.desiredCount ?? 0) > 0 ? await this.reads.latestTask(cluster, s.serviceName!, true) : undefined;
     return instanceOf(s, task, task ? taskIp(task) : undefined);
   }
 
@@ -281,7 +229,7 @@ export class EcsRuntime implements Runtime {
   ): Promise<Instance> {
     const s = await this.poll(
       async () => {
-        const x = await this.describe(cluster, id);
+        const x = await this.reads.service(cluster, id);
         if (x?.status !== 'ACTIVE') throw new DriverError(D, `service ${id} disappeared while starting`);
         if (x.deployments?.some((d) => d.status === 'PRIMARY' && d.rolloutState === 'FAILED'))
           throw new DriverError(D, `service ${id} failed to start: ${whyNotStable(x)}`);

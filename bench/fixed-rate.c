@@ -3,8 +3,10 @@
 // deadlines) and measures each latency from the time the request was DUE, not from when it was sent, so a
 // stall anywhere (client, proxy, backend) counts in full (no coordinated omission, as in wrk2).
 // One request at a time per connection; a due request waits for a free connection if all are busy.
-// Usage: fixed-rate HOST PORT RATE SECONDS CONNECTIONS WARMUP_SECONDS PATH
-// Prints one line: sent=N ok=N errors=N p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=..
+// With several ports, every tick sends one request to each (own connections, own figures), so the targets
+// are measured side by side through the same moments of machine noise.
+// Usage: fixed-rate HOST PORT[,PORT...] RATE SECONDS CONNECTIONS WARMUP_SECONDS PATH
+// Prints one line per port: target=PORT sent=N ok=N errors=N p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=..
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,24 +23,35 @@
 #include <unistd.h>
 
 #define MAXCONN 256
+#define MAXTARGETS 4
 #define BUFSZ 65536
+#define QSZ 4096
 
 typedef struct {
   int fd;
+  int target;
   int busy;
   int64_t due;  // ns: when the request in flight was due
   size_t have;  // bytes of the current response read so far
   char buf[BUFSZ];
 } conn_t;
 
+typedef struct {
+  struct sockaddr_in addr;
+  char req[512];
+  size_t reqlen;
+  int first;  // index of its first connection
+  int rr;
+  int64_t backlog[QSZ];  // due times of requests waiting for a free connection
+  size_t qh, qt;
+  int64_t *lat;
+  size_t nlat, caplat;
+  long sent, ok, errors;
+} target_t;
+
 static conn_t conns[MAXCONN];
-static int nconn;
-static struct sockaddr_in addr;
-static char req[512];
-static size_t reqlen;
-static int64_t *lat;
-static size_t nlat, caplat;
-static long sent, ok, errors;
+static target_t targets[MAXTARGETS];
+static int ntargets, nconn;  // nconn: connections per target
 static int64_t measure_from;
 
 static int64_t now_ns(void) {
@@ -48,12 +61,14 @@ static int64_t now_ns(void) {
 }
 
 static int open_conn(int ep, int i) {
+  target_t *t = &targets[conns[i].target];
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+  if (connect(fd, (struct sockaddr *)&t->addr, sizeof t->addr) != 0) {
     close(fd);
+    conns[i].fd = -1;
     return -1;
   }
   conns[i].fd = fd;
@@ -64,13 +79,13 @@ static int open_conn(int ep, int i) {
   return 0;
 }
 
-static void record(int64_t due, int64_t t) {
+static void record(target_t *t, int64_t due, int64_t now) {
   if (due < measure_from) return;
-  if (nlat == caplat) {
-    caplat = caplat ? caplat * 2 : 65536;
-    lat = realloc(lat, caplat * sizeof *lat);
+  if (t->nlat == t->caplat) {
+    t->caplat = t->caplat ? t->caplat * 2 : 65536;
+    t->lat = realloc(t->lat, t->caplat * sizeof *t->lat);
   }
-  lat[nlat++] = t - due;
+  t->lat[t->nlat++] = now - due;
 }
 
 /** Length of a complete response in buf (head + Content-Length body), 0 if incomplete, -1 if unsupported. */
@@ -94,27 +109,35 @@ static int cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static long pct(double p) {
-  if (nlat == 0) return -1;
-  size_t i = (size_t)(p / 100.0 * (double)(nlat - 1) + 0.5);
-  return (long)(lat[i] / 1000);
+static long pct(target_t *t, double p) {
+  if (t->nlat == 0) return -1;
+  size_t i = (size_t)(p / 100.0 * (double)(t->nlat - 1) + 0.5);
+  return (long)(t->lat[i] / 1000);
 }
 
 int main(int argc, char **argv) {
   if (argc != 8) {
-    fprintf(stderr, "usage: %s HOST PORT RATE SECONDS CONNECTIONS WARMUP_SECONDS PATH\n", argv[0]);
+    fprintf(stderr, "usage: %s HOST PORT[,PORT...] RATE SECONDS CONNECTIONS WARMUP_SECONDS PATH\n", argv[0]);
     return 2;
   }
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)atoi(argv[2]));
-  if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) return 2;
   double rate = atof(argv[3]), seconds = atof(argv[4]), warmup = atof(argv[6]);
   nconn = atoi(argv[5]);
-  if (nconn < 1 || nconn > MAXCONN || rate <= 0) return 2;
-  reqlen = (size_t)snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: baton-fixed-rate\r\n\r\n",
-                            argv[7], argv[1], argv[2]);
+  char *ports = argv[2];
+  for (char *tok = strtok(ports, ","); tok && ntargets < MAXTARGETS; tok = strtok(NULL, ",")) {
+    target_t *t = &targets[ntargets];
+    t->addr.sin_family = AF_INET;
+    t->addr.sin_port = htons((uint16_t)atoi(tok));
+    if (inet_pton(AF_INET, argv[1], &t->addr.sin_addr) != 1) return 2;
+    t->reqlen = (size_t)snprintf(t->req, sizeof t->req,
+                                 "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: baton-fixed-rate\r\n\r\n", argv[7],
+                                 argv[1], tok);
+    t->first = ntargets * nconn;
+    ntargets++;
+  }
+  if (nconn < 1 || ntargets < 1 || ntargets * nconn > MAXCONN || rate <= 0) return 2;
   int ep = epoll_create1(0);
-  for (int i = 0; i < nconn; i++) {
+  for (int i = 0; i < ntargets * nconn; i++) {
+    conns[i].target = i / nconn;
     if (open_conn(ep, i) != 0) {
       perror("connect");
       return 1;
@@ -128,46 +151,51 @@ int main(int argc, char **argv) {
   int64_t start = now_ns() + 10000000LL;
   int64_t stop = start + (int64_t)((warmup + seconds) * 1e9);
   measure_from = start + (int64_t)(warmup * 1e9);
-  int64_t next = start;  // due time of the next request
-  int64_t backlog[4096];  // due times of requests waiting for a free connection
-  size_t qh = 0, qt = 0;
-  int rr = 0;
+  int64_t next = start;  // due time of the next request (to every target at once)
   struct epoll_event evs[MAXCONN + 1];
 
   for (;;) {
-    int64_t t = now_ns();
-    while (next <= t && next < stop) {
-      if (qt - qh < 4096) backlog[qt++ % 4096] = next;
-      else errors++;
+    int64_t now = now_ns();
+    while (next <= now && next < stop) {
+      for (int k = 0; k < ntargets; k++) {
+        target_t *t = &targets[k];
+        if (t->qt - t->qh < QSZ) t->backlog[t->qt++ % QSZ] = next;
+        else t->errors++;
+      }
       next += interval;
     }
     // Hand due requests to free connections, rotating so every connection is used.
-    while (qh < qt) {
-      int found = -1;
-      for (int k = 0; k < nconn; k++) {
-        int i = (rr + k) % nconn;
-        if (!conns[i].busy && conns[i].fd >= 0) {
-          found = i;
-          break;
+    int idle = 1;
+    for (int k = 0; k < ntargets; k++) {
+      target_t *t = &targets[k];
+      while (t->qh < t->qt) {
+        int found = -1;
+        for (int j = 0; j < nconn; j++) {
+          int i = t->first + (t->rr + j) % nconn;
+          if (!conns[i].busy && conns[i].fd >= 0) {
+            found = i;
+            break;
+          }
+        }
+        if (found < 0) break;
+        t->rr = (found - t->first + 1) % nconn;
+        conn_t *c = &conns[found];
+        c->due = t->backlog[t->qh++ % QSZ];
+        c->busy = 1;
+        c->have = 0;
+        t->sent++;
+        if (write(c->fd, t->req, t->reqlen) != (ssize_t)t->reqlen) {
+          t->errors++;
+          epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+          close(c->fd);
+          open_conn(ep, found);
         }
       }
-      if (found < 0) break;
-      rr = (found + 1) % nconn;
-      conn_t *c = &conns[found];
-      c->due = backlog[qh++ % 4096];
-      c->busy = 1;
-      c->have = 0;
-      sent++;
-      if (write(c->fd, req, reqlen) != (ssize_t)reqlen) {
-        errors++;
-        close(c->fd);
-        c->fd = -1;
-        if (open_conn(ep, found) != 0) c->fd = -1;
-      }
+      if (t->qh != t->qt) idle = 0;
     }
-    int busy = 0;
-    for (int i = 0; i < nconn; i++) busy += conns[i].busy;
-    if (next >= stop && qh == qt && busy == 0) break;
+    for (int i = 0; i < ntargets * nconn; i++)
+      if (conns[i].busy) idle = 0;
+    if (next >= stop && idle) break;
     if (next < stop) {
       struct itimerspec its = {0};
       its.it_value.tv_sec = next / 1000000000LL;
@@ -185,14 +213,15 @@ int main(int argc, char **argv) {
         continue;
       }
       conn_t *c = &conns[id];
+      target_t *t = &targets[c->target];
       ssize_t r = read(c->fd, c->buf + c->have, BUFSZ - c->have);
       if (r <= 0) {
         if (r < 0 && errno == EAGAIN) continue;
-        if (c->busy) errors++;
+        if (c->busy) t->errors++;
         epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
         c->busy = 0;
-        if (open_conn(ep, (int)id) != 0) c->fd = -1;
+        open_conn(ep, (int)id);
         continue;
       }
       c->have += (size_t)r;
@@ -200,16 +229,20 @@ int main(int argc, char **argv) {
       if (done == 0 && c->have < BUFSZ) continue;
       int64_t t2 = now_ns();
       if (done > 0 && memcmp(c->buf, "HTTP/1.1 2", 10) == 0) {
-        ok++;
-        record(c->due, t2);
+        t->ok++;
+        record(t, c->due, t2);
       } else
-        errors++;
+        t->errors++;
       c->busy = 0;
       c->have = 0;
     }
   }
-  qsort(lat, nlat, sizeof *lat, cmp);
-  printf("sent=%ld ok=%ld errors=%ld measured=%zu p50_us=%ld p90_us=%ld p99_us=%ld p999_us=%ld max_us=%ld\n", sent,
-         ok, errors, nlat, pct(50), pct(90), pct(99), pct(99.9), nlat ? (long)(lat[nlat - 1] / 1000) : -1);
+  for (int k = 0; k < ntargets; k++) {
+    target_t *t = &targets[k];
+    qsort(t->lat, t->nlat, sizeof *t->lat, cmp);
+    printf("target=%d sent=%ld ok=%ld errors=%ld measured=%zu p50_us=%ld p90_us=%ld p99_us=%ld p999_us=%ld max_us=%ld\n",
+           ntohs(t->addr.sin_port), t->sent, t->ok, t->errors, t->nlat, pct(t, 50), pct(t, 90), pct(t, 99),
+           pct(t, 99.9), t->nlat ? (long)(t->lat[t->nlat - 1] / 1000) : -1);
+  }
   return 0;
 }

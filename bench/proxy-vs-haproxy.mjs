@@ -177,17 +177,29 @@ function wrk(name) {
   };
 }
 
-/** The C generator at a fixed rate: latency percentiles measured from each request's due time. */
-function fixedRate(port) {
+/**
+ * The C generator at a fixed rate to several ports at once (each gets RATE requests/s on its own
+ * connections, due at the same instants): latency percentiles per port, measured from each request's due
+ * time, through the same moments of machine noise.
+ */
+function fixedRate(ports) {
   const r = spawnSync(
     fixedRateBin,
-    ['127.0.0.1', String(port), String(RATE), String(RATE_SECONDS), '8', '1', '/'],
+    ['127.0.0.1', ports.join(','), String(RATE), String(RATE_SECONDS), '8', '1', '/'],
     { encoding: 'utf8' },
   );
-  const get = (k) => Number(new RegExp(`${k}=(-?\\d+)`).exec(r.stdout)?.[1]);
-  if (r.status !== 0 || Number.isNaN(get('p99_us')))
+  const lines = r.stdout.trim().split('\n');
+  if (r.status !== 0 || lines.length !== ports.length)
     throw new Error(`fixed-rate failed: ${r.stdout}${r.stderr}`);
-  return { p50: get('p50_us') / 1000, p99: get('p99_us') / 1000, errors: get('errors') };
+  return lines.map((line) => {
+    const get = (k) => Number(new RegExp(`${k}=(-?\\d+)`).exec(line)?.[1]);
+    return {
+      p50: get('p50_us') / 1000,
+      p90: get('p90_us') / 1000,
+      p99: get('p99_us') / 1000,
+      errors: get('errors'),
+    };
+  });
 }
 
 const cleanup = async () => {
@@ -205,18 +217,17 @@ const full = { baton: [], haproxy: [] };
 for (let i = 0; i < ROUNDS; i++) {
   for (const name of ['baton', 'haproxy']) full[name].push(wrk(name));
 }
-// Fixed rate: direct, baton, haproxy back to back in each round; added = p99 through − p99 direct of the
-// same round; the median over rounds.
+// Fixed rate: direct, baton and haproxy side by side in each round (one generator, the same instants);
+// added = p99 through − p99 direct of the same round; the median over rounds.
 const added = { baton: [], haproxy: [] };
 const rate = { direct: [], baton: [], haproxy: [] };
 for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++) {
-  const d = fixedRate(ports[i % 2]);
+  const [d, b, h] = fixedRate([ports[i % 2], targets.baton, targets.haproxy]);
   rate.direct.push(d);
-  for (const name of ['baton', 'haproxy']) {
-    const r = fixedRate(targets[name]);
-    rate[name].push(r);
-    added[name].push(r.p99 - d.p99);
-  }
+  rate.baton.push(b);
+  rate.haproxy.push(h);
+  added.baton.push(b.p99 - d.p99);
+  added.haproxy.push(h.p99 - d.p99);
 }
 
 const mean = (xs, k) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
@@ -233,9 +244,9 @@ const out = [
   line('baton proxy:', 'baton'),
   line('haproxy:', 'haproxy'),
   `ratio baton/haproxy: ${(mean(full.baton, 'rps') / mean(full.haproxy, 'rps')).toFixed(2)}x requests/s (per round ${ratios.map((r) => r.toFixed(2)).join(' / ')})`,
-  `at ${RATE} req/s (C generator, 8 keep-alive connections, ${RATE_SECONDS} s after 1 s warm-up, latency from due time), p99 per round:`,
+  `at ${RATE} req/s to each of direct, baton and haproxy at once (C generator, 8 keep-alive connections each, ${RATE_SECONDS} s after 1 s warm-up, latency from due time), p99 per round:`,
   `  direct ${rate.direct.map((x) => f(x.p99)).join(' / ')} ms; baton ${rate.baton.map((x) => f(x.p99)).join(' / ')} ms; haproxy ${rate.haproxy.map((x) => f(x.p99)).join(' / ')} ms`,
-  `  p50 direct ${f(median(rate.direct.map((x) => x.p50)))} / baton ${f(median(rate.baton.map((x) => x.p50)))} / haproxy ${f(median(rate.haproxy.map((x) => x.p50)))} ms; errors ${['direct', 'baton', 'haproxy'].map((k) => rate[k].reduce((a, x) => a + x.errors, 0)).join('/')}`,
+  `  median of rounds: p50 direct ${f(median(rate.direct.map((x) => x.p50)))} / baton ${f(median(rate.baton.map((x) => x.p50)))} / haproxy ${f(median(rate.haproxy.map((x) => x.p50)))} ms, p90 direct ${f(median(rate.direct.map((x) => x.p90)))} / baton ${f(median(rate.baton.map((x) => x.p90)))} / haproxy ${f(median(rate.haproxy.map((x) => x.p90)))} ms; errors ${['direct', 'baton', 'haproxy'].map((k) => rate[k].reduce((a, x) => a + x.errors, 0)).join('/')}`,
   `  added p99 (median of rounds): baton ${f(median(added.baton))} ms (per round ${added.baton.map(f).join(' / ')}); haproxy ${f(median(added.haproxy))} ms (per round ${added.haproxy.map(f).join(' / ')})`,
 ];
 if (RATE === 0) out.length = 4;

@@ -195,4 +195,20 @@ describe('alb router specifics', () => {
     expect(fake.elb.serving()).toEqual(['10.0.2.7:8080']);
     expect(fake.elb.targets(TG_BLUE)).toEqual({});
   });
+
+  it('removeRoute deregisters its targets; moving a route with targets to other target groups is refused', async () => {
+    const r = await make();
+    await r.addBackends(S, [a, b]);
+    await expect(
+      r.ensureRoute({
+        service: S,
+        listen: 'web.example.com:80',
+        drainTimeoutMs: 1,
+        router: { kind: 'alb', listenerArn: LISTENER_ARN, targetGroups: [TG_GREEN, TG_BLUE] } as never,
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/before moving it/) });
+    await r.removeRoute(S);
+    expect(fake.elb.targets(TG_BLUE)).toEqual({ '10.0.1.5:8080': 'draining', '10.0.1.6:8080': 'draining' });
+    expect(await r.status(S)).toBeUndefined();
+  });
 });

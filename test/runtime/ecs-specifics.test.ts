@@ -150,4 +150,15 @@ describe('ecs runtime specifics', () => {
     );
     expect(clock.now()).toBeLessThan(60_000);
   });
+
+  it('start of an instance Baton stopped runs it again (same service, desiredCount back to 1)', async () => {
+    fake = new FakeAws();
+    const rt = make();
+    await rt.start(request());
+    await rt.stop('web-r1-d1-1', 1000);
+    expect((await rt.get('web-r1-d1-1'))?.state).toBe('stopped');
+    const again = await rt.start(request());
+    expect(again.state).toBe('running');
+    expect(fake.rec.writes('CreateService')).toHaveLength(1);
+  });
 });

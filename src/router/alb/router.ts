@@ -15,7 +15,7 @@ import { applyRoute, waitTargetsGone } from './apply.js';
 import { ElbApi } from './elb.js';
 import { inspectRoute, slotsFromTags } from './inspect.js';
 import type { BackendRecord, RouteRecord } from './record.js';
-import { type AlbRouteInput, parseAlbSettings } from './settings.js';
+import { type AlbRouteInput, type AlbRouteSettings, parseAlbSettings } from './settings.js';
 import { routeStatus } from './status.js';
 
 export interface AlbRouterOptions {
@@ -95,7 +95,15 @@ export class AlbRouter implements Router {
         const taken = r.settings.targetGroups.find((tg) => settings.targetGroups.includes(tg));
         if (taken) throw new InputError(`target group ${taken} is already used by service ${r.service}`);
       }
-      const prev = this.routes.get(route.service);
+      const had = this.routes.get(route.service);
+      const where = (x: AlbRouteSettings) =>
+        JSON.stringify([x.listenerArn, x.ruleArn, x.targetGroups, x.previewListenerArn]);
+      const moved = had !== undefined && where(had.settings) !== where(settings);
+      if (moved && had.backends.length > 0)
+        throw new InputError(
+          `service ${route.service} has targets on its current listener and target groups: stop the service (baton stop) before moving it`,
+        );
+      const prev = moved ? undefined : had;
       const url = prev?.url ?? (await inspectRoute(this.api, settings));
       const slots = prev?.slots ?? (await slotsFromTags(this.api, route.service, settings));
       this.routes.set(route.service, {
@@ -119,8 +127,9 @@ export class AlbRouter implements Router {
     return this.serial(async () => {
       const r = this.routes.get(service);
       if (!r) return;
-      r.backends = [];
-      await this.apply(r);
+      await this.apply(r, (next) => {
+        next.backends = [];
+      });
       this.routes.delete(service);
     });
   }

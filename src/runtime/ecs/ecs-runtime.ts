@@ -94,6 +94,14 @@ export class EcsRuntime implements Runtime {
         this.opts.logger?.info({ id: req.id, cluster, taskDefinition: td }, 'ecs service created');
       } else if (!isOurs(fromTags(s.tags), this.opts.owner)) {
         throw new DriverError(D, `service ${req.id} in cluster ${cluster} exists and is not Baton's`);
+      } else if ((s.desiredCount ?? 0) === 0) {
+        // Stopped by Baton earlier: the same instance runs again.
+        await this.tag(cluster, s, { [TAG.stopped]: 'false' });
+        await this.aws.call(
+          this.ecs,
+          new UpdateServiceCommand({ cluster, service: req.id, desiredCount: 1 }),
+          `start service ${req.id} again`,
+        );
       }
       return this.waitStable(cluster, req.id, s?.taskDefinition);
     });

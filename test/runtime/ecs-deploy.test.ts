@@ -82,6 +82,13 @@ describe('ECS behind an ALB, driven by Baton’s engine', () => {
       /service web-r2-\S+ not stable after 120000 ms: 1 deployment\(s\).*running 0 of desired 1/,
     );
     expect(r.error?.message).toMatch(/unable to place a task/);
+    // History says why, too.
+    const rev2 = await env.repo.getRevision('web', 2);
+    expect(rev2).toMatchObject({
+      status: 'failed',
+      reason: expect.stringMatching(/not stable after 120000 ms/),
+    });
+    expect((await env.repo.getService('web'))?.current).toBe(1);
     expect(fake.elb.serving()).toEqual(before);
     expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:1'));
     expect(fake.ecs.active().map((s) => s.taskDefinition?.split('/').pop())).toEqual([

@@ -54,8 +54,9 @@ export function setup(fakeOpts: ConstructorParameters<typeof FakeAws>[0] = {}) {
       },
     },
   });
+  const repo = new Repo(new MemoryStore());
   const deployer = new Deployer({
-    repo: new Repo(new MemoryStore()),
+    repo,
     runtime,
     router,
     logger: silentLogger(),
@@ -64,7 +65,7 @@ export function setup(fakeOpts: ConstructorParameters<typeof FakeAws>[0] = {}) {
   const events: DeployEvent[] = [];
   const deploy = (s: ServiceSpec) =>
     deployer.deploy({ service: 'web', spec: s, actor: 't' }, (e) => events.push(e));
-  return { fake, runtime, router, deployer, deploy, events };
+  return { fake, runtime, router, repo, deployer, deploy, events };
 }
 
 /** `ip:port` of the running tasks of the services using a task definition revision (`family:n`). */

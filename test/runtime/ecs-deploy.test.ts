@@ -173,4 +173,27 @@ describe('ECS behind an ALB, driven by Baton’s engine', () => {
     ).toEqual(['0,2']);
     expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:2'));
   });
+
+  it('rolling: each listener change weighs the groups by their serving backends; capacity never drops, nothing is ever all-zero', async () => {
+    env = setup();
+    const { fake, deploy } = env;
+    const rolling = { replicas: 3, strategy: { type: 'rolling', maxSurge: 1, maxUnavailable: 0 } };
+    expect(await deploy(spec('v1', rolling))).toMatchObject({ ok: true });
+    const from = fake.elb.actionHistory.length;
+    expect(await deploy(spec('v2', rolling))).toMatchObject({ ok: true });
+    const seen = fake.elb.actionHistory
+      .slice(from)
+      .map((a) => (a[0]?.ForwardConfig?.TargetGroups ?? []).map((g) => g.Weight ?? 0));
+    // maxSurge 1, maxUnavailable 0: one new in, one old out, three at least serving at every change.
+    expect(seen).toEqual([
+      [3, 1],
+      [2, 1],
+      [2, 2],
+      [1, 2],
+      [1, 3],
+      [0, 3],
+    ]);
+    for (const [blue, green] of seen) expect((blue ?? 0) + (green ?? 0)).toBeGreaterThanOrEqual(3);
+    expect(fake.elb.serving()).toEqual(tasksOf(fake, 'baton-web:2'));
+  });
 });

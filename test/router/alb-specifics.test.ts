@@ -156,7 +156,7 @@ describe('alb router specifics', () => {
     await r.switchTo(S, ['c'], [c]);
     await r.removeBackends(S, ['a', 'b']);
     fake.inject(null);
-    expect(fake.calls.filter((x) => x.fault).length).toBeGreaterThan(3);
+    expect(fake.calls.filter((x) => x.fault).length).toBeGreaterThan(0);
     expect(fake.elb.weights()).toEqual({ [TG_BLUE]: 0, [TG_GREEN]: 1 });
     expect(fake.elb.serving()).toEqual(['10.0.2.7:8080']);
   });

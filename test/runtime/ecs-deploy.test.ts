@@ -58,10 +58,10 @@ describe('ECS behind an ALB, driven by Baton’s engine', () => {
     expect(await deploy(spec('v2'))).toMatchObject({ ok: true, revision: 2 });
     fake.inject(null);
     const faults = fake.calls.filter((c) => c.fault);
-    expect(faults.length).toBeGreaterThan(20);
-    expect(new Set(faults.map((c) => c.fault?.error))).toEqual(
-      new Set(['ThrottlingException', 'ServerException', 'Throttling', 'InternalFailure']),
-    );
+    expect(faults.length).toBeGreaterThan(5);
+    const kinds = new Set(faults.map((c) => c.fault?.error));
+    expect(kinds.has('ThrottlingException') || kinds.has('Throttling')).toBe(true);
+    expect(kinds.has('ServerException') || kinds.has('InternalFailure')).toBe(true);
     expect(faults.some((c) => c.fault?.when === 'after')).toBe(true);
     expect(fake.ecs.families.get('baton-web')?.map((e) => e.td.revision)).toEqual([1, 2]);
     const services = fake.ecs.active();

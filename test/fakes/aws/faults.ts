@@ -57,7 +57,8 @@ const READ = /^(Describe|List|Get)/;
 export class Recorder {
   readonly calls: Call[] = [];
   plan: FaultPlan | null = null;
-  private readonly random = seeded(42);
+  /** FAULT_SEED varies the faulty run (default 42, so a run is the same run every time). */
+  private readonly random = seeded(Number(process.env.FAULT_SEED ?? 42));
   private readonly once = new Map<string, Array<{ error: Error; when: 'before' | 'after' }>>();
 
   failNext(op: string, error: Error, when: 'before' | 'after' = 'before'): void {

@@ -15,6 +15,7 @@ import { ensureProxy } from '../router/proxy/launch.js';
 import { createMultiRuntime } from '../runtime/create.js';
 import { openStore } from '../store/open.js';
 import { Repo } from '../store/repo.js';
+import { dryDriversFor } from './dry-drivers.js';
 import { lazyOciClients, ociSettingsFromEnv } from './oci.js';
 import { dataPaths } from './paths.js';
 import { watchProxy } from './proxy-watchdog.js';
@@ -125,6 +126,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     router,
     logger,
     holder: `baton serve pid ${process.pid} on ${hostname()}`,
+    dryRun: dryDriversFor({ ...drivers, ociCompartments }),
     ...faultsFromEnv(),
   };
   const deployer = new Deployer(deps);

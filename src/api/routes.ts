@@ -83,11 +83,12 @@ function errorJson(err: unknown): Record<string, unknown> {
 const deploy: Handler = async (ctx, req, res) => {
   const body = await readJson<DeployBody>(req);
   const { service, spec } = parseServiceSpec(body);
+  const secretEnv = Array.isArray(body.secretEnv) ? body.secretEnv.filter((s) => typeof s === 'string') : [];
   if (body.dryRun) {
-    sendJson(res, 200, await ctx.deployer.preview(service, spec));
+    // The plan, and for cloud drivers every API call it would make (reads real, writes recorded).
+    sendJson(res, 200, await ctx.deployer.preview(service, spec, secretEnv));
     return;
   }
-  const secretEnv = Array.isArray(body.secretEnv) ? body.secretEnv.filter((s) => typeof s === 'string') : [];
   await stream(res, (emit) =>
     ctx.deployer.deploy({ service, spec, secretEnv, actor: actorOf(req, body) }, emit),
   );

@@ -9,6 +9,7 @@ import { HOOK_NAMES } from '../spec/hooks.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import { specHash } from '../store/hash.js';
 import type { EngineDeps } from './deps.js';
+import { dryRunPlan, type PlannedStep } from './dry-run.js';
 import type { DeployEvent, Emit } from './events.js';
 import { type ExecContext, execute } from './executor.js';
 import { observe } from './observe.js';
@@ -114,18 +115,30 @@ export class Deployer {
     return { deployment: run.id };
   }
 
-  /** The plan a deploy of `spec` would run now. Changes nothing. */
+  /**
+   * The plan a deploy of `spec` would run now and, for drivers with a dry run (cloud), every API call of
+   * each step, from what exists (reads are real, writes recorded). Changes nothing.
+   */
   async preview(
     service: string,
     spec: ServiceSpec,
-  ): Promise<{ plan: Plan; current: number | null; revision: number }> {
+    secretEnv: string[] = [],
+  ): Promise<{ plan: Plan; current: number | null; revision: number; calls: PlannedStep[] | null }> {
     const record = await this.deps.repo.getService(service);
     const current =
       record?.current != null ? await this.deps.repo.getRevision(service, record.current) : undefined;
     const revision =
       current && current.hash === specHash(spec) ? current.number : (record?.lastRevision ?? 0) + 1;
     const p = await this.planFor(service, revision, spec, spec.strategy, 'dry-run', record?.current ?? null);
-    return { plan: p, current: record?.current ?? null, revision };
+    const dry = this.deps.dryRun?.(spec);
+    if (!dry) return { plan: p, current: record?.current ?? null, revision, calls: null };
+    try {
+      const job = { service, revision, spec, fromRevision: record?.current ?? null, steps: p.steps };
+      const calls = await dryRunPlan(this.deps, dry, job, secretEnv);
+      return { plan: p, current: record?.current ?? null, revision, calls };
+    } finally {
+      await dry.close();
+    }
   }
 
   async deploy(req: DeployRequest, emit: Emit): Promise<DeployResult> {

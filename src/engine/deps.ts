@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { Router } from '../router/router.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { ServiceSpec } from '../spec/schema.js';
 import type { Repo } from '../store/repo.js';
+import type { DryDrivers } from './dry-run.js';
 
 /** What the engine acts through. Passed in, never global, so tests swap in fakes. */
 export interface EngineDeps {
@@ -13,4 +15,9 @@ export interface EngineDeps {
   holder: string;
   /** Test-only fault injection: SIGKILL this process right after journaling step `step` in `phase`. */
   faults?: { killAt?: { step: number; phase: 'begin' | 'done' } };
+  /**
+   * `baton plan`: dry-run drivers for a spec whose runtime and router can list the calls they would make
+   * (oci, oci-lb); undefined for the others (their plan is the steps alone).
+   */
+  dryRun?: ((spec: ServiceSpec) => DryDrivers | undefined) | undefined;
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dryDriversFor } from '../../src/api/dry-drivers.js';
 import { VirtualClock } from '../../src/cloud/clock.js';
 import type { OciClients } from '../../src/cloud/oci/clients.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -64,6 +65,8 @@ export async function ociEngine(fakeOpts: Parameters<typeof FakeOci.start>[0] = 
     router: createMultiRouter(drivers),
     logger,
     holder: 'test',
+    // `baton plan`: the daemon's own dry-run drivers, on the same clients and state file.
+    dryRun: dryDriversFor({ ...drivers, ociCompartments: [COMPARTMENT] }),
   };
   const deployer = new Deployer(deps);
   const control = new ServiceControl(deps, deployer);

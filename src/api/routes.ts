@@ -143,6 +143,12 @@ const stop: Handler = async (ctx, req, res, [name]) => {
   sendJson(res, 200, await ctx.control.stop(name!, actorOf(req, body)));
 };
 
+/** Drain, delete backends and instances, remove the route; the service is marked destroyed. */
+const destroy: Handler = async (ctx, req, res, [name]) => {
+  const body = await readJson<{ actor?: string }>(req);
+  sendJson(res, 200, await ctx.control.destroy(name!, actorOf(req, body)));
+};
+
 const logs: Handler = async (ctx, req, res, [name], url) => {
   const follow = url.searchParams.get('follow') === '1';
   const tail = url.searchParams.has('tail') ? Number(url.searchParams.get('tail')) : 100;
@@ -241,6 +247,7 @@ export const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> 
   ['GET', /^\/v1\/services\/([a-z][a-z0-9-]*)\/history$/, history],
   ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/rollback$/, rollback],
   ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/stop$/, stop],
+  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/destroy$/, destroy],
   ['GET', /^\/v1\/services\/([a-z][a-z0-9-]*)\/logs$/, logs],
   ['GET', /^\/v1\/deployments\/([a-f0-9]+)$/, journal],
   ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/promote$/, control('promote')],

@@ -94,6 +94,8 @@ export interface ServiceRecord {
   lastRevision: number;
   /** Set by `baton stop`: the supervisor leaves the service down. */
   stopped?: boolean | undefined;
+  /** When `baton destroy` removed everything it ran (history kept); a later deploy clears it. */
+  destroyed?: string | undefined;
 }
 
 /** A probe outcome, kept short enough to print. */

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HelloFixture, helloFixture } from '../helpers/baton.js';
+import { startLoad } from '../helpers/load.js';
+
+/** `baton destroy` with the process runtime and the embedded proxy, through the CLI and the daemon. */
+describe('baton destroy', () => {
+  let f: HelloFixture;
+
+  beforeAll(async () => {
+    f = await helloFixture({ version: 'v1' });
+  });
+
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('without --yes: bad input, nothing changes', async () => {
+    const r = await f.cli(['destroy', 'hello']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/run again with --yes/);
+    expect((await f.status()).instances.length).toBeGreaterThan(0);
+  });
+
+  it('drains (requests in flight finish), removes instances and the listener, keeps history, audits; deploy brings it back', async () => {
+    const before = await f.status();
+    const pids = before.instances.map((i) => i.pid);
+    const load = startLoad(f.base, { rps: 100 });
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await f.cli(['destroy', 'hello', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { ok: boolean; removed: string[] };
+    expect(out.removed.sort()).toEqual(before.instances.map((i) => i.id).sort());
+    const report = await load.stop();
+    expect(report.ok).toBeGreaterThan(0);
+    // Once drained, new requests get the proxy's 503, then (listener closed) a refused connection; none
+    // in flight was cut (a reset or hang-up would show here).
+    for (const e of report.errors) expect(e).toMatch(/HTTP 503: baton: no healthy backend|ECONNREFUSED/);
+    const s = await f.status();
+    expect(s.instances).toEqual([]);
+    expect(s.stopped).toBe(true);
+    for (const pid of pids) expect(() => process.kill(pid!, 0)).toThrow();
+    await expect(fetch(`${f.base}/`)).rejects.toThrow();
+    expect((await f.history()).revisions.length).toBeGreaterThanOrEqual(1);
+    const audit = JSON.parse((await f.cli(['audit', 'hello', '--json'])).stdout) as {
+      events: Array<{ action: string; result: string }>;
+    };
+    expect(audit.events.map((e) => `${e.action}:${e.result}`)).toContain('destroy:ok');
+    expect((await f.deploy({ version: 'v1' })).code).toBe(0);
+    expect((await (await fetch(`${f.base}/`)).text()).trim()).toBe('hello from v1');
+  });
+});

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { CallLog } from '../planned.js';
 import { isRetryableStatus, type Outcome, type RetryPolicy, retry, type Verdict } from '../retry.js';
 import { awsStatus, isThrottling, translateAws } from './errors.js';
 
@@ -25,6 +26,8 @@ export interface AwsCallerOptions {
   onRetry?:
     | ((info: { op: string; attempt: number; delayMs: number; reason: string | undefined }) => void)
     | undefined;
+  /** Dry run (`baton plan`): reads are sent, writes are recorded here instead. */
+  dryRun?: CallLog | undefined;
 }
 
 /** 429/throttling and 5xx (not 501), and no answer at all (reset, refused, timed out), are transient. */
@@ -56,6 +59,34 @@ export class AwsCaller {
 
   get clock(): Clock {
     return this.opts.clock;
+  }
+
+  /** Whether writes are recorded instead of sent (`baton plan`). */
+  get dry(): boolean {
+    return this.opts.dryRun !== undefined;
+  }
+
+  /**
+   * A call that changes something: sent like `call`, or in a dry run recorded (operation, input, what
+   * the driver then waits for) and answered with `undefined` — the caller goes on with a placeholder.
+   */
+  async write<T>(
+    client: Sender,
+    command: { constructor: { name: string }; input?: unknown },
+    doing: string,
+    opts: { idempotence?: Idempotence; awaits?: string } = {},
+  ): Promise<T | undefined> {
+    if (this.opts.dryRun) {
+      this.opts.dryRun.add({
+        op: command.constructor.name.replace(/Command$/, ''),
+        method: 'POST',
+        path: '/',
+        body: command.input,
+        ...(opts.awaits ? { awaits: opts.awaits } : {}),
+      });
+      return undefined;
+    }
+    return this.call<T>(client, command, doing, opts.idempotence);
   }
 
   async call<T>(

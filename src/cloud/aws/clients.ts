@@ -1,6 +1,7 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { type Clock, realClock } from '../clock.js';
+import type { CallLog } from '../planned.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
 import { AwsCaller } from './call.js';
 
@@ -19,8 +20,8 @@ export interface AwsClientOptions {
 export interface AwsClients {
   ecs: ECSClient;
   elb: ElasticLoadBalancingV2Client;
-  /** Retries and translates every call (ECS and ELBv2 drivers alike). */
-  caller(driver: string): AwsCaller;
+  /** Retries and translates every call (ECS and ELBv2 drivers alike); with `dryRun`, records writes. */
+  caller(driver: string, dryRun?: CallLog): AwsCaller;
   clock: Clock;
   close(): void;
 }
@@ -53,7 +54,7 @@ export function withClients(
     ecs,
     elb,
     clock,
-    caller: (driver) => new AwsCaller(driver, { policy, clock, random: opts.random }),
+    caller: (driver, dryRun) => new AwsCaller(driver, { policy, clock, random: opts.random, dryRun }),
     close() {
       ecs.destroy();
       elb.destroy();

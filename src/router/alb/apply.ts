@@ -50,10 +50,13 @@ export async function applyRoute(
     const present = new Set(
       now.filter((h) => h.TargetHealth?.State !== 'draining').map((h) => targetKey(h.Target!)),
     );
+    // A dry run's earlier registrations exist only in its record.
+    if (api.dry) for (const k of before.get(s.targetGroupArn)?.keys() ?? []) present.add(k);
     const missing = [...(after.get(s.targetGroupArn)?.keys() ?? [])].filter((k) => !present.has(k));
     await api.register(s.targetGroupArn, missing.map(target));
   }
-  await waitHealthy(api, clock, next);
+  // A dry run records the wait with the registration (the targets exist nowhere).
+  if (!api.dry) await waitHealthy(api, clock, next);
   const actions = JSON.stringify(listenerActions(next));
   if (actions !== r.applied.listener) {
     await api.setActions(next.settings, JSON.parse(actions));

@@ -108,7 +108,7 @@ export class ElbApi {
 
   /** Adds or overwrites tags (idempotent). */
   async tag(arn: string, tags: Record<string, string>): Promise<void> {
-    await this.aws.call(
+    await this.aws.write(
       this.elb,
       new AddTagsCommand({
         ResourceArns: [arn],
@@ -119,22 +119,29 @@ export class ElbApi {
   }
 
   /** Registering a registered target again is a no-op in ELBv2, so this is safe to retry. */
+  /** Whether writes are recorded instead of sent (`baton plan`). */
+  get dry(): boolean {
+    return this.aws.dry;
+  }
+
   async register(targetGroupArn: string, targets: TargetDescription[]): Promise<void> {
     if (targets.length === 0) return;
-    await this.aws.call(
+    await this.aws.write(
       this.elb,
       new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets }),
       `register ${targets.map((t) => `${t.Id}:${t.Port}`).join(', ')} in ${targetGroupArn}`,
+      { awaits: 'DescribeTargetHealth until healthy before they take traffic' },
     );
   }
 
   /** Starts the target group's deregistration delay (ALB's draining). A repeat is a no-op. */
   async deregister(targetGroupArn: string, targets: TargetDescription[]): Promise<void> {
     if (targets.length === 0) return;
-    await this.aws.call(
+    await this.aws.write(
       this.elb,
       new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets }),
       `deregister ${targets.map((t) => `${t.Id}:${t.Port}`).join(', ')} from ${targetGroupArn}`,
+      { awaits: 'DescribeTargetHealth until no longer draining (the deregistration delay)' },
     );
   }
 
@@ -144,13 +151,13 @@ export class ElbApi {
     actions: Action[],
   ): Promise<void> {
     if (where.ruleArn)
-      await this.aws.call(
+      await this.aws.write(
         this.elb,
         new ModifyRuleCommand({ RuleArn: where.ruleArn, Actions: actions }),
         `modify rule ${where.ruleArn}`,
       );
     else
-      await this.aws.call(
+      await this.aws.write(
         this.elb,
         new ModifyListenerCommand({ ListenerArn: where.listenerArn, DefaultActions: actions }),
         `modify listener ${where.listenerArn}`,

@@ -1,4 +1,5 @@
 import type { AwsClients } from '../../cloud/aws/clients.js';
+import type { CallLog } from '../../cloud/planned.js';
 import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import {
   type Backend,
@@ -20,6 +21,10 @@ import { routeStatus } from './status.js';
 
 export interface AlbRouterOptions {
   clients: AwsClients;
+  /** Dry run (`baton plan`): target health and tags are read for real, writes recorded here. */
+  dryRun?: CallLog | undefined;
+  /** Routes to start from (a dry run: the live router's `snapshot()`, so it knows the current targets). */
+  routes?: RouteRecord[] | undefined;
   /** Per-service settings when the route does not carry them (`RouteConfig.router` with kind `alb` wins). */
   services?: Record<string, AlbRouteInput> | undefined;
 }
@@ -41,7 +46,8 @@ export class AlbRouter implements Router {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: AlbRouterOptions) {
-    this.api = new ElbApi(opts.clients.elb, opts.clients.caller(D));
+    this.api = new ElbApi(opts.clients.elb, opts.clients.caller(D, opts.dryRun));
+    for (const r of opts.routes ?? []) this.routes.set(r.service, structuredClone(r));
   }
 
   private get clock() {
@@ -59,6 +65,11 @@ export class AlbRouter implements Router {
     const r = this.routes.get(service);
     if (!r) throw new NotFoundError(`route for service ${service}`);
     return r;
+  }
+
+  /** Baton's record of every route, for a dry-run router to start from. */
+  snapshot(): RouteRecord[] {
+    return [...this.routes.values()].map((r) => structuredClone(r));
   }
 
   /** Where the post-deploy check goes: the listener on the ALB's DNS name. */
@@ -183,7 +194,7 @@ export class AlbRouter implements Router {
   async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
     const r = this.routes.get(service);
     const mine = (r?.backends ?? []).filter((b) => ids.includes(b.id));
-    if (!r || mine.length === 0) return { drained: true, inFlight: 0, waitedMs: 0 };
+    if (!r || mine.length === 0 || this.api.dry) return { drained: true, inFlight: 0, waitedMs: 0 };
     const started = this.clock.now();
     const left = await waitTargetsGone(
       this.api,

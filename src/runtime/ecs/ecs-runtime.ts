@@ -9,10 +9,11 @@ import {
 import type { Logger } from 'pino';
 import type { AwsCaller } from '../../cloud/aws/call.js';
 import type { AwsClients } from '../../cloud/aws/clients.js';
+import type { CallLog } from '../../cloud/planned.js';
 import { pollUntil } from '../../cloud/poll.js';
 import { DriverError, NotFoundError } from '../../core/errors.js';
 import { KeyedQueue } from '../../core/keyed-queue.js';
-import type { Instance } from '../../core/types.js';
+import { type Instance, InstanceState } from '../../core/types.js';
 import type { LogOptions, Runtime, StartRequest } from '../runtime.js';
 import { EcsReads } from './api.js';
 import { createServiceInput, isStable, taskIp, whyNotStable } from './service.js';
@@ -43,6 +44,8 @@ export interface EcsRuntimeOptions {
   /** Reads a task's log lines (CloudWatch Logs); absent: `logs` says where they are. */
   logs?: LogReader | undefined;
   logger?: Logger | undefined;
+  /** Dry run (`baton plan`): services and task definitions are looked up for real, writes recorded here. */
+  dryRun?: CallLog | undefined;
 }
 
 const D = 'ecs';
@@ -68,7 +71,7 @@ export class EcsRuntime implements Runtime {
 
   constructor(private readonly opts: EcsRuntimeOptions) {
     this.ecs = opts.clients.ecs;
-    this.aws = opts.clients.caller(D);
+    this.aws = opts.clients.caller(D, opts.dryRun);
     this.tds = new TaskDefinitions(this.ecs, this.aws, opts.owner);
     this.reads = new EcsReads(this.ecs, this.aws);
     this.clusters = new Set(opts.clusters ?? []);
@@ -85,11 +88,13 @@ export class EcsRuntime implements Runtime {
       let s = await this.reads.service(cluster, req.id);
       if (s?.status !== 'ACTIVE') {
         const td = await this.tds.ensure(req, spec);
-        const res = await this.aws.call<CreateServiceCommandOutput>(
+        const res = await this.aws.write<CreateServiceCommandOutput>(
           this.ecs,
           new CreateServiceCommand(createServiceInput(req, spec, td, this.opts.owner)),
           `create service ${req.id} in cluster ${cluster}`,
+          { awaits: this.stableText() },
         );
+        if (!res) return plannedInstance(req, spec.port);
         s = res.service;
         this.opts.logger?.info({ id: req.id, cluster, taskDefinition: td }, 'ecs service created');
       } else if (!isOurs(fromTags(s.tags), this.opts.owner)) {
@@ -97,11 +102,13 @@ export class EcsRuntime implements Runtime {
       } else if ((s.desiredCount ?? 0) === 0) {
         // Stopped by Baton earlier: the same instance runs again.
         await this.tag(cluster, s, { [TAG.stopped]: 'false' });
-        await this.aws.call(
+        await this.aws.write(
           this.ecs,
           new UpdateServiceCommand({ cluster, service: req.id, desiredCount: 1 }),
           `start service ${req.id} again`,
+          { awaits: this.stableText() },
         );
+        if (this.aws.dry) return plannedInstance(req, spec.port);
       }
       return this.waitStable(cluster, req.id, s?.taskDefinition);
     });
@@ -139,11 +146,13 @@ export class EcsRuntime implements Runtime {
         [TAG.stopped]: 'false',
         [TAG.restarts]: String(Number(tags[TAG.restarts] ?? 0) + 1),
       });
-      await this.aws.call(
+      await this.aws.write(
         this.ecs,
         new UpdateServiceCommand({ cluster, service: id, desiredCount: 1, forceNewDeployment: true }),
         `restart service ${id}`,
+        { awaits: this.stableText() },
       );
+      if (this.aws.dry) return this.view(cluster, s);
       return this.waitStable(cluster, id, s.taskDefinition);
     });
   }
@@ -156,11 +165,15 @@ export class EcsRuntime implements Runtime {
       const { cluster, service: s } = found;
       if (fromTags(s.tags)[TAG.stopped] !== 'true') await this.tag(cluster, s, { [TAG.stopped]: 'true' });
       if ((s.desiredCount ?? 0) > 0)
-        await this.aws.call(
+        await this.aws.write(
           this.ecs,
           new UpdateServiceCommand({ cluster, service: id, desiredCount: 0 }),
           `stop service ${id}`,
+          {
+            awaits: 'DescribeServices until no task runs (SIGTERM, SIGKILL after the container stopTimeout)',
+          },
         );
+      if (this.aws.dry) return;
       await this.poll(
         () => this.reads.service(cluster, id),
         (x) => x?.status !== 'ACTIVE' || ((x.runningCount ?? 0) === 0 && (x.pendingCount ?? 0) === 0),
@@ -176,10 +189,11 @@ export class EcsRuntime implements Runtime {
       const found = await this.find(id);
       if (found) {
         const { cluster, service: s } = found;
-        if ((s.runningCount ?? 0) > 0 && fromTags(s.tags)[TAG.stopped] !== 'true')
+        // In a dry run the stop before was only recorded: the service still runs.
+        if ((s.runningCount ?? 0) > 0 && fromTags(s.tags)[TAG.stopped] !== 'true' && !this.aws.dry)
           throw new DriverError(D, `instance ${id} is running; stop it before removing it`);
         await this.aws
-          .call(
+          .write(
             this.ecs,
             new DeleteServiceCommand({ cluster, service: id, force: true }),
             `delete service ${id}`,
@@ -250,6 +264,10 @@ export class EcsRuntime implements Runtime {
     return this.view(cluster, s!);
   }
 
+  private stableText(): string {
+    return `DescribeServices until stable: one deployment, running = desired (at most ${this.startTimeoutMs} ms)`;
+  }
+
   private poll<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, why: (v: T) => string) {
     return pollUntil(read, done, {
       clock: this.aws.clock,
@@ -260,11 +278,28 @@ export class EcsRuntime implements Runtime {
   }
 
   private async tag(cluster: string, s: Service, tags: Record<string, string>): Promise<void> {
-    await this.aws.call(
+    await this.aws.write(
       this.ecs,
       new TagResourceCommand({ resourceArn: s.serviceArn!, tags: toTags(tags) }),
       `tag service ${s.serviceName} in ${cluster}`,
     );
     s.tags = toTags({ ...fromTags(s.tags), ...tags });
   }
+}
+
+/** What a dry run's `start` answers: the instance it would create, its address a placeholder. */
+function plannedInstance(req: StartRequest, port: number): Instance {
+  return {
+    id: req.id,
+    service: req.service,
+    revision: req.revision,
+    deployment: req.deployment,
+    host: `<private-ip-of-${req.id}>`,
+    port,
+    state: InstanceState.Running,
+    exitCode: null,
+    signal: null,
+    startedAt: new Date(0).toISOString(),
+    restarts: 0,
+  };
 }

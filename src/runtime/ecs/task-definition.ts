@@ -107,12 +107,14 @@ export class TaskDefinitions {
       const found = await this.find(input.family!, key, hash);
       if (found) return found;
       try {
-        const res = await this.aws.call<RegisterTaskDefinitionCommandOutput>(
+        const res = await this.aws.write<RegisterTaskDefinitionCommandOutput>(
           this.ecs,
           new RegisterTaskDefinitionCommand(input),
           `register task definition ${input.family} for ${key.service} revision ${key.revision}`,
-          'unsafe',
+          { idempotence: 'unsafe' },
         );
+        // Dry run: the revision ECS would give it is not known yet.
+        if (!res) return `<task definition ${input.family} for ${key.service} revision ${key.revision}>`;
         const arn = res.taskDefinition?.taskDefinitionArn;
         if (!arn) throw new DriverError('ecs', 'RegisterTaskDefinition answered without an ARN');
         return arn;

@@ -37,7 +37,7 @@ describe('baton destroy', () => {
     for (const e of report.errors) expect(e).toMatch(/HTTP 503: baton: no healthy backend|ECONNREFUSED/);
     const s = await f.status();
     expect(s.instances).toEqual([]);
-    expect(s.stopped).toBe(true);
+    expect((s as { stopped?: boolean }).stopped).toBe(true);
     for (const pid of pids) expect(() => process.kill(pid!, 0)).toThrow();
     await expect(fetch(`${f.base}/`)).rejects.toThrow();
     expect((await f.history()).revisions.length).toBeGreaterThanOrEqual(1);

@@ -40,7 +40,7 @@ describe('engine × OCI: destroy', () => {
     }
     // The drain period passed before the first delete.
     const firstDelete = env.fake.calls.findIndex((c) => c.op === 'DeleteBackend');
-    const lastDrain = env.fake.calls.findLastIndex((c) => c.op === 'UpdateBackend');
+    const lastDrain = env.fake.calls.map((c) => c.op).lastIndexOf('UpdateBackend');
     expect(lastDrain).toBeLessThan(firstDelete);
     expect(env.clock.now() - t0).toBeGreaterThanOrEqual(10_000);
     expect(env.backends()).toEqual([]);

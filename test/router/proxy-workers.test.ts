@@ -30,6 +30,20 @@ function getFresh(port: number, headers: Record<string, string> = {}): Promise<s
 
 /** Local ports of the TCP connections process `pid` has open to `remotePort` (from /proc). */
 function connectionPorts(pid: number, remotePort: number): Set<number> {
+  return sockets(pid, (_local, remote) => remote === remotePort, true);
+}
+
+/** Connections process `pid` accepted on `localPort` (from /proc). */
+function acceptedOn(pid: number, localPort: number): number {
+  return sockets(pid, (local, remote) => local === localPort && remote !== 0, false).size;
+}
+
+/** The TCP sockets of `pid` matching `which`, by local port (or by remote port with `byLocal` false). */
+function sockets(
+  pid: number,
+  which: (local: number, remote: number) => boolean,
+  byLocal: boolean,
+): Set<number> {
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
@@ -42,9 +56,10 @@ function connectionPorts(pid: number, remotePort: number): Set<number> {
   const ports = new Set<number>();
   for (const line of readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
-    if (Number.parseInt(f[2]!.split(':')[1]!, 16) === remotePort && inodes.has(f[9]!))
-      ports.add(Number.parseInt(f[1]!.split(':')[1]!, 16));
+    if (f.length < 10 || !inodes.has(f[9]!)) continue;
+    const local = Number.parseInt(f[1]!.split(':')[1]!, 16);
+    const remote = Number.parseInt(f[2]!.split(':')[1]!, 16);
+    if (which(local, remote)) ports.add(byLocal ? local : remote);
   }
   return ports;
 }
@@ -247,5 +262,47 @@ describe.runIf(existsSync(ENTRY) && existsSync(WORKER))('proxy workers (real pro
     expect(third.started).toBe(true);
     expect((await p.router.health()).workers).toHaveLength(1);
     expect(await getFresh(p.port)).toBe('200 a');
+  });
+  it('hold keeps requests in every worker until serve; a 90/10 split holds across workers', async () => {
+    const a = await backend('a');
+    const b = await backend('b');
+    const p = await startProxy(2);
+    await p.router.addBackends(S, [{ id: 'a', address: a.address, revision: 1 }]);
+    await p.router.setMode(S, { kind: 'hold', maxMs: 60_000 });
+    const held = Array.from({ length: 30 }, () => getFresh(p.port));
+    await waitFor(async () => (await p.router.status(S))?.held === 30, 'all 30 requests held');
+    expect(a.hits).toBe(0);
+    // The kernel spread the 30 connections over both workers; each holds its own.
+    const perWorker = p.pids.map((pid) => acceptedOn(pid, p.port));
+    expect(perWorker.reduce((x, y) => x + y, 0)).toBe(30);
+    expect(
+      perWorker.every((n) => n > 0),
+      `held per worker: ${perWorker}`,
+    ).toBe(true);
+    await p.router.setMode(S, { kind: 'serve' });
+    expect(await Promise.all(held)).toEqual(held.map(() => '200 a'));
+    expect((await p.router.status(S))?.held).toBe(0);
+
+    await p.router.addBackends(S, [{ id: 'b', address: b.address, revision: 2 }]);
+    await p.router.setSplit(S, {
+      stable: 1,
+      canary: 2,
+      weights: [
+        { revision: 1, percent: 90 },
+        { revision: 2, percent: 10 },
+      ],
+      sticky: false,
+    });
+    const before = b.hits;
+    const answers = [];
+    for (let i = 0; i < 20; i++)
+      answers.push(...(await Promise.all(Array.from({ length: 20 }, () => getFresh(p.port)))));
+    const toB = answers.filter((x) => x === '200 b').length;
+    // Each worker follows the weights on its own share: 10% ± 3% of 400.
+    expect(toB).toBeGreaterThanOrEqual(28);
+    expect(toB).toBeLessThanOrEqual(52);
+    expect(b.hits - before).toBe(toB);
+    const st = await p.router.status(S);
+    expect(st?.revisions.find((r) => r.revision === 2)?.requests).toBe(toB);
   });
 });

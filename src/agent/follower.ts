@@ -9,6 +9,8 @@ import { diffBackends } from './follower-diff.js';
 
 interface Followed {
   watch: ServiceWatch;
+  query: { cluster: string; service: string };
+  resync: NodeJS.Timeout;
   drainTimeoutMs: number;
   /** Drains under way, by backend id. */
   draining: Map<string, Promise<void>>;
@@ -64,21 +66,56 @@ export class RegistryFollower {
       cur.drainTimeoutMs = spec.traffic.drainTimeout;
       return;
     }
-    const watch = await this.o.registry.watch({ cluster: this.o.cluster(spec), service });
+    const query = { cluster: this.o.cluster(spec), service };
+    const watch = await this.o.registry.watch(query);
     const f: Followed = {
       watch,
+      query,
       drainTimeoutMs: spec.traffic.drainTimeout,
       draining: new Map(),
       loop: Promise.resolve(),
+      // A watch that silently fell behind (its consumer lost with a server) is replaced every TTL.
+      resync: setInterval(() => void this.rewatch(service, f), this.o.registry.ttlMs),
     };
-    f.loop = (async () => {
+    f.loop = this.consume(service, f, watch);
+    this.followed.set(service, f);
+  }
+
+  private consume(service: string, f: Followed, watch: ServiceWatch): Promise<void> {
+    return (async () => {
       for await (const set of watch) {
         await this.apply(service, f, set).catch((err: unknown) =>
           this.o.logger.warn({ err, service }, 'router update failed; next change retries'),
         );
       }
     })();
-    this.followed.set(service, f);
+  }
+
+  /** Starts a fresh watch (current set from the server, then pushes) in place of the old one. */
+  private async rewatch(service: string, f: Followed): Promise<void> {
+    try {
+      const w = await this.o.registry.watch(f.query);
+      if (this.followed.get(service) !== f) {
+        w.stop();
+        return;
+      }
+      const old = f.watch;
+      f.watch = w;
+      old.stop();
+      f.loop = this.consume(service, f, w);
+    } catch (err) {
+      this.o.logger.warn({ err, service }, 'registry watch could not be renewed; next interval retries');
+    }
+  }
+
+  /** Waits (up to `ms`) until the watch no longer lists any of `ids`. */
+  private async gone(f: Followed, ids: string[], ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (!f.watch.current().some((r) => ids.includes(r.instance))) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Stops following; the route is removed (the service is no longer desired). */
@@ -86,6 +123,7 @@ export class RegistryFollower {
     const f = this.followed.get(service);
     if (!f) return;
     this.followed.delete(service);
+    clearInterval(f.resync);
     f.watch.stop();
     await f.loop.catch(() => undefined);
     await this.o.router.removeRoute(service).catch(() => undefined);
@@ -112,6 +150,7 @@ export class RegistryFollower {
   async close(): Promise<void> {
     for (const s of [...this.followed.keys()]) {
       const f = this.followed.get(s)!;
+      clearInterval(f.resync);
       f.watch.stop();
       await f.loop.catch(() => undefined);
     }

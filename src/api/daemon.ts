@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { AwsClients } from '../cloud/aws/clients.js';
 import type { OciClients } from '../cloud/oci/clients.js';
 import { BatonError, InputError } from '../core/errors.js';
 import { ServiceControl } from '../engine/control.js';
@@ -12,9 +13,11 @@ import { recoverInterrupted } from '../engine/recover.js';
 import { Supervisor } from '../engine/supervisor.js';
 import { createMultiRouter } from '../router/create.js';
 import { ensureProxy } from '../router/proxy/launch.js';
+import type { Router } from '../router/router.js';
 import { createMultiRuntime } from '../runtime/create.js';
 import { openStore } from '../store/open.js';
 import { Repo } from '../store/repo.js';
+import { lazyAwsClients } from './aws.js';
 import { dryDriversFor } from './dry-drivers.js';
 import { lazyOciClients, ociSettingsFromEnv } from './oci.js';
 import { dataPaths } from './paths.js';
@@ -31,6 +34,8 @@ export interface ServeOptions {
   purge?: { intervalMs?: number | undefined; minAgeMs?: number | undefined } | undefined;
   /** OCI clients (tests: the fake's); default from BATON_OCI_* on first need (src/api/oci.ts). */
   ociClients?: (() => OciClients) | undefined;
+  /** AWS clients (tests); default from the SDK's chain and BATON_AWS_* on first need (src/api/aws.ts). */
+  awsClients?: (() => AwsClients) | undefined;
 }
 
 export interface RunningDaemon {
@@ -103,10 +108,24 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       ),
     ),
   ];
-  const drivers = { dataDir: paths.root, logger, ociClients };
-  const runtime = createMultiRuntime({ ...drivers, purgeMinAgeMs: opts.purge?.minAgeMs, ociCompartments });
+  const ecsClusters = [
+    ...new Set(
+      services.flatMap(({ revisions }) =>
+        revisions.flatMap((r) => (r.spec.runtime === 'ecs' ? [r.spec.ecs.cluster] : [])),
+      ),
+    ),
+  ];
+  const awsClients = opts.awsClients ?? lazyAwsClients();
+  const drivers = { dataDir: paths.root, logger, ociClients, awsClients };
+  const runtime = createMultiRuntime({
+    ...drivers,
+    purgeMinAgeMs: opts.purge?.minAgeMs,
+    ociCompartments,
+    ecsClusters,
+  });
   // Likewise each service goes through the router its serving revision names (HAProxy, …).
-  const router = createMultiRouter(drivers);
+  const liveRouters = new Map<string, Router>();
+  const router = createMultiRouter({ ...drivers, made: liveRouters });
   for (const { s, revisions } of services) {
     try {
       for (const r of revisions) runtime.use(r.spec.runtime);
@@ -126,7 +145,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     router,
     logger,
     holder: `baton serve pid ${process.pid} on ${hostname()}`,
-    dryRun: dryDriversFor({ ...drivers, ociCompartments }),
+    dryRun: dryDriversFor({ ...drivers, ociCompartments, ecsClusters, liveRouters }),
     ...faultsFromEnv(),
   };
   const deployer = new Deployer(deps);

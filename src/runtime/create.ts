@@ -1,15 +1,17 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { AwsClients } from '../cloud/aws/clients.js';
 import type { OciClients } from '../cloud/oci/clients.js';
 import type { CallLog } from '../cloud/planned.js';
 import { DriverError } from '../core/errors.js';
 import { DockerRuntime } from './docker/docker-runtime.js';
+import { EcsRuntime } from './ecs/ecs-runtime.js';
 import { MultiRuntime } from './multi.js';
 import { OciRuntime } from './oci/oci-runtime.js';
 import { ProcessRuntime } from './process/process-runtime.js';
 import type { Runtime } from './runtime.js';
 
-export const RUNTIME_KINDS = ['process', 'docker', 'oci'] as const;
+export const RUNTIME_KINDS = ['process', 'docker', 'oci', 'ecs'] as const;
 
 export interface RuntimeOptions {
   dataDir: string;
@@ -25,6 +27,10 @@ export interface RuntimeOptions {
   ociCompartments?: string[] | undefined;
   /** oci: between two reads while waiting for a state (default 5 s). */
   ociPollIntervalMs?: number | undefined;
+  /** ecs: the SDK clients, made on first need (shared with router alb). */
+  awsClients?: (() => AwsClients) | undefined;
+  /** ecs: clusters `list` searches (those of the stored specs; each start adds its own). */
+  ecsClusters?: string[] | undefined;
   /** Dry run (`baton plan`): drivers that support it read for real and record their writes here. */
   dryRun?: CallLog | undefined;
 }
@@ -58,6 +64,16 @@ export function createRuntime(kind: string, opts: RuntimeOptions): Runtime {
         pollIntervalMs: opts.ociPollIntervalMs,
         dryRun: opts.dryRun,
         purgeMinAgeMs: opts.purgeMinAgeMs,
+        logger: opts.logger,
+      });
+    case 'ecs':
+      if (!opts.awsClients) throw new DriverError('runtime', 'runtime ecs needs AWS clients (credentials)');
+      return new EcsRuntime({
+        clients: opts.awsClients(),
+        // Every ECS resource is tagged with the data dir as its owner, as docker and oci instances.
+        owner: path.resolve(opts.dataDir),
+        clusters: opts.ecsClusters,
+        dryRun: opts.dryRun,
         logger: opts.logger,
       });
     default:

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { healthCheckerFromProbe } from '../router/oci-lb/settings.js';
+import { ecsServiceSchema } from '../runtime/ecs/spec.js';
 import { createDetailsSchema } from '../runtime/oci/spec.js';
 import { envMap } from './primitives.js';
 
@@ -20,6 +21,22 @@ export const ociFields = {
   env: envMap.default({}),
   containerInstance: createDetailsSchema,
 };
+
+/**
+ * The fields of a `runtime: ecs` service (`src/runtime/ecs/spec.ts`: port, env, secrets as references,
+ * the `ecs` block in ECS's field names); its cross-field rules run in `checkEcs`. `stopTimeout` is the
+ * common one (a duration).
+ */
+const { stopTimeout: _ecsStop, ...ecsShape } = ecsServiceSchema.shape;
+export const ecsFields = ecsShape;
+
+/** The ECS runtime's own cross-field rules (launch type vs capacity providers, a name in env and secrets). */
+export function checkEcs(s: { runtime: string }, ctx: z.core.$RefinementCtx): void {
+  if (s.runtime !== 'ecs') return;
+  const r = ecsServiceSchema.safeParse(s);
+  for (const i of r.success ? [] : r.error.issues)
+    ctx.addIssue({ code: 'custom', path: i.path as PropertyKey[], message: i.message });
+}
 
 /** Routers that run a health check of their own, which can gate traffic instead of Baton's probe. */
 const CHECKING_ROUTERS = new Set(['oci-lb', 'alb']);

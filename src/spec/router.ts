@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { albRouteSchema } from '../router/alb/settings.js';
 import { ociLbRouteSchema } from '../router/oci-lb/settings.js';
 import { duration } from './primitives.js';
 
@@ -44,9 +45,11 @@ export const routerSchema = z.preprocess(
   // `router: proxy` is short for `{kind: proxy}`; another string is left for the union to reject.
   (v) => (v === 'proxy' || v === 'haproxy' ? { kind: v } : v),
   // oci-lb: backends in an OCI load balancer's backend sets (src/router/oci-lb/README.md).
-  z.discriminatedUnion('kind', [proxyRouter, haproxyRouter, ociLbRouteSchema]),
+  // alb: targets in two target groups weighed by a listener's forward action (src/router/alb/README.md).
+  z.discriminatedUnion('kind', [proxyRouter, haproxyRouter, ociLbRouteSchema, albRouteSchema]),
 );
 
 export type RouterSpec = z.output<typeof routerSchema>;
 export type HaproxyRouterSpec = Extract<RouterSpec, { kind: 'haproxy' }>;
 export type OciLbRouterSpec = Extract<RouterSpec, { kind: 'oci-lb' }>;
+export type AlbRouterSpec = Extract<RouterSpec, { kind: 'alb' }>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkProbeGate, ociFields, withCloudDefaults } from './cloud.js';
+import { checkEcs, checkProbeGate, ecsFields, ociFields, withCloudDefaults } from './cloud.js';
 import { clusterSchema } from './cluster.js';
 import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';
@@ -99,10 +99,13 @@ const dockerRuntime = z.strictObject({ ...dockerFields, ...commonFields });
 
 /** `runtime: oci`: instances are OCI Container Instances (fields in `cloud.ts`). */
 const ociRuntime = z.strictObject({ ...ociFields, ...commonFields });
+/** `runtime: ecs`: each instance an ECS service of one task (fields in `src/runtime/ecs/spec.ts`). */
+const ecsRuntime = z.strictObject({ ...ecsFields, ...commonFields });
 
 export const serviceSchema = z
-  .discriminatedUnion('runtime', [processRuntime, dockerRuntime, ociRuntime])
+  .discriminatedUnion('runtime', [processRuntime, dockerRuntime, ociRuntime, ecsRuntime])
   .superRefine(checkProbeGate)
+  .superRefine(checkEcs)
   .transform(withCloudDefaults);
 
 export const fileSchema = z
@@ -141,6 +144,7 @@ export type ServiceSpec = z.output<typeof serviceSchema>;
 export type ProcessServiceSpec = Extract<ServiceSpec, { runtime: 'process' }>;
 export type DockerServiceSpec = Extract<ServiceSpec, { runtime: 'docker' }>;
 export type OciServiceSpec = Extract<ServiceSpec, { runtime: 'oci' }>;
+export type EcsServiceSpec = Extract<ServiceSpec, { runtime: 'ecs' }>;
 export type ProbeSpec = z.output<typeof probeSchema>;
 
 export type BatonFile = z.output<typeof fileSchema>;

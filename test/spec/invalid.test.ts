@@ -360,7 +360,7 @@ const cases: Case[] = [
       line: 6,
       column: 23,
       path: 'services.web.traffic.router.kind',
-      message: 'expected one of "proxy", "haproxy", "oci-lb", found string "nginx"',
+      message: 'expected one of "proxy", "haproxy", "oci-lb", "alb", found string "nginx"',
     },
   },
   {

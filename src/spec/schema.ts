@@ -64,7 +64,9 @@ const trafficSchema = z
     router: routerSchema.default({ kind: 'proxy' }),
   })
   .superRefine((t, ctx) => {
-    if (t.router.kind !== 'proxy' && t.preview !== undefined)
+    // An ALB serves the preview on a second listener of its own (previewListenerArn).
+    const albPreview = t.router.kind === 'alb' && t.router.previewListenerArn !== undefined;
+    if (t.router.kind !== 'proxy' && !albPreview && t.preview !== undefined)
       ctx.addIssue({
         code: 'custom',
         path: ['preview'],

@@ -61,4 +61,20 @@ describe('runtime: ecs and router: alb in baton.yaml', () => {
     expect(web.probe.by).toBe('router');
     expect(web.traffic.router.kind).toBe('alb');
   });
+
+  test('a preview listener with router alb needs previewListenerArn (the ALB serves it)', async () => {
+    const withPreview = yaml().replace(
+      '      listen: "192.0.2.20:80"\n',
+      '      listen: "192.0.2.20:80"\n      preview: "192.0.2.20:8443"\n',
+    );
+    const [issue] = await issuesOf({ 'baton.yaml': withPreview });
+    expect(issue).toMatchObject({ path: 'services.web.traffic.preview' });
+    const arn = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/edge/1/3';
+    const ok = withPreview.replace(
+      '        kind: alb\n',
+      `        kind: alb\n        previewListenerArn: ${arn}\n`,
+    );
+    const { spec } = await load({ 'baton.yaml': ok });
+    expect(spec.services.web!.traffic.preview).toBe('192.0.2.20:8443');
+  });
 });

@@ -134,10 +134,12 @@ export class RegistryFollower {
     const f = this.followed.get(req.service);
     if (!f) return { node: this.o.node, drained: true, inFlight: 0 };
     // The requester deregistered them first; wait (briefly) for the watch to show it, so the backend is
-    // not made active again by a set that still lists it.
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && f.watch.current().some((r) => req.instances.includes(r.instance))) {
-      await new Promise((r) => setTimeout(r, 20));
+    // not made active again by a set that still lists it. A watch that does not show it is behind (it
+    // lost its consumer with a server): renew it, so new registrations are not missed either.
+    if (!(await this.gone(f, req.instances, 1500))) {
+      this.o.logger.warn({ service: req.service }, 'registry watch behind a deregistration; renewing it');
+      await this.rewatch(req.service, f);
+      await this.gone(f, req.instances, 1500);
     }
     const status = await this.o.router.status(req.service);
     const present = req.instances.filter((id) => status?.backends.some((b) => b.id === id));

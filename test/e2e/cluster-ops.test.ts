@@ -212,4 +212,12 @@ describe.skipIf(!requireNats())('cluster: revert, maintenance, watched files', (
       for (const rep of reports) expect(rep.failed, rep.errors.join('\n')).toBe(0);
     }
   });
+
+  it('set-tag refuses a process service, saying why; nothing changes', async () => {
+    const before = (await f.status()).services[0]!.desired;
+    const r = await f.cli(['set-tag', 'hello', 'v9']);
+    expect(r.code).toBe(2);
+    expect(r.stdout + r.stderr).toMatch(/hello runs as a process service, which has no image tag/);
+    expect((await f.status()).services[0]!.desired).toEqual(before);
+  });
 });

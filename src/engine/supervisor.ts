@@ -19,6 +19,8 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 /** A restarted instance that stays healthy this long gets its backoff reset. */
 const STABLE_MS = 30_000;
+/** How often a service whose load balancer gates traffic is supervised (restarts of exited instances). */
+const CLOUD_EVERY_MS = 15_000;
 /** How often the runtime's purge runs (docker `purge: true`). */
 const PURGE_EVERY_MS = 10_000;
 
@@ -33,6 +35,7 @@ export class Supervisor {
   private running: Promise<void> | undefined;
   private readonly specs = new Map<string, Revision>();
   private nextPurgeAt = 0;
+  private readonly nextCloudAt = new Map<string, number>();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -69,7 +72,8 @@ export class Supervisor {
         .filter((s) => s.current !== null && !s.stopped && !this.deployer.isBusy(s.name))
         .map(async (s) => {
           const revision = await this.revision(s.name, s.current!);
-          if (revision) await this.superviseService(revision);
+          if (!revision || !this.due(revision)) return;
+          await this.superviseService(revision);
         }),
     ]);
     if (this.deps.runtime.purge && Date.now() >= this.nextPurgeAt) {
@@ -100,6 +104,19 @@ export class Supervisor {
     if (removed.length) this.deps.logger.info({ removed }, 'purged containers of no serving revision');
   }
 
+  /**
+   * Services gated by their load balancer (probe.by: router — cloud runtimes) are looked at every
+   * CLOUD_EVERY_MS, not every tick: each look lists instances through the cloud's API (rate-limited),
+   * Baton does not probe them, and the load balancer already takes failing backends out of rotation.
+   */
+  private due(revision: Revision): boolean {
+    if (revision.spec.probe.by !== 'router') return true;
+    const now = Date.now();
+    if (now < (this.nextCloudAt.get(revision.service) ?? 0)) return false;
+    this.nextCloudAt.set(revision.service, now + CLOUD_EVERY_MS);
+    return true;
+  }
+
   private async revision(service: string, n: number): Promise<Revision | undefined> {
     const cached = this.specs.get(service);
     if (cached?.number === n) return cached;
@@ -122,8 +139,15 @@ export class Supervisor {
           if (inst.state === InstanceState.Exited) return this.restart(inst, w, now);
           if (now < w.nextProbeAt) return;
           const probe = revision.spec.probe;
-          // The load balancer's own health check takes a failing backend out of rotation.
-          if (probe.by === 'router') return;
+          // The load balancer's own health check takes a failing backend out of rotation; one Baton took
+          // offline while its instance was down serves again (the router waits for the LB's OK first).
+          if (probe.by === 'router') {
+            if (w.healthy === false && backends.get(inst.id)) {
+              await router.setHealthy(service, inst.id, true);
+              w.healthy = true;
+            }
+            return;
+          }
           w.nextProbeAt = now + probe.interval;
           const r = withRuntimeHealth(await runProbe(probe, { host: inst.host, port: inst.port }), inst);
           if (r.ok) {

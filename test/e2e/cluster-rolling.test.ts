@@ -67,7 +67,7 @@ describe.skipIf(!requireNats())('cluster: rolling update of 3 nodes × 2 instanc
     const updates = events.filter((e) => e.type === 'update.end');
     expect(updates).toHaveLength(6);
     expect(maxConcurrentUpdates(events)).toBe(1);
-  });
+  }, 120_000);
 
   it('N = 2: 0 failed requests, never more than 2 instances updating', async () => {
     // The governor exists (capacity 1): Hoist's way, its capacity changes at once from the CLI.
@@ -79,5 +79,5 @@ describe.skipIf(!requireNats())('cluster: rolling update of 3 nodes × 2 instanc
     const max = maxConcurrentUpdates(events);
     expect(max).toBeLessThanOrEqual(2);
     expect(max).toBe(2);
-  });
+  }, 120_000);
 });

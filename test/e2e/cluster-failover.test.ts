@@ -13,7 +13,9 @@ interface LeaseJson {
 describe.skipIf(!requireNats())('cluster: a NATS server and an agent die mid-rollout', () => {
   let f: ClusterFixture;
   beforeAll(async () => {
-    f = await startClusterFixture({ nodes: 3 });
+    // A TTL that outlives a stream leader election: with 4 s, live agents' refreshes could fail long
+    // enough (the registry's R3 stream electing a leader after the kill) for their entries to age out.
+    f = await startClusterFixture({ nodes: 3, ttl: '10s' });
     const r = await f.deploy({ version: 'v1', replicas: 2, drainTimeout: '2s', extra: CLUSTER });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     await waitFor(async () => converged(await f.status(), 1, 3, 2), {

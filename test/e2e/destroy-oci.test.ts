@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +44,12 @@ describe('runtime oci + router oci-lb through baton serve and the CLI', () => {
 `;
 
   beforeAll(async () => {
-    fake = await FakeOci.start({ transitionGets: 1, listLag: 0 });
+    // Its own loopback /24: other test files' fake instances bind ip:8080 too.
+    fake = await FakeOci.start({
+      transitionGets: 1,
+      listLag: 0,
+      net: `127.${10 + randomInt(240)}.${randomInt(250)}`,
+    });
     lb = fake.lb.add({ displayName: 'edge', compartmentId: COMPARTMENT });
     fake.lb.addBackendSet(lb, 'http');
     ws = workspace();

@@ -126,7 +126,7 @@ describe('engine × OCI: the deploy-inst flow and its failures', () => {
     const r = await env.deploy(ociService('v2'));
     expect(r).toMatchObject({ ok: false, state: 'rolled-back' });
     expect(r.message).toMatch(
-      /backend 127\.0\.1\.\d+:8080 \(web-r2-\S+\) in backend set http not OK after 120000 ms: last health CRITICAL/,
+      /backend 127\.\d+\.\d+\.\d+:8080 \(web-r2-\S+\) in backend set http not OK after 120000 ms: last health CRITICAL/,
     );
     // v1's backend was never drained: the new one is removed, v1 is as it was.
     expect(env.backends()).toEqual(before);

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +49,9 @@ export function ociService(version: string, extra: Record<string, unknown> = {})
  */
 export async function ociEngine(fakeOpts: Parameters<typeof FakeOci.start>[0] = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'baton-oci-engine-'));
-  const fake = await FakeOci.start({ transitionGets: 2, listLag: 2, ...fakeOpts });
+  // A loopback /24 of its own: test files run in parallel, and each fake instance's app binds ip:8080.
+  const net = `127.${10 + randomInt(240)}.${randomInt(250)}`;
+  const fake = await FakeOci.start({ transitionGets: 2, listLag: 2, net, ...fakeOpts });
   const clock = new VirtualClock();
   const clients: OciClients = clientsFor(fake, { clock });
   const lb: FakeLoadBalancer = fake.lb.add({

@@ -40,6 +40,11 @@ export interface CiOptions {
   transitionGets: number;
   /** List calls that do not show a new instance yet (default 0). */
   listLag: number;
+  /**
+   * The /24 the fake instances' private IPs (and their apps) are on (default `127.0.1`). Test files that
+   * run in parallel and start apps pass their own (e.g. a random one), or their apps collide on one port.
+   */
+  net?: string | undefined;
 }
 
 const ocid = (kind: string) => `ocid1.${kind}.oc1.fake.${randomUUID().replaceAll('-', '')}`;
@@ -118,7 +123,7 @@ export class FakeContainerInstances {
     if (missing.length > 0)
       return error(400, 'InvalidParameter', `missing or invalid: ${missing.join(', ')}`);
     const id = ocid('computecontainerinstance');
-    const privateIp = `127.0.1.${this.ips++}`;
+    const privateIp = `${this.opts.net ?? '127.0.1'}.${this.ips++}`;
     const inst: FakeInstance = {
       id,
       details: d,

@@ -32,6 +32,11 @@ export function diffBackends(
     const want = backendOf(r);
     if (b?.state !== 'active' || b.address !== want.address || b.revision !== want.revision) add.push(want);
   }
+  // Fail static: a set with nothing registered at all is far more likely a registry that could not be
+  // written for longer than the TTL (a NATS failover: every entry aged out at once) than a service with
+  // no instance anywhere. Keep routing to what is known; a dead backend fails its connections and the
+  // proxy retries elsewhere. Deregistrations that leave something registered apply as usual.
+  if (registered.length === 0) return { add, drain: [] };
   const drain = routed.filter((b) => b.state === 'active' && !wanted.has(b.id)).map((b) => b.id);
   return { add, drain };
 }

@@ -162,6 +162,8 @@ export class RegistryFollower {
   private async apply(service: string, f: Followed, set: ReturnType<ServiceWatch['current']>): Promise<void> {
     const status = await this.o.router.status(service);
     const { add, drain } = diffBackends(status?.backends ?? [], set);
+    if (set.length === 0 && status?.backends.some((b) => b.state === 'active'))
+      this.o.logger.warn({ service }, 'no registration left; keeping the last known backends (fail static)');
     if (add.length) await this.o.router.addBackends(service, add);
     for (const id of drain) {
       if (f.draining.has(id)) continue;

@@ -62,4 +62,8 @@ describe('registry follower diff', () => {
       drain: [],
     });
   });
+
+  it('fails static: an empty registry set (every entry aged out at once) drains nothing', () => {
+    expect(diffBackends([routed('a', 1), routed('b', 2)], [])).toEqual({ add: [], drain: [] });
+  });
 });

@@ -83,7 +83,7 @@ describe('oci runtime specifics', () => {
         'baton-owner': OWNER,
       },
     });
-    expect(i).toMatchObject({ host: '127.0.1.10', port: 8080, state: 'running' });
+    expect(i).toMatchObject({ host: `${fake.ci.net}.10`, port: 8080, state: 'running' });
     expect((await httpGet(i.host, i.port, '/')).body).toContain('hello from v1');
     expect(fake.ops()).toEqual([
       'ListContainerInstances',

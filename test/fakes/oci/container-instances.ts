@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { FakeApp } from './apps.js';
 import { error, type FakeHttp, notFound, type Reply } from './http.js';
 
@@ -41,8 +41,8 @@ export interface CiOptions {
   /** List calls that do not show a new instance yet (default 0). */
   listLag: number;
   /**
-   * The /24 the fake instances' private IPs (and their apps) are on (default `127.0.1`). Test files that
-   * run in parallel and start apps pass their own (e.g. a random one), or their apps collide on one port.
+   * The /24 the fake instances' private IPs (and their apps) are on (default: a random one in
+   * 127.10–249.x, so test files running in parallel never start two apps on one address and port).
    */
   net?: string | undefined;
 }
@@ -55,11 +55,14 @@ export class FakeContainerInstances {
   /** Instances whose create details satisfy this go CREATING → FAILED. */
   failWhen: ((details: Record<string, unknown>) => string | undefined) | undefined;
   private ips = 10;
+  /** The /24 of this fake's private IPs. */
+  readonly net: string;
 
   constructor(
     http: FakeHttp,
     private readonly opts: CiOptions,
   ) {
+    this.net = opts.net ?? `127.${10 + randomInt(240)}.${randomInt(250)}`;
     http.route('POST', `${V}/containerInstances`, 'CreateContainerInstance', (c) => this.create(c.body));
     http.route('GET', `${V}/containerInstances`, 'ListContainerInstances', (c) => this.list(c.query));
     http.route('GET', `${V}/containerInstances/{id}`, 'GetContainerInstance', (c) => this.get(c.params.id!));
@@ -123,7 +126,7 @@ export class FakeContainerInstances {
     if (missing.length > 0)
       return error(400, 'InvalidParameter', `missing or invalid: ${missing.join(', ')}`);
     const id = ocid('computecontainerinstance');
-    const privateIp = `${this.opts.net ?? '127.0.1'}.${this.ips++}`;
+    const privateIp = `${this.net}.${this.ips++}`;
     const inst: FakeInstance = {
       id,
       details: d,

@@ -189,7 +189,7 @@ describe('deploy-inst flow: OCI Container Instance behind an OCI Load Balancer',
     fake.lb.healthOf = () => ['404', 'CRITICAL'];
     const err = await deploy(2, v1).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
-      /^oci-lb: backend 127\.0\.1\.\d+:8080 \(web-r2-d2-1\) in backend set http not OK after 120000 ms: last health CRITICAL$/,
+      /^oci-lb: backend 127\.\d+\.\d+\.\d+:8080 \(web-r2-d2-1\) in backend set http not OK after 120000 ms: last health CRITICAL$/,
     );
     expect(backends()).toEqual([[`${v1.host}:8080`, false, false]]);
     expect(fake.ci.live().map((i) => i.freeformTags['baton-revision'])).toEqual(['1']);

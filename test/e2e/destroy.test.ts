@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HelloFixture, helloFixture } from '../helpers/baton.js';
 import { startLoad } from '../helpers/load.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** `baton destroy` with the process runtime and the embedded proxy, through the CLI and the daemon. */
 describe('baton destroy', () => {
@@ -25,16 +26,28 @@ describe('baton destroy', () => {
     const before = await f.status();
     const pids = before.instances.map((i) => i.pid);
     const load = startLoad(f.base, { rps: 100 });
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => load.report.ok >= 20, { timeoutMs: 10_000, message: 'load flowing before destroy' });
+    // A request in flight when destroy starts must finish (the drain), whatever happens to new ones.
+    const slow = fetch(`${f.base}/slow?ms=1500`).then(async (res) => ({
+      status: res.status,
+      body: (await res.text()).trim(),
+    }));
+    // The router counts it (background requests last milliseconds; this one 1.5 s).
+    await waitFor(
+      async () => (await f.status()).instances.some((i) => ((i as { inFlight?: number }).inFlight ?? 0) > 0),
+      { timeoutMs: 5000, message: 'the slow request in flight' },
+    );
     const r = await f.cli(['destroy', 'hello', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { ok: boolean; removed: string[] };
     expect(out.removed.sort()).toEqual(before.instances.map((i) => i.id).sort());
     const report = await load.stop();
     expect(report.ok).toBeGreaterThan(0);
-    // Once drained, new requests get the proxy's 503, then (listener closed) a refused connection; none
-    // in flight was cut (a reset or hang-up would show here).
-    for (const e of report.errors) expect(e).toMatch(/HTTP 503: baton: no healthy backend|ECONNREFUSED/);
+    expect(await slow).toEqual({ status: 200, body: 'slow 1500ms from v1' });
+    // Once drained, new requests get the proxy's 503, then (listener closed) a refused connection, or a
+    // reset of a kept-alive connection as the listener goes away — never an answer from a stopped instance.
+    for (const e of report.errors)
+      expect(e).toMatch(/HTTP 503: baton: no healthy backend|ECONNREFUSED|ECONNRESET|other side closed/);
     const s = await f.status();
     expect(s.instances).toEqual([]);
     expect((s as { stopped?: boolean }).stopped).toBe(true);

@@ -1,7 +1,7 @@
 // A tiny HTTP app to deploy with Baton. No dependencies, except `ws` (resolved from the repo root) for /ws.
 //
 // Env: PORT, HOST (default 127.0.0.1), VERSION, BOOT_DELAY_MS, FAIL_RATE, SLOW_MS, HEALTH=fail, CRASH_ON_BOOT=1.
-// Routes: GET / (text), GET /version (JSON: version, pid, inFlight), GET /health, GET /slow?ms=N, WebSocket /ws (echo).
+// Routes: GET / (text), GET /version (JSON: version, pid, inFlight), GET /health, GET /slow?ms=N[&head] (head: the response head at once, the body after N ms), WebSocket /ws (echo).
 // SIGTERM: stop accepting, let in-flight requests finish and open WebSockets close, then exit.
 import http from 'node:http';
 
@@ -60,7 +60,16 @@ const server = http.createServer((req, res) => {
       return healthFails ? send(res, 500, 'unhealthy\n') : send(res, 200, 'ok\n');
     case '/slow': {
       const ms = Number(url.searchParams.get('ms') ?? 1000);
-      setTimeout(() => send(res, 200, `slow ${ms}ms from ${version}\n`), Number.isFinite(ms) ? ms : 1000);
+      const delay = Number.isFinite(ms) ? ms : 1000;
+      if (url.searchParams.has('head')) {
+        // The head goes out at once, the body after the delay: a client knows its request is being
+        // answered (tests use it to be sure a request is in flight before they act).
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Version': version });
+        res.flushHeaders();
+        setTimeout(() => res.end(`slow ${ms}ms from ${version}\n`), delay);
+        return;
+      }
+      setTimeout(() => send(res, 200, `slow ${ms}ms from ${version}\n`), delay);
       return;
     }
     default:

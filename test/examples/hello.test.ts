@@ -75,6 +75,18 @@ describe('examples/hello', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
   });
 
+  it('with /slow?ms=N&head sends the head at once and the body after N ms', async () => {
+    const a = await boot();
+    const t0 = Date.now();
+    const res = await fetch(`http://127.0.0.1:${a.port}/slow?ms=400&head`);
+    const headAt = Date.now() - t0;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('slow 400ms from v9\n');
+    const bodyAt = Date.now() - t0;
+    expect(headAt).toBeLessThan(bodyAt);
+    expect(bodyAt).toBeGreaterThanOrEqual(390);
+  });
+
   it('waits BOOT_DELAY_MS before listening', async () => {
     const a = await boot({ BOOT_DELAY_MS: '300' }, false);
     await expect(get(a, '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' });

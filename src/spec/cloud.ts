@@ -77,6 +77,27 @@ export function checkProbeGate(s: Checked, ctx: z.core.$RefinementCtx): void {
     });
 }
 
+/** Routers that give Baton no per-revision request counters (their metrics live in the cloud's monitoring). */
+const UNCOUNTED_ROUTERS = new Set(['oci-lb', 'alb']);
+
+/**
+ * Canary analysis judges the router's per-revision counters; behind a router without them it could never
+ * decide and every canary would wait for a human at its deadline, so the spec is refused instead.
+ */
+export function checkAnalysisRouter(
+  s: { strategy: { type: string; analysis?: unknown }; traffic: { router: { kind: string } } },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (s.strategy.type !== 'canary' || s.strategy.analysis === undefined) return;
+  const kind = s.traffic.router.kind;
+  if (UNCOUNTED_ROUTERS.has(kind))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['strategy', 'analysis'],
+      message: `canary analysis needs request counters from the router, and router ${kind} gives Baton none (its metrics are in the cloud's monitoring service): remove strategy.analysis and gate the steps with pauses and checks, or use router proxy or haproxy`,
+    });
+}
+
 /**
  * Defaults that depend on other fields: `probe.by` for a cloud runtime behind a checking load balancer,
  * and the health checker of backend sets an `oci-lb` router creates, derived from the probe (http: same

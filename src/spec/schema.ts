@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkEcs, checkProbeGate, ecsFields, ociFields, withCloudDefaults } from './cloud.js';
+import { checkAnalysisRouter, checkEcs, checkProbeGate, ecsFields, ociFields, withCloudDefaults } from './cloud.js';
 import { clusterSchema } from './cluster.js';
 import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';
@@ -108,6 +108,7 @@ export const serviceSchema = z
   .discriminatedUnion('runtime', [processRuntime, dockerRuntime, ociRuntime, ecsRuntime])
   .superRefine(checkProbeGate)
   .superRefine(checkEcs)
+  .superRefine(checkAnalysisRouter)
   .transform(withCloudDefaults);
 
 export const fileSchema = z

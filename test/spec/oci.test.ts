@@ -104,6 +104,16 @@ describe('runtime: oci and router: oci-lb in baton.yaml', () => {
     expect(issues[0]!.message).toContain(message);
   });
 
+  test('canary analysis behind oci-lb is refused: the load balancer gives no counters to judge', async () => {
+    const canary = '    strategy: {type: canary, steps: [{setWeight: 10}], analysis: {interval: 5s}}\n';
+    const issues = await issuesOf({ 'baton.yaml': yaml() + canary });
+    expect(issues[0]).toMatchObject({ file: 'baton.yaml', line: 20, path: 'services.web.strategy.analysis' });
+    expect(issues[0]!.message).toContain('router oci-lb gives Baton none');
+    // Without analysis the same canary is fine.
+    const plain = '    strategy: {type: canary, steps: [{setWeight: 10}, {pause: 1m}]}\n';
+    expect((await load({ 'baton.yaml': yaml() + plain })).spec.services.web!.strategy.type).toBe('canary');
+  });
+
   test('both loadBalancerId and filter: exactly one is expected', async () => {
     const lb = 'loadBalancerId: ocid1.loadbalancer.oc1..cccc\n        filter: {displayName: edge}';
     const issues = await issuesOf({ 'baton.yaml': yaml({ lb }) });

@@ -34,6 +34,13 @@ describe('runtime: ecs and router: alb in baton.yaml', () => {
     expect(issue!.message).not.toContain('hunter2');
   });
 
+  test('canary analysis behind alb is refused: request counts live in CloudWatch, not read by Baton', async () => {
+    const canary = '    strategy: {type: canary, steps: [{setWeight: 10}], analysis: {}}\n';
+    const [issue] = await issuesOf({ 'baton.yaml': yaml() + canary });
+    expect(issue).toMatchObject({ file: 'baton.yaml', line: 17, path: 'services.web.strategy.analysis' });
+    expect(issue!.message).toContain('router alb gives Baton none');
+  });
+
   test('the same target group twice', async () => {
     const [issue] = await issuesOf({ 'baton.yaml': yaml({ green: `${TG}/blue/1` }) });
     expect(issue).toMatchObject({

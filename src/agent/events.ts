@@ -13,7 +13,18 @@ export type AgentEvent =
   | { type: 'state'; service: string; slot: number; from: string; to: string; why: string }
   | { type: 'started'; service: string; slot: number; instance: string; revision: number; healthy: boolean }
   | { type: 'retired'; service: string; instance: string; why: string }
-  | { type: 'desired'; service: string; revision: number };
+  | { type: 'desired'; service: string; revision: number }
+  /** This agent recorded that every node runs `revision` (revision statuses written). */
+  | { type: 'converged'; service: string; revision: number }
+  /** An update ran longer than its governor lease: another agent may have taken the freed slot. */
+  | {
+      type: 'lease.overrun';
+      service: string;
+      holder: string;
+      governor: string;
+      lease: number;
+      expiryMs: number;
+    };
 
 export type Emit = (e: AgentEvent) => void;
 

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Governor } from '../cluster/governor.js';
+import { Governor, type GovernorLease } from '../cluster/governor.js';
 import type { GovernorSpec } from '../spec/cluster.js';
 
 /**
@@ -44,4 +44,25 @@ export class GovernorCache {
 /** 1 for a single server, 3 when the server says it is part of a cluster. */
 export function replicasFor(nc: NatsConnection): number {
   return nc.info?.cluster ? 3 : 1;
+}
+
+/**
+ * Calls `onOverrun` once if `lease` is still in use when the governor's expiry (read now: `governor set`
+ * may have changed it) has passed since it was taken. The server has then dropped the lease, so another
+ * holder may have taken the slot and more than `capacity` operations run at once: the expiry must exceed
+ * the slowest operation. Returns what stops the watch (call it on release).
+ */
+export async function watchLeaseExpiry(
+  g: Pick<Governor, 'config'>,
+  lease: Pick<GovernorLease, 'since'>,
+  onOverrun: (expiryMs: number) => void,
+): Promise<() => void> {
+  const expiryMs = await g
+    .config()
+    .then((c) => c.expiryMs)
+    .catch(() => undefined);
+  if (expiryMs === undefined) return () => undefined;
+  const t = setTimeout(() => onOverrun(expiryMs), Math.max(0, lease.since.getTime() + expiryMs - Date.now()));
+  t.unref();
+  return () => clearTimeout(t);
 }

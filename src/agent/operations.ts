@@ -4,6 +4,7 @@ import { type Instance, InstanceState, type Revision } from '../core/types.js';
 import { awaitHealthy } from '../engine/await-healthy.js';
 import { clusterOf, type GovernorSpec } from '../spec/cluster.js';
 import { recordFailure } from './desired.js';
+import { watchLeaseExpiry } from './governors.js';
 import { transition } from './machine.js';
 import { type AgentDeps, instanceIdOf, registrationOf, type Slot } from './slot.js';
 
@@ -44,11 +45,26 @@ async function withLease<T>(
     maxWaitMs: 250,
     signal: ctx.signal(),
   });
+  const unwatch = await watchLeaseExpiry(g, lease, (expiryMs) => {
+    ctx.deps.logger.warn(
+      { service: ctx.service, holder, governor: spec.name, expiryMs },
+      'operation ran past its governor lease expiry: another agent may have taken the slot (make the expiry exceed the slowest update: baton governor set NAME --expiry D)',
+    );
+    ctx.deps.emit({
+      type: 'lease.overrun',
+      service: ctx.service,
+      holder,
+      governor: spec.name,
+      lease: lease.seq,
+      expiryMs,
+    });
+  });
   try {
     // A lease can end under its holder (expired, reset, dropped by a lower capacity): checked before
     // each step that would add to the number of instances changing at once.
     return await fn(lease, () => g.holds(lease).catch(() => true));
   } finally {
+    unwatch();
     await g.release(lease).catch((err: unknown) => ctx.deps.logger.warn({ err }, 'governor release failed'));
   }
 }

@@ -62,6 +62,7 @@ export function createRuntime(kind: string, opts: RuntimeOptions): Runtime {
         owner: path.resolve(opts.dataDir),
         compartmentIds: opts.ociCompartments,
         pollIntervalMs: opts.ociPollIntervalMs,
+        stateFile: path.join(opts.dataDir, 'oci', 'instances.json'),
         dryRun: opts.dryRun,
         purgeMinAgeMs: opts.purgeMinAgeMs,
         logger: opts.logger,

@@ -1,6 +1,7 @@
 import type { ContainerInstanceClient, models } from 'oci-containerinstances';
 import type { VirtualNetworkClient } from 'oci-core';
 import { ociCall, ociFind } from '../../cloud/oci/errors.js';
+import { OcidBook } from './ocid-book.js';
 import { isOurs, TAG } from './tags.js';
 import type { Described } from './view.js';
 
@@ -14,8 +15,8 @@ type Full = models.ContainerInstance;
  */
 export class InstanceLookup {
   readonly compartments: Set<string>;
-  /** Instance id → OCID. */
-  readonly ocids = new Map<string, string>();
+  /** Instance id → OCID, kept in `stateFile` when given (see OcidBook: why). */
+  readonly ocids: OcidBook;
   private readonly ips = new Map<string, string>();
 
   constructor(
@@ -23,8 +24,10 @@ export class InstanceLookup {
     private readonly network: VirtualNetworkClient,
     private readonly owner: string | undefined,
     compartmentIds: string[],
+    stateFile?: { file: string; readOnly: boolean },
   ) {
     this.compartments = new Set(compartmentIds);
+    this.ocids = new OcidBook(stateFile?.file, stateFile?.readOnly);
   }
 
   /** The instance of this Baton id (DELETED ones only when read by OCID). */
@@ -51,11 +54,11 @@ export class InstanceLookup {
     for (const compartmentId of this.compartments)
       for (const s of await this.listCompartment(compartmentId))
         if (s.lifecycleState !== 'DELETED' && isOurs(s.freeformTags, this.owner, service)) found.set(s.id, s);
-    for (const [id, ocid] of this.ocids) {
+    for (const [id, ocid] of this.ocids.entries()) {
       if (found.has(ocid)) continue;
       const ci = await this.read(id, ocid);
-      if (ci && ci.lifecycleState !== 'DELETED' && isOurs(ci.freeformTags, this.owner, service))
-        found.set(ocid, ci);
+      if (!ci || ci.lifecycleState === 'DELETED') this.ocids.delete(id);
+      else if (isOurs(ci.freeformTags, this.owner, service)) found.set(ocid, ci);
     }
     return [...found.values()];
   }

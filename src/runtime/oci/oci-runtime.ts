@@ -33,6 +33,11 @@ export interface OciRuntimeOptions {
    * and nothing is waited for; `start` of a new instance returns a placeholder address.
    */
   dryRun?: CallLog | undefined;
+  /**
+   * Where the OCIDs of the instances it created are kept (a restarted control plane reads them back:
+   * lists lag behind creates, a read by OCID does not). Memory only without.
+   */
+  stateFile?: string | undefined;
   /** Instances younger than this are never purged (default 30 s). */
   purgeMinAgeMs?: number | undefined;
   logger?: Logger | undefined;
@@ -58,7 +63,13 @@ export class OciRuntime implements Runtime {
   constructor(private readonly opts: OciRuntimeOptions) {
     this.ci = opts.clients.containerInstances;
     this.clock = opts.clients.clock;
-    this.found = new InstanceLookup(this.ci, opts.clients.network, opts.owner, opts.compartmentIds ?? []);
+    this.found = new InstanceLookup(
+      this.ci,
+      opts.clients.network,
+      opts.owner,
+      opts.compartmentIds ?? [],
+      opts.stateFile ? { file: opts.stateFile, readOnly: opts.dryRun !== undefined } : undefined,
+    );
     this.pollMs = opts.pollIntervalMs ?? 5000;
   }
 
@@ -225,6 +236,7 @@ export class OciRuntime implements Runtime {
         this.ci.deleteContainerInstance({ containerInstanceId: ci.id }),
       );
     await this.settle(id, ci.id, ['DELETED']);
+    this.found.ocids.delete(id);
   }
 
   private waitActive(id: string, ocid: string): Promise<Full> {

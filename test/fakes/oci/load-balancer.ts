@@ -158,7 +158,26 @@ export class FakeLoadBalancing {
 
   private withLb(p: Record<string, string>, fn: (lb: FakeLoadBalancer) => Reply): Reply {
     const lb = this.lbs.get(p.lb!);
-    return lb ? fn(lb) : notFound(`load balancer ${p.lb}`);
+    if (!lb) return notFound(`load balancer ${p.lb}`);
+    this.finishPending(lb);
+    return fn(lb);
+  }
+
+  /**
+   * OCI runs a work request whether or not anyone reads it: a change whose client went away (a control
+   * plane killed mid-wait) still happens. Here work requests move on reads of themselves, so one nobody
+   * reads any more is finished when the load balancer is next used.
+   */
+  private finishPending(lb: FakeLoadBalancer): void {
+    for (const wr of this.wrs.values())
+      if (
+        wr.loadBalancerId === lb.id &&
+        wr.lifecycleState !== 'SUCCEEDED' &&
+        wr.lifecycleState !== 'FAILED'
+      ) {
+        wr.lifecycleState = 'IN_PROGRESS';
+        this.workRequest(wr.id);
+      }
   }
 
   private withSet(p: Record<string, string>, fn: (lb: FakeLoadBalancer, bs: FakeBackendSet) => Reply): Reply {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BatonError, InputError, NotFoundError, SpecError } from '../core/errors.js';
+import { hideValues, secretsOf } from '../core/secrets.js';
 import type { ServiceControl } from '../engine/control.js';
 import type { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
@@ -7,7 +8,7 @@ import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
 import { ndjson, readJson, sendJson } from './http.js';
 import { streamLogs } from './logs.js';
-import { redactRevision } from './redact.js';
+import { redactFor, redactRevision, serviceSecrets } from './redact.js';
 import { allStatus, serviceStatus } from './status.js';
 
 export interface ApiContext {
@@ -28,7 +29,10 @@ type Handler = (
 interface DeployBody {
   service?: string;
   spec?: unknown;
+  /** Env var names from secrets (older clients). */
   secretEnv?: string[];
+  /** Dotted paths, relative to `spec`, of values that came from secrets. */
+  secretPaths?: string[];
   actor?: string;
   dryRun?: boolean;
 }
@@ -83,14 +87,15 @@ function errorJson(err: unknown): Record<string, unknown> {
 const deploy: Handler = async (ctx, req, res) => {
   const body = await readJson<DeployBody>(req);
   const { service, spec } = parseServiceSpec(body);
-  const secretEnv = Array.isArray(body.secretEnv) ? body.secretEnv.filter((s) => typeof s === 'string') : [];
+  const strings = (x: unknown) => (Array.isArray(x) ? x.filter((s) => typeof s === 'string') : []);
+  const secrets = { secretEnv: strings(body.secretEnv), secretPaths: strings(body.secretPaths) };
   if (body.dryRun) {
     // The plan, and for cloud drivers every API call it would make (reads real, writes recorded).
-    sendJson(res, 200, await ctx.deployer.preview(service, spec, secretEnv));
+    sendJson(res, 200, await ctx.deployer.preview(service, spec, secrets));
     return;
   }
   await stream(res, (emit) =>
-    ctx.deployer.deploy({ service, spec, secretEnv, actor: actorOf(req, body) }, emit),
+    ctx.deployer.deploy({ service, spec, ...secrets, actor: actorOf(req, body) }, emit),
   );
 };
 
@@ -124,18 +129,21 @@ const history: Handler = async (ctx, _req, res, [name], url) => {
     ctx.deps.repo.listRevisions(name!),
     ctx.deps.repo.listDeployments(name!, { limit }),
   ]);
+  // A stored plan holds check specs (headers) and errors quote messages: hidden by value too.
+  const secrets = [...new Set(revisions.flatMap(secretsOf))];
   sendJson(res, 200, {
     service: name,
     current: record.current,
     revisions: revisions.map(redactRevision),
-    deployments,
+    deployments: hideValues(deployments, secrets),
   });
 };
 
 const journal: Handler = async (ctx, _req, res, [id]) => {
   const d = await ctx.deps.repo.getDeployment(id!);
   if (!d) throw new NotFoundError(`deployment ${id}`);
-  sendJson(res, 200, { deployment: d, journal: await ctx.deps.repo.readJournal(id!) });
+  const journal = await ctx.deps.repo.readJournal(id!);
+  sendJson(res, 200, await redactFor(ctx.deps.repo, d.service, { deployment: d, journal }));
 };
 
 const stop: Handler = async (ctx, req, res, [name]) => {
@@ -161,7 +169,10 @@ const logs: Handler = async (ctx, req, res, [name], url) => {
 const audit: Handler = async (ctx, _req, res, _p, url) => {
   const service = url.searchParams.get('service') ?? undefined;
   const limit = Number(url.searchParams.get('limit') ?? 50);
-  sendJson(res, 200, { events: await ctx.deps.repo.listAudit({ ...(service ? { service } : {}), limit }) });
+  const events = await ctx.deps.repo.listAudit({ ...(service ? { service } : {}), limit });
+  const services = [...new Set(events.flatMap((e) => (e.service ? [e.service] : [])))];
+  const secrets = (await Promise.all(services.map((s) => serviceSecrets(ctx.deps.repo, s)))).flat();
+  sendJson(res, 200, { events: hideValues(events, secrets) });
 };
 
 type Control = 'promote' | 'abort' | 'pause' | 'resume';

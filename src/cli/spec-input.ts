@@ -11,6 +11,9 @@ export interface SpecFlags {
 export interface SelectedService {
   name: string;
   spec: ServiceSpec;
+  /** Dotted paths, relative to `spec`, of values that came from !env, !file or !base64. */
+  secretPaths: string[];
+  /** The names among them directly under `env` (the older form, still read by cluster agents). */
   secretEnv: string[];
 }
 
@@ -26,13 +29,18 @@ export async function selectServices(flags: SpecFlags, name: string | undefined)
       `${flags.file} declares no service "${name}" (it declares: ${names.join(', ') || 'none'})`,
     );
   }
-  return (name ? [name] : names).map((n) => ({
-    name: n,
-    spec: loaded.spec.services[n]!,
-    secretEnv: loaded.secretPaths
-      .filter((p) => p.startsWith(`services.${n}.env.`))
-      .map((p) => p.slice(`services.${n}.env.`.length)),
-  }));
+  return (name ? [name] : names).map((n) => {
+    const prefix = `services.${n}.`;
+    const secretPaths = loaded.secretPaths
+      .filter((p) => p.startsWith(prefix))
+      .map((p) => p.slice(prefix.length));
+    return {
+      name: n,
+      spec: loaded.spec.services[n]!,
+      secretPaths,
+      secretEnv: secretPaths.filter((p) => /^env\.[^.]+$/.test(p)).map((p) => p.slice('env.'.length)),
+    };
+  });
 }
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];

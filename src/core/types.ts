@@ -53,7 +53,12 @@ export interface Revision {
   spec: ServiceSpec;
   createdAt: string;
   status: RevisionStatus;
-  /** Env var names whose values are secret: redacted wherever the spec is shown. */
+  /**
+   * Dotted paths, relative to `spec`, of values that came from `!env`, `!file` or `!base64`: stored in
+   * clear (instances are started from them later) and hidden wherever the spec is shown (core/secrets.ts).
+   */
+  secretPaths?: string[] | undefined;
+  /** The older form of `secretPaths`: names under `env` only. Still read; written beside it. */
   secretEnv?: string[] | undefined;
   /** Why it failed, when it did. */
   reason?: string | undefined;

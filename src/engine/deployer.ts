@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BatonError, DeployFailedError, InputError, LockHeldError, NotFoundError } from '../core/errors.js';
+import { hideValues, type SecretMarks, secretsOf } from '../core/secrets.js';
 import { type Deployment, DeploymentState, type Revision, RevisionStatus } from '../core/types.js';
 import { plan as computePlan } from '../plan/plan.js';
 import type { Plan, PlanStrategy, Step } from '../plan/types.js';
@@ -18,12 +19,10 @@ import { runHook } from './steps.js';
 
 const LOCK_TTL_MS = 60_000;
 
-export interface DeployRequest {
+export interface DeployRequest extends SecretMarks {
   service: string;
   spec: ServiceSpec;
   actor: string;
-  /** Env var names whose values are secret (from !env, !file, !base64): never printed. */
-  secretEnv?: string[];
 }
 
 export type DeployResult = Extract<DeployEvent, { type: 'result' }>;
@@ -117,12 +116,21 @@ export class Deployer {
 
   /**
    * The plan a deploy of `spec` would run now and, for drivers with a dry run (cloud), every API call of
-   * each step, from what exists (reads are real, writes recorded). Changes nothing.
+   * each step, from what exists (reads are real, writes recorded). Changes nothing. Secret values (from
+   * `secrets`) are hidden wherever they appear: request bodies, a check's headers.
    */
   async preview(
     service: string,
     spec: ServiceSpec,
-    secretEnv: string[] = [],
+    secrets: SecretMarks = {},
+  ): Promise<{ plan: Plan; current: number | null; revision: number; calls: PlannedStep[] | null }> {
+    const values = secretsOf({ ...secrets, spec });
+    return hideValues(await this.previewClear(service, spec), values);
+  }
+
+  private async previewClear(
+    service: string,
+    spec: ServiceSpec,
   ): Promise<{ plan: Plan; current: number | null; revision: number; calls: PlannedStep[] | null }> {
     const record = await this.deps.repo.getService(service);
     const current =
@@ -134,7 +142,7 @@ export class Deployer {
     if (!dry) return { plan: p, current: record?.current ?? null, revision, calls: null };
     try {
       const job = { service, revision, spec, fromRevision: record?.current ?? null, steps: p.steps };
-      const calls = await dryRunPlan(this.deps, dry, job, secretEnv);
+      const calls = await dryRunPlan(this.deps, dry, job);
       return { plan: p, current: record?.current ?? null, revision, calls };
     } finally {
       await dry.close();
@@ -152,6 +160,7 @@ export class Deployer {
         : (
             await repo.recordRevision(req.service, req.spec, {
               ...(req.secretEnv ? { secretEnv: req.secretEnv } : {}),
+              ...(req.secretPaths ? { secretPaths: req.secretPaths } : {}),
             })
           ).revision;
     return this.run({ service: req.service, target, current, kind: 'deploy', actor: req.actor }, emit);
@@ -259,7 +268,10 @@ export class Deployer {
     const id = resume?.id ?? newDeploymentId();
     await this.lock(service, id);
     const log = logger.child({ service, deployment: id, revision: target.number });
-    const tee: Emit = (e) => {
+    // Events carry messages from drivers and hooks, which may quote a secret: hidden before anyone sees them.
+    const secrets = secretsOf(target);
+    const tee: Emit = (event) => {
+      const e = hideValues(event, secrets);
       if (e.type === 'step' || e.type === 'warning' || e.type === 'rollback' || e.type === 'analysis')
         log.info({ event: e }, 'deploy progress');
       emit(e);
@@ -401,7 +413,8 @@ export class Deployer {
   private async fail(run: RunState, err: unknown): Promise<DeployResult> {
     const { repo } = this.deps;
     const { service, target, current } = run.job;
-    const reason = err instanceof Error ? err.message : String(err);
+    // Stored (deployment, revision, audit) as shown: a driver's message may quote a secret.
+    const reason = hideValues(err instanceof Error ? err.message : String(err), secretsOf(target));
     run.emit({ type: 'rollback', reason });
     await repo.updateDeployment(run.id, { state: DeploymentState.RollingBack, error: reason });
     const journaled = (await repo.readJournal(run.id)).at(-1)?.step ?? 0;

@@ -37,19 +37,17 @@ const NOT_RUN: Partial<Record<Step['op'], string>> = {
   linger: 'keeps the previous set for the rollback window',
 };
 
-const HIDDEN = '[secret]';
-
 /**
  * Runs `steps` against dry-run drivers — the same step code as a deploy (`runStep`), so the calls listed
  * are the calls a deploy makes — and returns each step's calls. Nothing is journaled, no hook runs, no
  * wait is waited. A started instance is remembered with its placeholder address so later steps (route,
- * switch) name its backends. Env values named in `secretEnv` are hidden in the bodies.
+ * switch) name its backends. The bodies hold secret values in clear: the caller hides them
+ * (`Deployer.preview`, by value, since a body's paths are not the spec's).
  */
 export async function dryRunPlan(
   deps: EngineDeps,
   drivers: DryDrivers,
   job: { service: string; revision: number; spec: ServiceSpec; fromRevision: number | null; steps: Step[] },
-  secretEnv: string[] = [],
 ): Promise<PlannedStep[]> {
   const { log } = drivers;
   const runtime = new RememberingRuntime(drivers.runtime);
@@ -70,7 +68,7 @@ export async function dryRunPlan(
     signals: new DeploymentSignals(),
   };
   const out: PlannedStep[] = [];
-  const taken = (from: number) => log.calls.slice(from).map((c) => redact(c, secretEnv));
+  const taken = (from: number) => log.calls.slice(from);
   let from = log.calls.length;
   await drivers.router.ensureRoute({
     service: job.service,
@@ -98,21 +96,6 @@ export async function dryRunPlan(
     out.push({ ...base, calls: taken(from) });
   }
   return out;
-}
-
-/** Hides secret env values in a call's body (`environmentVariables` of OCI containers, `env`). */
-function redact(call: PlannedCall, secretEnv: string[]): PlannedCall {
-  if (secretEnv.length === 0 || call.body === undefined) return call;
-  const secret = new Set(secretEnv);
-  const walk = (v: unknown, key?: string): unknown => {
-    if (Array.isArray(v)) return v.map((x) => walk(x));
-    if (!v || typeof v !== 'object') return v;
-    const isEnv = key === 'environmentVariables' || key === 'env';
-    return Object.fromEntries(
-      Object.entries(v).map(([k, x]) => [k, isEnv && secret.has(k) ? HIDDEN : walk(x, k)]),
-    );
-  };
-  return { ...call, body: walk(call.body) };
 }
 
 /** A runtime that remembers the instances a dry run "started", which exist nowhere else. */

@@ -105,7 +105,7 @@ export class Repo {
   async recordRevision(
     name: string,
     spec: ServiceSpec,
-    opts: { historyLimit?: number; secretEnv?: string[] } = {},
+    opts: { historyLimit?: number; secretEnv?: string[]; secretPaths?: string[] } = {},
   ): Promise<{ revision: Revision; created: boolean }> {
     const hash = specHash(spec);
     const record = await this.updateService(name, (cur) => ({
@@ -119,6 +119,7 @@ export class Repo {
       spec,
       createdAt: this.iso(),
       status: 'pending',
+      ...(opts.secretPaths?.length ? { secretPaths: opts.secretPaths } : {}),
       ...(opts.secretEnv?.length ? { secretEnv: opts.secretEnv } : {}),
     };
     await this.store.create(key.revision(name, revision.number), revision);

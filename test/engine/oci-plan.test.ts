@@ -17,7 +17,7 @@ describe('engine × OCI: baton plan lists every call and changes nothing', () =>
     const old = env.fake.ci.live()[0]!.id;
     env.fake.calls.length = 0;
     const spec = ociService('v2', { env: { VERSION: 'v2', DB_PASSWORD: 'hunter2' } });
-    const p = await env.deployer.preview('web', spec, ['DB_PASSWORD']);
+    const p = await env.deployer.preview('web', spec, { secretPaths: ['env.DB_PASSWORD'] });
     expect(env.fake.writes()).toEqual([]);
     expect(env.fake.calls.every((c) => c.method === 'GET')).toBe(true);
     const be = `/20170115/loadBalancers/${env.lb.id}/backendSets/http/backends`;

@@ -59,6 +59,7 @@ export function registerDeploy(program: Command, io: Io = stdio): void {
                 service: s.name,
                 spec: s.spec,
                 secretEnv: s.secretEnv,
+                secretPaths: s.secretPaths,
                 actor: `cli:${userInfo().username}`,
               },
               print,

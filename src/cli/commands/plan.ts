@@ -36,6 +36,7 @@ export async function fetchPreviews(
         service: s.name,
         spec: s.spec,
         secretEnv: s.secretEnv,
+        secretPaths: s.secretPaths,
         dryRun: true,
       })),
     });

@@ -42,12 +42,23 @@ export function taskDefinitionInput(
     BATON_SERVICE: key.service,
     BATON_REVISION: String(key.revision),
   };
+  // The container's own `environment` entries (ECS's field, written in the spec) are kept and win, as
+  // an OCI container's own environmentVariables do.
+  const own = Array.isArray(c.environment)
+    ? (c.environment as Array<{ name?: unknown; value?: unknown }>)
+    : [];
+  const written = new Set(own.map((e) => e.name));
   const container = {
     ...c,
     name: containerName(spec, key.service),
     essential: true,
     portMappings: [{ containerPort: spec.port, protocol: 'tcp' as const }],
-    environment: Object.entries(env).map(([name, value]) => ({ name, value })),
+    environment: [
+      ...Object.entries(env)
+        .filter(([name]) => !written.has(name))
+        .map(([name, value]) => ({ name, value })),
+      ...own,
+    ],
     secrets: Object.entries(spec.secrets).map(([name, valueFrom]) => ({ name, valueFrom })),
     // ECS sends SIGTERM, then SIGKILL after this (at most 120 s on ECS).
     stopTimeout: Math.min(120, Math.max(2, Math.ceil(spec.stopTimeout / 1000))),

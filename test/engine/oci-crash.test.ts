@@ -1,25 +1,74 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { crashAt } from './crash/every-step.js';
+import { crashAt, type KillPoint } from './crash/every-step.js';
 import { ociWorld } from './crash/oci-world.js';
 
 /**
  * Issue 6: a cloud deploy interrupted mid-way is recovered through the engine's journal. The control
- * plane (store, drivers, OCI clients) dies right after each journal entry of a deploy; a new one over
- * the same data dir and the same OCI recovers it (forward once traffic moved, else back) with exactly
- * one set serving, nothing orphaned, nothing created twice, and the next deploy works.
+ * plane (store, drivers, OCI clients) dies right after each journal entry of a deploy, or in the middle
+ * of one of OCI's long waits; a new one over the same data dir and the same OCI recovers it (forward
+ * once traffic moved, else back: onInterrupt auto) with exactly one set serving, nothing orphaned,
+ * nothing created twice, and the next deploy works.
  */
-describe('engine × oci × oci-lb: the control plane dies at every journaled step', () => {
+describe('engine × oci × oci-lb: the control plane dies in the middle of a deploy', () => {
   let env: Awaited<ReturnType<typeof ociWorld>> | undefined;
   afterEach(async () => {
     await env?.close();
     env = undefined;
   });
 
-  it('replace, 2 replicas', async () => {
+  const bothWays = (outcomes: Array<{ state: string }>) =>
+    expect(new Set(outcomes.map((o) => o.state))).toEqual(new Set(['succeeded', 'rolled-back']));
+
+  it('replace, 2 replicas: at every journaled step', async () => {
     env = await ociWorld({ strategy: { type: 'replace' } });
     const { outcomes } = await crashAt(env.world, 'journal');
     expect(outcomes.length).toBeGreaterThanOrEqual(10);
-    const states = new Set(outcomes.map((o) => o.state));
-    expect(states).toEqual(new Set(['succeeded', 'rolled-back']));
+    bothWays(outcomes);
+  }, 300_000);
+
+  it('canary 10 % → 50 %, 2 replicas: at every journaled step', async () => {
+    env = await ociWorld({ strategy: { type: 'canary', steps: [{ setWeight: 10 }, { setWeight: 50 }] } });
+    const { outcomes } = await crashAt(env.world, 'journal');
+    expect(outcomes.length).toBeGreaterThanOrEqual(14);
+    bothWays(outcomes);
+  }, 300_000);
+
+  it('rolling (maxSurge 1, maxUnavailable 0), 2 replicas: at every journaled step', async () => {
+    env = await ociWorld({ strategy: { type: 'rolling', maxSurge: 1, maxUnavailable: 0 } });
+    const { outcomes } = await crashAt(env.world, 'journal');
+    expect(outcomes.length).toBeGreaterThanOrEqual(14);
+    bothWays(outcomes);
+  }, 300_000);
+
+  /** Dies right after the `n`th answer to `method` for which `when` holds (the answer is lost). */
+  const after = (name: string, method: string, n = 1, when: (r: unknown) => boolean = () => true) => {
+    let seen = 0;
+    return {
+      name,
+      after: (m: string, _args: unknown[], r: unknown) => m === method && when(r) && ++seen === n,
+    } satisfies KillPoint;
+  };
+  const ciState = (state: string) => (r: unknown) =>
+    (r as { containerInstance?: { lifecycleState?: string } }).containerInstance?.lifecycleState === state;
+  const wrState = (state: string) => (r: unknown) =>
+    (r as { workRequest?: { lifecycleState?: string } }).workRequest?.lifecycleState === state;
+
+  it('replace: in the middle of OCI calls and waits', async () => {
+    env = await ociWorld({ strategy: { type: 'replace' } });
+    const { outcomes } = await crashAt(env.world, [
+      // The create landed, its answer (the OCID) was lost with the process; the retry token replays it.
+      after('the first create answered', 'createContainerInstance'),
+      after('the second create answered', 'createContainerInstance', 2),
+      after('waiting for ACTIVE (CREATING)', 'getContainerInstance', 1, ciState('CREATING')),
+      after('a new backend created, its work request not read', 'createBackend'),
+      after('the create work request IN_PROGRESS', 'getWorkRequest', 1, wrState('IN_PROGRESS')),
+      after('waiting for the new backend to be OK', 'getBackendHealth'),
+      after('a drain sent, its work request not read', 'updateBackend'),
+      after('an old backend deleted, its work request not read', 'deleteBackend'),
+      after('stopping an old instance (UPDATING)', 'getContainerInstance', 1, ciState('UPDATING')),
+      after('an old instance deleted, not yet DELETED', 'deleteContainerInstance'),
+    ]);
+    expect(outcomes).toHaveLength(10);
+    bothWays(outcomes);
   }, 300_000);
 });

@@ -131,7 +131,12 @@ export class OciLbRouter implements Router {
   /** Runs the changes, or records them in a dry run (and applies them to its picture of the LB). */
   private async execute(r: RouteRecord, changes: LbChange[]): Promise<void> {
     const log = this.opts.dryRun;
-    if (!log) return runChanges(this.api, this.clock, r, changes);
+    if (!log) {
+      // What Baton wants is on disk before OCI is asked: OCI backends carry no tags, so a backend created
+      // by a control plane that died before the change ended would otherwise be unknown to the next one.
+      if (changes.length) this.routes.save();
+      return runChanges(this.api, this.clock, r, changes);
+    }
     const lb = await this.loadBalancer(r.loadBalancerId);
     for (const c of changes) {
       log.add(describeChange(r.loadBalancerId, c, r.settings.healthTimeout));

@@ -1,5 +1,6 @@
 import type { ContainerInstanceClient, models } from 'oci-containerinstances';
 import type { VirtualNetworkClient } from 'oci-core';
+import type { Clock } from '../../cloud/clock.js';
 import { ociCall, ociFind } from '../../cloud/oci/errors.js';
 import { OcidBook } from './ocid-book.js';
 import { isOurs, TAG } from './tags.js';
@@ -7,6 +8,8 @@ import type { Described } from './view.js';
 
 const D = 'oci';
 type Full = models.ContainerInstance;
+/** How long OCI's lists may lag behind a create (documented as eventually consistent; seconds in practice). */
+const LIST_LAG_MS = 120_000;
 
 /**
  * Finds Baton's container instances: by freeform tags in the known compartments (adoption), and by the
@@ -24,14 +27,46 @@ export class InstanceLookup {
     private readonly network: VirtualNetworkClient,
     private readonly owner: string | undefined,
     compartmentIds: string[],
-    stateFile?: { file: string; readOnly: boolean },
+    private readonly opts: {
+      clock: Clock;
+      pollMs: number;
+      stateFile?: { file: string; readOnly: boolean } | undefined;
+    },
   ) {
     this.compartments = new Set(compartmentIds);
-    this.ocids = new OcidBook(stateFile?.file, stateFile?.readOnly);
+    this.ocids = new OcidBook(opts.stateFile?.file, opts.stateFile?.readOnly);
+  }
+
+  private leftovers: Promise<void> | undefined;
+
+  /**
+   * Once per control plane: creates a dead one sent without recording their answers may have made
+   * instances the lists do not show yet (eventual consistency). They are listed for until they show
+   * (their OCIDs are then known) or for LIST_LAG_MS, after which they surely never landed.
+   */
+  private findLeftovers(): Promise<void> {
+    this.leftovers ??= (async () => {
+      const deadline = this.opts.clock.now() + LIST_LAG_MS;
+      for (;;) {
+        const left = this.ocids.leftover();
+        if (left.length === 0) return;
+        if (this.opts.clock.now() >= deadline) {
+          for (const id of left) this.ocids.delete(id);
+          return;
+        }
+        for (const compartmentId of this.compartments) await this.listCompartment(compartmentId);
+        if (this.ocids.leftover().length) await this.opts.clock.sleep(this.opts.pollMs);
+      }
+    })().catch((err: unknown) => {
+      this.leftovers = undefined;
+      throw err;
+    });
+    return this.leftovers;
   }
 
   /** The instance of this Baton id (DELETED ones only when read by OCID). */
   async find(id: string): Promise<Described | undefined> {
+    await this.findLeftovers();
     const known = this.ocids.get(id);
     if (known) {
       const ci = await this.read(id, known);
@@ -50,6 +85,7 @@ export class InstanceLookup {
 
   /** Every live instance of this owner (optionally of one service), listed or known. */
   async all(service?: string): Promise<Described[]> {
+    await this.findLeftovers();
     const found = new Map<string, Described>();
     for (const compartmentId of this.compartments)
       for (const s of await this.listCompartment(compartmentId))

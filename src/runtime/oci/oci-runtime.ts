@@ -63,13 +63,11 @@ export class OciRuntime implements Runtime {
   constructor(private readonly opts: OciRuntimeOptions) {
     this.ci = opts.clients.containerInstances;
     this.clock = opts.clients.clock;
-    this.found = new InstanceLookup(
-      this.ci,
-      opts.clients.network,
-      opts.owner,
-      opts.compartmentIds ?? [],
-      opts.stateFile ? { file: opts.stateFile, readOnly: opts.dryRun !== undefined } : undefined,
-    );
+    this.found = new InstanceLookup(this.ci, opts.clients.network, opts.owner, opts.compartmentIds ?? [], {
+      clock: opts.clients.clock,
+      pollMs: opts.pollIntervalMs ?? 5000,
+      stateFile: opts.stateFile ? { file: opts.stateFile, readOnly: opts.dryRun !== undefined } : undefined,
+    });
     this.pollMs = opts.pollIntervalMs ?? 5000;
   }
 
@@ -86,6 +84,8 @@ export class OciRuntime implements Runtime {
           for (const c of plannedCreate(body, this.opts.startTimeoutMs ?? 600_000)) plan.add(c);
           return plannedInstance(req, spec.port);
         }
+        // Noted first: if this process dies before the answer, the next one looks for the instance.
+        this.found.ocids.willCreate(req.id);
         const res = await ociCall(D, `create container instance ${req.id}`, () =>
           this.ci.createContainerInstance({
             createContainerInstanceDetails: body as unknown as models.CreateContainerInstanceDetails,

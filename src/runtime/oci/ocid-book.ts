@@ -8,9 +8,15 @@ import { DriverError } from '../../core/errors.js';
  * consistent — an instance created a moment ago may be missing from ListContainerInstances for a while —
  * so a control plane restarted right after a create would not find the instance by its tags; read by
  * OCID (GetContainerInstance is consistent) it does, and a recovery can stop what the dead one made.
+ * A create is noted before it is sent: one whose answer died with the process is known to exist maybe,
+ * and is looked for (`leftover`) until the lists show it or it surely never landed.
  */
 export class OcidBook {
   private readonly ids = new Map<string, string>();
+  /** Creates sent and not answered (yet), by instance id. */
+  private readonly creating = new Set<string>();
+  /** Those a previous control plane left: their answers are lost. */
+  private readonly left = new Set<string>();
 
   /** `readOnly`: a dry run reads the file but never writes it. */
   constructor(
@@ -26,10 +32,12 @@ export class OcidBook {
       throw new DriverError('oci', `cannot read ${file}: ${(e as Error).message}`, e);
     }
     try {
-      for (const [id, ocid] of Object.entries(
-        (JSON.parse(text) as { ocids?: Record<string, string> }).ocids ?? {},
-      ))
-        this.ids.set(id, ocid);
+      const saved = JSON.parse(text) as { ocids?: Record<string, string>; creating?: string[] };
+      for (const [id, ocid] of Object.entries(saved.ocids ?? {})) this.ids.set(id, ocid);
+      for (const id of saved.creating ?? []) {
+        this.creating.add(id);
+        this.left.add(id);
+      }
     } catch (e) {
       throw new DriverError('oci', `state file ${file} is not valid JSON: ${(e as Error).message}`, e);
     }
@@ -43,23 +51,42 @@ export class OcidBook {
     return [...this.ids];
   }
 
+  /** Notes a create about to be sent (saved before it goes). */
+  willCreate(id: string): void {
+    this.creating.add(id);
+    this.save();
+  }
+
+  /** Creates a dead control plane sent whose answers it never recorded. */
+  leftover(): string[] {
+    return [...this.left].filter((id) => this.creating.has(id));
+  }
+
   set(id: string, ocid: string): void {
-    if (this.ids.get(id) === ocid) return;
+    const had = this.creating.delete(id);
+    this.left.delete(id);
+    if (this.ids.get(id) === ocid && !had) return;
     this.ids.set(id, ocid);
     this.save();
   }
 
   delete(id: string): void {
-    if (this.ids.delete(id)) this.save();
+    const had = this.creating.delete(id);
+    this.left.delete(id);
+    if (this.ids.delete(id) || had) this.save();
   }
 
   private save(): void {
     if (!this.file || this.readOnly) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ version: 1, ocids: Object.fromEntries(this.ids) }, null, 2)}\n`, {
-      mode: 0o600,
-    });
+    writeFileSync(
+      tmp,
+      `${JSON.stringify({ version: 1, ocids: Object.fromEntries(this.ids), creating: [...this.creating] }, null, 2)}\n`,
+      {
+        mode: 0o600,
+      },
+    );
     renameSync(tmp, this.file);
   }
 }

@@ -19,10 +19,12 @@ import {
   type TransitionReply,
   type TransitionRequest,
 } from './control.js';
+import { allConverged, nodeConverged, recordConverged } from './converged.js';
 import { DESIRED_PREFIX, type Desired } from './desired.js';
 import { eventLog } from './events.js';
 import { RegistryFollower } from './follower.js';
 import { GovernorCache, replicasFor } from './governors.js';
+import { specForNode } from './node-spec.js';
 import { NodeStatusBucket } from './node-status.js';
 import { ServiceRunner } from './service-runner.js';
 import type { AgentDeps } from './slot.js';
@@ -50,6 +52,8 @@ export interface AgentOptions {
  */
 export class Agent {
   private readonly runners = new Map<string, ServiceRunner>();
+  /** The last desired state seen per service (its `converged` mark included). */
+  private readonly desired = new Map<string, Desired>();
   private subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
@@ -151,6 +155,7 @@ export class Agent {
     if (this.stopped) return;
     this.statusTimer = setTimeout(() => {
       void this.publishStatus()
+        .then(() => this.recordConvergence())
         .catch((err: unknown) => this.o.logger.warn({ err }, 'publishing node status failed'))
         .finally(() => this.scheduleStatus(this.dirty ? 100 : this.statusEveryMs()));
     }, ms);
@@ -169,15 +174,22 @@ export class Agent {
       this.o.logger.error({ service: d.service, revision: d.revision }, 'desired revision not found');
       return;
     }
-    this.deps.emit({ type: 'desired', service: d.service, revision: d.revision });
+    const seen = this.desired.get(d.service);
+    this.desired.set(d.service, d);
     let r = this.runners.get(d.service);
+    if (r && seen?.revision === d.revision) {
+      // The same revision (a failure counted, the convergence recorded): nothing new to follow.
+      r.setDesired(d, rev);
+      return;
+    }
+    this.deps.emit({ type: 'desired', service: d.service, revision: d.revision });
     if (r) r.setDesired(d, rev);
     else {
       r = new ServiceRunner(this.deps, d.service, d, rev);
       await r.adopt();
       this.runners.set(d.service, r);
     }
-    await this.follower.follow(d.service, rev.spec);
+    await this.follower.follow(d.service, specForNode(rev.spec, this.o.node));
     // Act now rather than at the next tick.
     void this.tickOnce();
     this.markChanged();
@@ -187,6 +199,7 @@ export class Agent {
     const r = this.runners.get(service);
     if (!r) return;
     this.runners.delete(service);
+    this.desired.delete(service);
     await r.removeAll();
     await this.follower.unfollow(service);
     this.markChanged();
@@ -198,6 +211,11 @@ export class Agent {
   }
 
   private async tick(): Promise<void> {
+    // An HAProxy reload drops the servers added over its runtime API: the router puts them back (each
+    // driver on its own `reconcileInterval`; the embedded proxy has nothing to do).
+    await this.router
+      .reconcile?.()
+      .catch((err: unknown) => this.o.logger.warn({ err }, 'router reconcile failed'));
     if (Date.now() >= this.nextPurgeAt) {
       this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
       await this.purge().catch((err: unknown) => this.o.logger.warn({ err }, 'purge failed'));
@@ -266,6 +284,26 @@ export class Agent {
     const missing = live.map((n) => n.node).filter((n) => !replies.some((r) => r.node === n));
     if (missing.length)
       this.o.logger.warn({ service, ids, missing }, 'nodes did not confirm the drain in time; going on');
+  }
+
+  /**
+   * After publishing a status in which this node runs a not-yet-converged desired revision: when every
+   * live node does, records it (revision statuses, the service's current revision). Several agents may
+   * see it at once; the compare-and-set in `recordConverged` lets one of them write.
+   */
+  private async recordConvergence(): Promise<void> {
+    let nodes: Awaited<ReturnType<NodeStatusBucket['list']>> | undefined;
+    for (const r of this.runners.values()) {
+      const d = this.desired.get(r.service);
+      const replicas = r.revision.spec.replicas;
+      if (!d || d.converged || r.revision.number !== d.revision) continue;
+      const mine = { node: this.o.node, pid: 0, at: '', startedAt: '', services: [r.status()] };
+      if (!nodeConverged(mine, r.service, d.revision, replicas)) continue;
+      nodes ??= await this.nodes.list();
+      if (!allConverged(nodes, r.service, d.revision, replicas)) continue;
+      if (await recordConverged(this.store, this.deps.repo, r.service, d.revision, `agent:${this.o.node}`))
+        this.deps.emit({ type: 'converged', service: r.service, revision: d.revision });
+    }
   }
 
   private async publishStatus(): Promise<void> {

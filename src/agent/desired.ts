@@ -19,6 +19,11 @@ export interface Desired {
   at: string;
   /** Set when this state is the result of a revert: why. */
   reason?: string | undefined;
+  /**
+   * When every live node was seen running `revision` (healthy, registered): set once, by compare-and-set,
+   * by the agent that saw it first; that agent alone records the revision statuses (converged.ts).
+   */
+  converged?: string | undefined;
 }
 
 export const DESIRED_PREFIX = 'cluster.desired.';

@@ -59,10 +59,15 @@ process.on('exit', () => {
  * port, and backends with no servers (`default-server check inter 200ms`) for Baton to fill.
  */
 export async function startHaproxy(
-  opts: { backends?: HaproxyBackendConfig[]; level?: 'admin' | 'operator' | 'user' } = {},
+  opts: {
+    backends?: HaproxyBackendConfig[];
+    level?: 'admin' | 'operator' | 'user';
+    /** Where the stats socket goes (default `<dir>/admin.sock`), e.g. a path per cluster node. */
+    socket?: string;
+  } = {},
 ): Promise<HaproxyInstance> {
   const dir = await mkdtemp(join(tmpdir(), 'bh-'));
-  const socket = join(dir, 'admin.sock');
+  const socket = opts.socket ?? join(dir, 'admin.sock');
   const port = await freePort();
   const backends = opts.backends ?? [{ name: 'web' }];
   const cfg = [

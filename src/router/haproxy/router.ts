@@ -67,6 +67,12 @@ export class HaproxyRouter implements Router {
 
   constructor(private readonly opts: HaproxyRouterOptions) {
     if (opts.sockets.length === 0) throw new DriverError('haproxy', 'no stats socket configured');
+    const unfilled = opts.sockets.find((s) => s.includes('{node}'));
+    if (unfilled)
+      throw new DriverError(
+        'haproxy',
+        `stats socket "${unfilled}" has a {node} placeholder, which only baton agent (cluster mode) fills in with its node name`,
+      );
     this.fleet = new Fleet(opts.sockets);
     this.book = new RouteBook(join(opts.stateDir, 'haproxy-router.json'));
     this.serverOptions = (opts.serverOptions ?? 'check').trim();

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -14,6 +14,44 @@ import {
 } from '../helpers/baton.js';
 import { type NatsCluster, startNatsCluster } from '../helpers/nats.js';
 import { waitFor } from '../helpers/wait.js';
+
+/**
+ * Set in every agent's environment, so every process of one fixture (its agents' instances and proxies
+ * inherit it) can be found by PID at close, whatever the agents recorded.
+ */
+const MARK = 'BATON_TEST_CLUSTER';
+
+interface Marked {
+  pid: number;
+  /** BATON_INSTANCE of an instance; undefined for a proxy or an agent. */
+  instance: string | undefined;
+}
+
+/** Live processes whose environment carries `MARK=<value>` (Linux: /proc/<pid>/environ). */
+export function markedProcesses(value: string): Marked[] {
+  const out: Marked[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let env: string[];
+    try {
+      env = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    if (!env.includes(`${MARK}=${value}`)) continue;
+    const inst = env.find((e) => e.startsWith('BATON_INSTANCE='));
+    out.push({ pid: Number(name), instance: inst?.slice('BATON_INSTANCE='.length) });
+  }
+  return out;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? false;
+  } catch {
+    return true;
+  }
+}
 
 /** The listen port written in the spec; each agent adds its own offset (several agents on one host). */
 export const BASE_PORT = 10_000;
@@ -113,6 +151,7 @@ export async function startClusterFixture(opts: { nodes: number; ttl?: string })
           ...process.env,
           BATON_LOG_LEVEL: process.env.BATON_LOG_LEVEL ?? 'warn',
           BATON_PROXY_WORKERS: '0',
+          [MARK]: dir,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -174,8 +213,25 @@ export async function startClusterFixture(opts: { nodes: number; ttl?: string })
     close: async () => {
       await Promise.all(agents.map((a) => a.kill('SIGKILL')));
       for (const a of agents) await killAll(a.dataDir);
+      // Whatever the records missed (an instance an agent started but did not record before it was
+      // killed) is found by its environment, killed by PID, and fails the test: nothing may be orphaned.
+      const left = markedProcesses(dir).filter((p) => !isZombie(p.pid));
+      for (const p of left) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {}
+      }
+      await waitFor(() => markedProcesses(dir).every((p) => isZombie(p.pid)), {
+        timeoutMs: 10_000,
+        message: 'every process of the cluster fixture to exit',
+      });
       await nats.stop();
       rmSync(dir, { recursive: true, force: true });
+      const orphans = left.filter((p) => p.instance !== undefined);
+      if (orphans.length)
+        throw new Error(
+          `instances outlived their agents and the records (killed now): ${orphans.map((p) => `${p.instance} (pid ${p.pid})`).join(', ')}`,
+        );
     },
   };
   // Every agent published its status: the cluster is up.

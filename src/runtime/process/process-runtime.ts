@@ -138,23 +138,33 @@ export class ProcessRuntime implements Runtime {
     base: Omit<InstanceRecord, 'pid' | 'pidStartTime' | 'startedAt' | 'state'>,
   ): Promise<InstanceRecord> {
     const { id } = base;
-    const child = await spawnDetached(base, this.logFile(id));
+    let rec: InstanceRecord | undefined;
+    // Recorded the moment the process exists (synchronously, before the spawn is even confirmed): if
+    // Baton dies now, whoever reads the records (a restarted agent, a test's cleanup) still finds it.
+    const spawned = spawnDetached(base, this.logFile(id), (pid) => {
+      rec = {
+        ...base,
+        pid,
+        pidStartTime: readStartTime(pid),
+        startedAt: new Date().toISOString(),
+        state: InstanceState.Running,
+        exitCode: null,
+        signal: null,
+      };
+      delete rec.stoppedAt;
+      this.records.writeSync(rec);
+    });
+    const child = await spawned.catch(async (err: unknown) => {
+      // It never ran: no record of it either.
+      if (rec) await this.records.remove(id);
+      throw err;
+    });
     const pid = child.pid!;
     this.children.set(id, child);
     this.exits.delete(id);
     child.on('error', (err) => this.log?.warn({ id, pid, err }, 'instance process error'));
     child.once('exit', (code, signal) => this.onExit(id, child, code, signal));
-    const rec: InstanceRecord = {
-      ...base,
-      pid,
-      pidStartTime: readStartTime(pid),
-      startedAt: new Date().toISOString(),
-      state: InstanceState.Running,
-      exitCode: null,
-      signal: null,
-    };
-    delete rec.stoppedAt;
-    await this.records.write(rec);
+    if (!rec) throw new Error(`instance ${id}: spawned without a pid`);
     this.log?.info(
       { id, service: rec.service, revision: rec.revision, pid, port: rec.port },
       'instance started',

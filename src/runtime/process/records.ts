@@ -1,3 +1,4 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstanceState } from '../../core/types.js';
@@ -50,6 +51,18 @@ export class RecordDir {
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
     await rename(tmp, file);
+  }
+
+  /**
+   * As `write`, without yielding: a process just spawned is on record before anything else can run, so
+   * a caller killed right after (an agent SIGKILLed mid-update) leaves no instance that nobody can find.
+   */
+  writeSync(rec: InstanceRecord): void {
+    mkdirSync(this.dir, { recursive: true });
+    const file = this.file(rec.id);
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, file);
   }
 
   async remove(id: string): Promise<void> {

@@ -24,7 +24,12 @@ export function argv(spec: ProcessServiceSpec): string[] {
  * descriptor: no pipe to Baton, so it neither holds Baton up nor dies of SIGPIPE when Baton goes.
  * Resolves once the OS started it; a command that cannot start is a DriverError (and a line in the log).
  */
-export async function spawnDetached(t: SpawnTarget, logFile: string): Promise<ChildProcess> {
+export async function spawnDetached(
+  t: SpawnTarget,
+  logFile: string,
+  /** Called synchronously with the pid as soon as the OS created the process, before any await. */
+  onPid: (pid: number) => void = () => undefined,
+): Promise<ChildProcess> {
   const spec = t.spec;
   if (spec.runtime !== 'process') throw new DriverError('process', `instance ${t.id}: not a process service`);
   const [file, ...args] = argv(spec);
@@ -47,6 +52,7 @@ export async function spawnDetached(t: SpawnTarget, logFile: string): Promise<Ch
         BATON_INSTANCE: t.id,
       },
     });
+    if (child.pid !== undefined) onPid(child.pid);
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);

@@ -94,6 +94,13 @@ describe.skipIf(!requireNats())('cluster: revert, maintenance, watched files', (
       expect(rev2!.reason).toMatch(/did not pass its probe/);
       const audit = await repo.listAudit({ service: 'hello' });
       expect(audit.some((a) => a.action === 'cluster.revert' && a.result === 'failed')).toBe(true);
+      // r1, recorded active when every node first ran it, stays the current, active revision.
+      await waitFor(async () => (await repo.getRevision('hello', 1))?.status === 'active', {
+        timeoutMs: 20_000,
+        message: 'r1 recorded active',
+      });
+      expect((await repo.getService('hello'))?.current).toBe(1);
+      expect((await repo.getRevision('hello', 2))?.status).toBe('failed');
     } finally {
       await store.close();
     }

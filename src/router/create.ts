@@ -71,8 +71,14 @@ export function createRouter(kindOrSpec: RouterSpec | string, opts: RouterOption
       });
     case 'alb':
       if (!opts.awsClients) throw new DriverError('router', 'router alb needs AWS clients (credentials)');
-      // Settings come with each route; after a restart the router reads its target groups' tags.
-      return new AlbRouter({ clients: opts.awsClients(), dryRun: opts.dryRun, routes: opts.albRoutes });
+      // Settings come with each route; after a restart the router reads its record back (targets it
+      // registered) and its target groups' tags.
+      return new AlbRouter({
+        clients: opts.awsClients(),
+        dryRun: opts.dryRun,
+        routes: opts.albRoutes,
+        stateFile: join(opts.dataDir, 'alb', 'routes.json'),
+      });
     default:
       throw new DriverError(
         'router',

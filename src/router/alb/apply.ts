@@ -32,10 +32,13 @@ export async function applyRoute(
   clock: Clock,
   r: RouteRecord,
   change: (next: RouteRecord) => void,
+  /** Called with the target record before the first call to AWS (to keep the intent on disk). */
+  onIntent: (next: RouteRecord) => void = () => undefined,
 ): Promise<void> {
   const next = structuredClone(r);
   change(next);
   next.slots = assignSlots(next);
+  onIntent(next);
   const before = desiredTargets(r);
   const after = desiredTargets(next);
   for (const [i, s] of next.slots.entries())

@@ -13,6 +13,7 @@ import {
 } from '../router.js';
 import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
 import { applyRoute, waitTargetsGone } from './apply.js';
+import { AlbRouteBook, intent } from './book.js';
 import { ElbApi } from './elb.js';
 import { inspectRoute, slotsFromTags } from './inspect.js';
 import type { BackendRecord, RouteRecord } from './record.js';
@@ -27,6 +28,11 @@ export interface AlbRouterOptions {
   routes?: RouteRecord[] | undefined;
   /** Per-service settings when the route does not carry them (`RouteConfig.router` with kind `alb` wins). */
   services?: Record<string, AlbRouteInput> | undefined;
+  /**
+   * Where Baton's record of routes and targets is kept, read back by a restarted control plane (never
+   * written in a dry run); memory only without.
+   */
+  stateFile?: string | undefined;
 }
 
 const D = 'alb';
@@ -47,7 +53,15 @@ export class AlbRouter implements Router {
 
   constructor(private readonly opts: AlbRouterOptions) {
     this.api = new ElbApi(opts.clients.elb, opts.clients.caller(D, opts.dryRun));
-    for (const r of opts.routes ?? []) this.routes.set(r.service, structuredClone(r));
+    this.book = opts.stateFile && !opts.dryRun ? new AlbRouteBook(opts.stateFile) : undefined;
+    for (const r of opts.routes ?? this.book?.load() ?? []) this.routes.set(r.service, structuredClone(r));
+  }
+
+  private readonly book: AlbRouteBook | undefined;
+
+  /** The record on disk, with `replacing` (a change's intent) in place of its route. */
+  private save(replacing?: RouteRecord): void {
+    this.book?.save([...this.routes.values()].map((r) => (replacing?.service === r.service ? replacing : r)));
   }
 
   private get clock() {
@@ -56,7 +70,9 @@ export class AlbRouter implements Router {
 
   /** Changes run one at a time, so two applies never interleave their registrations and weights. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    // The record is saved after each change, failed ones included (then it is unchanged).
+    const step = () => fn().finally(() => this.save());
+    const run = this.queue.then(step, step);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -286,7 +302,7 @@ export class AlbRouter implements Router {
   }
 
   private apply(r: RouteRecord, change: (next: RouteRecord) => void = () => {}): Promise<void> {
-    return applyRoute(this.api, this.clock, r, change);
+    return applyRoute(this.api, this.clock, r, change, (next) => this.save(intent(r, next)));
   }
 }
 

@@ -1,4 +1,4 @@
-import { silentLogger } from '../../../src/core/logger.js';
+import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { Deployer, type DeployResult } from '../../../src/engine/deployer.js';
 import type { EngineDeps } from '../../../src/engine/deps.js';
 import { recoverInterrupted } from '../../../src/engine/recover.js';
@@ -26,7 +26,8 @@ export class ControlPlane {
 
   private constructor(dataDir: string, drivers: CloudDrivers) {
     this.store = openStore(dataDir);
-    const logger = silentLogger();
+    // CRASH_LOG=1 shows what the control planes log (recovery errors).
+    const logger = process.env.CRASH_LOG ? createLogger('crash', { level: 'warn' }) : silentLogger();
     const opts = { dataDir, logger, ...drivers(this.mortal) };
     this.deps = {
       repo: this.mortal.wrap(new Repo(this.store), 'repo'),

@@ -11,9 +11,9 @@ import { connectNats } from '../store/nats/connect.js';
 import { NatsStore } from '../store/nats/nats-store.js';
 import { Repo } from '../store/repo.js';
 import {
+  confirmDrain,
   type DrainReply,
   type DrainRequest,
-  gather,
   SUBJECTS,
   serve,
   type TransitionReply,
@@ -103,7 +103,7 @@ export class Agent {
       repo: new Repo(store),
       emit: eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger),
       logger: o.logger,
-      drainEverywhere: (service, ids, timeoutMs) => agent!.drainEverywhere(service, ids, timeoutMs),
+      drainEverywhere: (req, attemptMs) => agent!.drainEverywhere(req, attemptMs),
       changed: () => agent?.markChanged(),
     };
     agent = new Agent(o, nc, store, deps, follower, nodes, router, runtime);
@@ -269,21 +269,14 @@ export class Agent {
     return { node: this.o.node, known: true, results };
   }
 
-  /** Asks every live node's follower to stop routing to `ids`; waits for all answers (or the timeout). */
-  async drainEverywhere(service: string, ids: string[], timeoutMs: number): Promise<void> {
-    const live = await this.nodes.list().catch(() => []);
-    const replies = await gather<DrainReply>(
-      this.nc,
-      SUBJECTS.drain,
-      { service, instances: ids },
-      {
-        expect: Math.max(1, live.length),
-        timeoutMs,
-      },
-    );
-    const missing = live.map((n) => n.node).filter((n) => !replies.some((r) => r.node === n));
-    if (missing.length)
-      this.o.logger.warn({ service, ids, missing }, 'nodes did not confirm the drain in time; going on');
+  /** Asks every live node's follower to stop routing to `req.instances`, until all confirmed (confirmDrain). */
+  drainEverywhere(req: DrainRequest, attemptMs: number): Promise<boolean> {
+    return confirmDrain(this.nc, req, {
+      attemptMs,
+      liveNodes: async () => (await this.nodes.list()).map((n) => n.node),
+      stopped: () => this.stopped,
+      logger: this.o.logger,
+    });
   }
 
   /**

@@ -1,4 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { Registration } from '../cluster/registry.js';
 import type { Transition } from './machine.js';
 
 /** Subjects of the agents' request/reply API. */
@@ -32,13 +34,73 @@ export interface TransitionReply {
 
 export interface DrainRequest {
   service: string;
+  /** Instances to take out of every router (already deregistered by the requester). */
   instances: string[];
+  /**
+   * The registrations replacing them (an update's new instance): a router makes sure they are active
+   * backends before it drains `instances`, even if its registry watch has not shown them yet.
+   */
+  replacements?: Registration[] | undefined;
 }
 
 export interface DrainReply {
   node: string;
+  /**
+   * This node's router has the replacements active and sends no new request to `instances`, and its
+   * registry watch will not bring them back. False: the requester must keep them serving and ask again.
+   * (Absent in answers from agents that predate it: taken as true.)
+   */
+  confirmed?: boolean;
+  /** Why not confirmed. */
+  reason?: string;
   drained: boolean;
   inFlight: number;
+}
+
+export interface ConfirmOptions {
+  /** How long one round of asking waits for answers. */
+  attemptMs: number;
+  /** The nodes that must confirm: every live node (read again each round; a dead node's status ages out). */
+  liveNodes(): Promise<string[]>;
+  /** Give up (answer not confirmed) when this says so: the agent is stopping. */
+  stopped(): boolean;
+  logger: Logger;
+}
+
+/**
+ * Asks every node's router to stop sending to `req.instances`, again and again, until every live node
+ * confirmed it (see DrainReply.confirmed). Returns false only when `stopped()` ended the wait: the caller
+ * must then not stop the instances. A node that never answers holds this up until its status ages out
+ * of the live list (its agent is gone) — meanwhile the old instances keep serving, which is the point.
+ */
+export async function confirmDrain(
+  nc: NatsConnection,
+  req: DrainRequest,
+  o: ConfirmOptions,
+): Promise<boolean> {
+  const confirmed = new Set<string>();
+  let live: string[] | undefined;
+  for (let round = 0; ; round++) {
+    if (o.stopped()) return false;
+    // Who is live cannot be read (JetStream unreachable): the last known list, or wait for one.
+    live = await o.liveNodes().catch(() => live);
+    if (live) {
+      if (round > 0 && live.every((n) => confirmed.has(n))) return true;
+      const replies = await gather<DrainReply>(nc, SUBJECTS.drain, req, {
+        expect: Math.max(1, live.length),
+        timeoutMs: o.attemptMs,
+      });
+      for (const r of replies) if (r.confirmed !== false) confirmed.add(r.node);
+      if (live.every((n) => confirmed.has(n))) return true;
+      const missing = live.filter((n) => !confirmed.has(n));
+      const reasons = replies.filter((r) => r.confirmed === false).map((r) => `${r.node}: ${r.reason}`);
+      o.logger.warn(
+        { service: req.service, instances: req.instances, missing, reasons },
+        'not every router confirmed the drain; the instances keep serving, asking again',
+      );
+    }
+    await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** round)));
+  }
 }
 
 /**

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { Registry } from '../cluster/registry.js';
+import type { Registration, Registry } from '../cluster/registry.js';
 import type { ServiceWatch } from '../cluster/registry-watch.js';
 import { ensureProxy } from '../router/proxy/launch.js';
-import type { Router } from '../router/router.js';
+import type { DrainResult, Router } from '../router/router.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import type { DrainReply, DrainRequest } from './control.js';
-import { diffBackends } from './follower-diff.js';
+import { diffBackends, Pins, toActivate } from './follower-diff.js';
 
 interface Followed {
   watch: ServiceWatch;
@@ -13,8 +13,32 @@ interface Followed {
   resync: NodeJS.Timeout;
   drainTimeoutMs: number;
   /** Drains under way, by backend id. */
-  draining: Map<string, Promise<void>>;
+  draining: Map<string, Promise<DrainResult>>;
   loop: Promise<void>;
+  /** The tail of this service's router changes: applying a set and answering a drain never interleave. */
+  lock: Promise<unknown>;
+  /** Replacements added from drain requests that the watch has not listed yet. */
+  pins: Pins;
+  /** The watch renewal under way. */
+  renewing: Promise<void> | undefined;
+}
+
+/** A pin lasts this many registration TTLs: the watch is renewed every TTL, so it has caught up by then. */
+const PIN_TTLS = 3;
+/** How long a drain request waits for the watch to show the change before renewing it. */
+const CATCH_UP_MS = 1500;
+/** How long a drain request waits for a renewal (a JetStream that stalls must not hold the answer). */
+const RENEW_WAIT_MS = 5000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (cond()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(20);
+  }
 }
 
 export interface FollowerOptions {
@@ -74,8 +98,11 @@ export class RegistryFollower {
       drainTimeoutMs: spec.traffic.drainTimeout,
       draining: new Map(),
       loop: Promise.resolve(),
+      lock: Promise.resolve(),
+      pins: new Pins(),
+      renewing: undefined,
       // A watch that silently fell behind (its consumer lost with a server) is replaced every TTL.
-      resync: setInterval(() => void this.rewatch(service, f), this.o.registry.ttlMs),
+      resync: setInterval(() => void this.renew(service, f), this.o.registry.ttlMs),
     };
     f.loop = this.consume(service, f, watch);
     this.followed.set(service, f);
@@ -84,11 +111,26 @@ export class RegistryFollower {
   private consume(service: string, f: Followed, watch: ServiceWatch): Promise<void> {
     return (async () => {
       for await (const set of watch) {
-        await this.apply(service, f, set).catch((err: unknown) =>
+        await this.locked(f, () => this.apply(service, f, watch, set)).catch((err: unknown) =>
           this.o.logger.warn({ err, service }, 'router update failed; next change retries'),
         );
       }
     })();
+  }
+
+  /** Runs `fn` after this service's earlier router changes. */
+  private locked<T>(f: Followed, fn: () => Promise<T>): Promise<T> {
+    const p = f.lock.then(fn);
+    f.lock = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Renews the watch (one renewal at a time); waits for it at most `ms`. */
+  private async renew(service: string, f: Followed, ms = Number.POSITIVE_INFINITY): Promise<void> {
+    f.renewing ??= this.rewatch(service, f).finally(() => {
+      f.renewing = undefined;
+    });
+    await Promise.race([f.renewing, ...(Number.isFinite(ms) ? [sleep(ms)] : [])]);
   }
 
   /** Starts a fresh watch (current set from the server, then pushes) in place of the old one. */
@@ -108,16 +150,6 @@ export class RegistryFollower {
     }
   }
 
-  /** Waits (up to `ms`) until the watch no longer lists any of `ids`. */
-  private async gone(f: Followed, ids: string[], ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if (!f.watch.current().some((r) => ids.includes(r.instance))) return true;
-      if (Date.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
   /** Stops following; the route is removed (the service is no longer desired). */
   async unfollow(service: string): Promise<void> {
     const f = this.followed.get(service);
@@ -129,24 +161,67 @@ export class RegistryFollower {
     await this.o.router.removeRoute(service).catch(() => undefined);
   }
 
-  /** Answers a drain request once this node's router sends no request to the instances. */
+  /**
+   * Answers a drain request: first the replacements become active backends here (added from the request
+   * when the watch has not shown them yet, and pinned so a set from a watch that is behind cannot drain
+   * them), then — once the watch no longer lists the instances, so no set it delivers makes them active
+   * again — they are drained, and the answer comes when they finished their requests (or the drain timed
+   * out). Not confirmed (the requester keeps them serving and asks again) when the watch still lists them
+   * after being renewed, or the router could not be changed.
+   */
   async onDrain(req: DrainRequest): Promise<DrainReply> {
+    const node = this.o.node;
     const f = this.followed.get(req.service);
-    if (!f) return { node: this.o.node, drained: true, inFlight: 0 };
-    // The requester deregistered them first; wait (briefly) for the watch to show it, so the backend is
-    // not made active again by a set that still lists it. A watch that does not show it is behind (it
-    // lost its consumer with a server): renew it, so new registrations are not missed either.
-    if (!(await this.gone(f, req.instances, 1500))) {
-      this.o.logger.warn({ service: req.service }, 'registry watch behind a deregistration; renewing it');
-      await this.rewatch(req.service, f);
-      await this.gone(f, req.instances, 1500);
+    if (!f) return { node, confirmed: true, drained: true, inFlight: 0 };
+    const no = (reason: string): DrainReply => ({
+      node,
+      confirmed: false,
+      reason,
+      drained: false,
+      inFlight: 0,
+    });
+    const replacements = (req.replacements ?? []).filter(
+      (r) => r.service === f.query.service && r.cluster === f.query.cluster,
+    );
+    try {
+      await this.locked(f, () => this.activate(req.service, f, replacements));
+    } catch (err) {
+      return no(`router could not add the replacements: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const status = await this.o.router.status(req.service);
-    const present = req.instances.filter((id) => status?.backends.some((b) => b.id === id));
-    if (present.length === 0) return { node: this.o.node, drained: true, inFlight: 0 };
-    await this.o.router.drain(req.service, present);
-    const r = await this.o.router.waitDrained(req.service, present, f.drainTimeoutMs);
-    return { node: this.o.node, drained: r.drained, inFlight: r.inFlight };
+    const listed = (id: string) => f.watch.current().some((r) => r.instance === id);
+    const gone = () => !req.instances.some(listed);
+    if (!(await until(() => gone() && replacements.every((r) => listed(r.instance)), CATCH_UP_MS))) {
+      // Behind (its consumer lost with a server): renew it, so later changes are not missed either.
+      this.o.logger.warn({ service: req.service }, 'registry watch behind a drain request; renewing it');
+      await this.renew(req.service, f, RENEW_WAIT_MS);
+      if (!(await until(gone, CATCH_UP_MS))) return no('the registry watch still lists them');
+    }
+    try {
+      const present = await this.locked(f, async () => {
+        const status = await this.o.router.status(req.service);
+        return req.instances.filter((id) => status?.backends.some((b) => b.id === id));
+      });
+      const results = await Promise.all(present.map((id) => this.retireOnce(req.service, f, id)));
+      return {
+        node,
+        confirmed: true,
+        drained: results.every((r) => r.drained),
+        inFlight: results.reduce((n, r) => n + r.inFlight, 0),
+      };
+    } catch (err) {
+      return no(`router could not drain them: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Makes `regs` active backends, pinning the ones the watch does not list yet. */
+  private async activate(service: string, f: Followed, regs: Registration[]): Promise<void> {
+    if (regs.length === 0) return;
+    const cur = f.watch.current();
+    const until = Date.now() + PIN_TTLS * this.o.registry.ttlMs;
+    for (const r of regs) if (!cur.some((x) => x.instance === r.instance)) f.pins.pin(r.instance, until);
+    const status = await this.o.router.status(service);
+    const add = toActivate(status?.backends ?? [], regs);
+    if (add.length) await this.o.router.addBackends(service, add);
   }
 
   async close(): Promise<void> {
@@ -159,26 +234,44 @@ export class RegistryFollower {
     this.followed.clear();
   }
 
-  private async apply(service: string, f: Followed, set: ReturnType<ServiceWatch['current']>): Promise<void> {
+  private async apply(
+    service: string,
+    f: Followed,
+    watch: ServiceWatch,
+    set: ReturnType<ServiceWatch['current']>,
+  ): Promise<void> {
+    // A renewed watch replaced this one: its sets are older than the new watch's.
+    if (f.watch !== watch) return;
+    const now = Date.now();
+    f.pins.seen(set, now);
     const status = await this.o.router.status(service);
     const { add, drain } = diffBackends(status?.backends ?? [], set);
     if (set.length === 0 && status?.backends.some((b) => b.state === 'active'))
       this.o.logger.warn({ service }, 'no registration left; keeping the last known backends (fail static)');
     if (add.length) await this.o.router.addBackends(service, add);
-    for (const id of drain) {
-      if (f.draining.has(id)) continue;
-      const p = this.retire(service, f, id).finally(() => f.draining.delete(id));
-      f.draining.set(id, p);
-    }
+    for (const id of f.pins.filter(drain, now)) void this.retireOnce(service, f, id);
   }
 
-  private async retire(service: string, f: Followed, id: string): Promise<void> {
+  /** Drains, waits for, then removes a backend; one retirement per backend at a time. */
+  private retireOnce(service: string, f: Followed, id: string): Promise<DrainResult> {
+    let p = f.draining.get(id);
+    if (!p) {
+      p = this.retire(service, f, id).finally(() => f.draining.delete(id));
+      f.draining.set(id, p);
+    }
+    return p;
+  }
+
+  private async retire(service: string, f: Followed, id: string): Promise<DrainResult> {
     await this.o.router.drain(service, [id]);
     const r = await this.o.router.waitDrained(service, [id], f.drainTimeoutMs);
     if (!r.drained)
       this.o.logger.warn({ service, instance: id, inFlight: r.inFlight }, 'drain timed out; removing');
-    // Registered again meanwhile (a restarted instance): keep it, the next set makes it active.
-    if (f.watch.current().some((x) => x.instance === id)) return;
-    await this.o.router.removeBackends(service, [id]);
+    await this.locked(f, async () => {
+      // Registered again meanwhile (a restarted instance), or a replacement again: keep it, active.
+      if (f.watch.current().some((x) => x.instance === id) || f.pins.has(id, Date.now())) return;
+      await this.o.router.removeBackends(service, [id]);
+    });
+    return r;
   }
 }

@@ -1,4 +1,5 @@
 import type { GovernorLease } from '../cluster/governor.js';
+import type { Registration } from '../cluster/registry.js';
 import { DeployFailedError } from '../core/errors.js';
 import { type Instance, InstanceState, type Revision } from '../core/types.js';
 import { awaitHealthy } from '../engine/await-healthy.js';
@@ -84,14 +85,54 @@ async function register(ctx: OpContext, slot: Slot, rev: Revision, inst: Instanc
   slot.reg = await ctx.deps.registry.keepAlive(registrationOf(ctx.deps.node, rev, inst));
 }
 
+/** How long one round of asking the routers to drain waits for their answers, beyond the drain itself. */
+const DRAIN_ROUND_EXTRA_MS = 8000;
+
+const drainRoundMs = (rev: Revision) => rev.spec.traffic.drainTimeout + DRAIN_ROUND_EXTRA_MS;
+
+/**
+ * Deletes a registration, retrying through a registry that is unreachable for longer than one write's
+ * retries (a NATS failover): the routers only let go of an instance once its entry is gone.
+ */
+async function deregister(ctx: OpContext, reg: Registration): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await ctx.deps.registry.deregister(reg);
+      return;
+    } catch (err) {
+      if (i >= 5) throw err;
+      ctx.deps.logger.warn({ err, instance: reg.instance }, 'deregistration failed; retrying');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/**
+ * Takes `inst` out of every router: deregistered, then drained on every live node (each node first makes
+ * `replacements` active). False when the agent stopped before every node confirmed: `inst` must keep
+ * running (the next run of the agent retires it).
+ */
+async function leaveRouters(
+  ctx: OpContext,
+  rev: Revision,
+  reg: Registration,
+  replacements: Registration[] = [],
+): Promise<boolean> {
+  await deregister(ctx, reg);
+  return ctx.deps.drainEverywhere(
+    { service: ctx.service, instances: [reg.instance], replacements },
+    drainRoundMs(rev),
+  );
+}
+
 /** Deregisters the slot's instance and waits until no router sends it new requests. */
 export async function unroute(ctx: OpContext, slot: Slot, rev: Revision): Promise<void> {
   if (!slot.reg) return;
   const reg = slot.reg;
   slot.reg = undefined;
-  await reg.stop({ deregister: true });
-  if (slot.inst)
-    await ctx.deps.drainEverywhere(ctx.service, [slot.inst.id], rev.spec.traffic.drainTimeout + 2000);
+  await reg.stop();
+  if (!(await leaveRouters(ctx, rev, reg.registration)))
+    throw new Error(`agent stopping before every router let go of ${reg.registration.instance}`);
 }
 
 /** A failure of an instance of `rev`: counted, and the desired revision reverted at the threshold. */
@@ -236,19 +277,48 @@ export async function update(ctx: OpContext, slot: Slot): Promise<void> {
           backoff(slot);
           return;
         }
-        const oldReg = slot.reg;
-        slot.reg = await ctx.deps.registry.keepAlive(registrationOf(node, rev, inst));
-        if (oldReg) {
-          await oldReg.stop({ deregister: true });
-          await ctx.deps.drainEverywhere(ctx.service, [old.id], rev.spec.traffic.drainTimeout + 2000);
+        const newReg = registrationOf(node, rev, inst);
+        let refresher: Awaited<ReturnType<AgentDeps['registry']['keepAlive']>>;
+        try {
+          refresher = await ctx.deps.registry.keepAlive(newReg);
+        } catch (e) {
+          // The registry cannot be written now: give the new instance up (it never took traffic).
+          await runtime.stop(id, rev.spec.stopTimeout).catch(() => undefined);
+          await runtime.remove(id).catch(() => undefined);
+          emit({
+            type: 'update.failed',
+            service: ctx.service,
+            slot: slot.index,
+            revision: rev.number,
+            reason: `registration failed: ${e instanceof Error ? e.message : String(e)}`,
+          });
+          backoff(slot);
+          return;
         }
+        const oldReg = slot.reg;
+        slot.reg = refresher;
+        await oldReg?.stop();
+        // Even when this run of the agent never registered it (adopted after a restart), an earlier run
+        // may have: its entry lives until it ages out, and routers send it requests until then.
+        const confirmed = await leaveRouters(
+          ctx,
+          rev,
+          oldReg?.registration ?? registrationOf(node, rev, old),
+          [newReg],
+        );
         slot.inst = inst;
         slot.healthy = true;
         slot.passes = rev.spec.probe.healthyThreshold;
         slot.fails = 0;
         slot.restarts = 0;
-        await runtime.stop(old.id, rev.spec.stopTimeout);
-        await runtime.remove(old.id).catch(() => undefined);
+        if (confirmed) {
+          await runtime.stop(old.id, rev.spec.stopTimeout);
+          await runtime.remove(old.id).catch(() => undefined);
+        } else {
+          // The agent is stopping: a router may still send it requests, so it keeps running; no slot
+          // wants it any more, so the agent retires it (asking the routers again) when it runs next.
+          ctx.deps.logger.warn({ service: ctx.service, instance: old.id }, 'old instance left running');
+        }
         emit({
           type: 'update.end',
           service: ctx.service,
@@ -315,10 +385,8 @@ export async function stopSlot(ctx: OpContext, slot: Slot): Promise<void> {
 /** Removes an instance no slot wants (scaled down, a duplicate after a crash, a service no longer desired). */
 export async function retire(ctx: OpContext, inst: Instance, why: string): Promise<void> {
   const rev = ctx.revision();
-  const { runtime, registry, emit } = ctx.deps;
-  const reg = registrationOf(ctx.deps.node, rev, inst);
-  await registry.deregister(reg).catch(() => undefined);
-  await ctx.deps.drainEverywhere(ctx.service, [inst.id], rev.spec.traffic.drainTimeout + 2000);
+  const { runtime, emit } = ctx.deps;
+  if (!(await leaveRouters(ctx, rev, registrationOf(ctx.deps.node, rev, inst)))) return;
   await runtime.stop(inst.id, rev.spec.stopTimeout);
   await runtime.remove(inst.id).catch(() => undefined);
   emit({ type: 'retired', service: ctx.service, instance: inst.id, why });

@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { clusterOf } from '../spec/cluster.js';
 import type { Repo } from '../store/repo.js';
 import type { Store } from '../store/store.js';
+import type { DrainRequest } from './control.js';
 import type { Emit } from './events.js';
 import type { GovernorCache } from './governors.js';
 import { SlotState } from './machine.js';
@@ -55,8 +56,12 @@ export interface AgentDeps {
   repo: Repo;
   emit: Emit;
   logger: Logger;
-  /** Asks every node's router to stop sending to these instances; resolves once all answered (or timeout). */
-  drainEverywhere(service: string, ids: string[], timeoutMs: number): Promise<void>;
+  /**
+   * Asks every node's router to stop sending to `req.instances` (making `req.replacements` active first)
+   * and waits until every live node confirmed, asking again each `attemptMs`. False only when the agent
+   * is stopping first: the instances must then keep running (see confirmDrain).
+   */
+  drainEverywhere(req: DrainRequest, attemptMs: number): Promise<boolean>;
   /** Something visible changed: publish the node status soon. */
   changed(): void;
 }

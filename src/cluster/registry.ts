@@ -30,6 +30,8 @@ export interface RegistryOptions {
 }
 
 export interface Refresher {
+  /** What it keeps registered. */
+  readonly registration: Registration;
   /** The last refresh that failed, if the latest one did (cleared by the next success). */
   readonly lastError: Error | undefined;
   /** Stops refreshing; with `deregister`, also deletes the entry instead of letting it expire. */
@@ -87,6 +89,7 @@ export class Registry {
     let stopped = false;
     let inFlight: Promise<void> = Promise.resolve();
     const refresher = {
+      registration: reg,
       lastError: undefined as Error | undefined,
       stop: async (o: { deregister?: boolean } = {}) => {
         stopped = true;
@@ -105,8 +108,10 @@ export class Registry {
           refresher.lastError = e instanceof Error ? e : new Error(String(e));
         },
       );
+      // After a failure (a server failover, a stream electing its leader) the next attempt comes soon:
+      // waiting a whole period after a write that already retried for seconds could let the entry age out.
       void inFlight.then(() => {
-        if (!stopped) timer = setTimeout(tick, everyMs);
+        if (!stopped) timer = setTimeout(tick, refresher.lastError ? Math.min(everyMs, 500) : everyMs);
       });
     };
     timer = setTimeout(tick, everyMs);

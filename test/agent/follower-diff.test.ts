@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffBackends } from '../../src/agent/follower-diff.js';
+import { diffBackends, Pins, toActivate } from '../../src/agent/follower-diff.js';
 import type { Registration } from '../../src/cluster/registry.js';
 import type { BackendState } from '../../src/router/router.js';
 
@@ -65,5 +65,44 @@ describe('registry follower diff', () => {
 
   it('fails static: an empty registry set (every entry aged out at once) drains nothing', () => {
     expect(diffBackends([routed('a', 1), routed('b', 2)], [])).toEqual({ add: [], drain: [] });
+  });
+
+  it('toActivate: the registrations that are not active as registered', () => {
+    expect(
+      toActivate(
+        [routed('a', 1), routed('b', 2, 'draining'), routed('c', 3)],
+        [reg('a', 1), reg('b', 2), reg('c', 4), reg('d', 5)],
+      ),
+    ).toEqual([backend('b', 2), backend('c', 4), backend('d', 5)]);
+  });
+});
+
+describe('pins: replacements added from drain requests', () => {
+  it('a pinned id is not drained until the watch lists it or the pin expires', () => {
+    const p = new Pins();
+    p.pin('b', 1000);
+    expect(p.filter(['a', 'b'], 500)).toEqual(['a']);
+    // A set without it (a watch that is behind) changes nothing.
+    p.seen([reg('a', 1)], 600);
+    expect(p.has('b', 600)).toBe(true);
+    // Listed once: an ordinary backend from then on.
+    p.seen([reg('b', 2)], 700);
+    expect(p.filter(['a', 'b'], 700)).toEqual(['a', 'b']);
+  });
+
+  it('expires: a registration that never reached the watch does not stay routed for ever', () => {
+    const p = new Pins();
+    p.pin('b', 1000);
+    expect(p.has('b', 999)).toBe(true);
+    expect(p.has('b', 1000)).toBe(false);
+    p.seen([], 1000);
+    expect(p.filter(['b'], 1000)).toEqual(['b']);
+  });
+
+  it('pinning again keeps the later deadline', () => {
+    const p = new Pins();
+    p.pin('b', 2000);
+    p.pin('b', 1000);
+    expect(p.has('b', 1500)).toBe(true);
   });
 });

@@ -28,10 +28,11 @@ describe.skipIf(!requireNats())('cluster: a NATS server and an agent die mid-rol
     await f?.close();
   });
 
-  it('the rollout completes; the dead agent’s lease expires and its registrations leave the routers', async () => {
+  it('the rollout completes with 0 failed requests on the live nodes; the dead agent’s lease expires and its registrations leave the routers', async () => {
     const loads = f.agents.map((a) => startLoad(`http://127.0.0.1:${a.port}`, { rps: 40 }));
     const stopped: Array<Promise<LoadReport>> = [];
     let victim: (typeof f.agents)[number] | undefined;
+    let reports: LoadReport[] = [];
     try {
       const r = await f.deploy({ version: 'v2', replicas: 2, drainTimeout: '2s', extra: CLUSTER });
       expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -101,15 +102,18 @@ describe.skipIf(!requireNats())('cluster: a NATS server and an agent die mid-rol
       for (const rep of await Promise.all(after.map((l) => l.stop())))
         expect(rep.failed, rep.errors.join('\n')).toBe(0);
     } finally {
-      const reports = await Promise.all(loads.map((l, i) => stopped[i] ?? l.stop()));
-      // During the failover itself a node whose JetStream calls stall after the server kill (its registry
-      // watch misses the new registrations for a while) can answer 503s: a known gap, reported in the
-      // issue's notes with its designed fix, so the figures are printed, not asserted to be 0 here. The
-      // 0-failed guarantee of a rolling update is asserted in cluster-rolling.test.ts.
+      reports = await Promise.all(loads.map((l, i) => stopped[i] ?? l.stop()));
       console.log(
-        `cluster failover: failed requests per node during the failover: ${reports.map((r) => `${r.failed}/${r.sent}`).join(', ')}`,
+        `cluster failover: failed requests per node: ${reports.map((r, i) => `${f.agents[i]!.node} ${r.failed}/${r.sent}`).join(', ')}`,
       );
     }
+    // Not one request failed on the live nodes during the whole failover: a router whose registry watch
+    // fell behind with the killed server still gets each replacement (from the drain request) before it
+    // lets go of the instance it replaces, and an old instance keeps serving until every live router
+    // confirmed. (The dead node's load stopped when it died: an outer balancer takes a dead host out.)
+    for (const [i, rep] of reports.entries())
+      if (f.agents[i] !== victim)
+        expect(rep.failed, `${f.agents[i]!.node}: ${rep.errors.join('\n')}`).toBe(0);
     // The dead agent comes back: it adopts its instances and finishes its part of the rollout.
     await f.startAgent(f.agents.indexOf(victim!));
     await waitFor(async () => converged(await f.status(), 2, 3, 2), {

@@ -33,7 +33,7 @@ describe('engine × ecs × alb: the control plane dies in the middle of a deploy
   }, 300_000);
 
   /** Dies right after the `n`th answer to an AWS command for which `when` holds (the answer is lost). */
-  const after = (name: string, command: string, n = 1, when: (r: unknown) => boolean = () => true) => {
+  const dieAfter = (name: string, command: string, n = 1, when: (r: unknown) => boolean = () => true) => {
     let seen = 0;
     return {
       name,
@@ -56,17 +56,17 @@ describe('engine × ecs × alb: the control plane dies in the middle of a deploy
     env = ecsWorld({ strategy: { type: 'replace' } });
     const { outcomes } = await crashAt(env.world, [
       // RegisterTaskDefinition has no idempotency token: the driver finds its own by tags first.
-      after('a task definition registered', 'RegisterTaskDefinition'),
+      dieAfter('a task definition registered', 'RegisterTaskDefinition'),
       // CreateService's clientToken: a repeat gets the same service.
-      after('the first service created', 'CreateService'),
-      after('waiting for the new services to be stable', 'DescribeServices', 1, notStable),
-      after('a target group tagged for the new revision', 'AddTags'),
-      after('the new targets registered', 'RegisterTargets'),
-      after('waiting for the new targets to be healthy', 'DescribeTargetHealth', 1, initial),
-      after('the listener moved to the new group', 'ModifyListener'),
-      after('the old targets deregistered', 'DeregisterTargets'),
-      after('an old service scaled to 0', 'UpdateService'),
-      after('an old service deleted', 'DeleteService'),
+      dieAfter('the first service created', 'CreateService'),
+      dieAfter('waiting for the new services to be stable', 'DescribeServices', 1, notStable),
+      dieAfter('a target group tagged for the new revision', 'AddTags'),
+      dieAfter('the new targets registered', 'RegisterTargets'),
+      dieAfter('waiting for the new targets to be healthy', 'DescribeTargetHealth', 1, initial),
+      dieAfter('the listener moved to the new group', 'ModifyListener'),
+      dieAfter('the old targets deregistered', 'DeregisterTargets'),
+      dieAfter('an old service scaled to 0', 'UpdateService'),
+      dieAfter('an old service deleted', 'DeleteService'),
     ]);
     expect(outcomes).toHaveLength(10);
     bothWays(outcomes);

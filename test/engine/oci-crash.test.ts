@@ -41,7 +41,7 @@ describe('engine × oci × oci-lb: the control plane dies in the middle of a dep
   }, 300_000);
 
   /** Dies right after the `n`th answer to `method` for which `when` holds (the answer is lost). */
-  const after = (name: string, method: string, n = 1, when: (r: unknown) => boolean = () => true) => {
+  const dieAfter = (name: string, method: string, n = 1, when: (r: unknown) => boolean = () => true) => {
     let seen = 0;
     return {
       name,
@@ -57,16 +57,16 @@ describe('engine × oci × oci-lb: the control plane dies in the middle of a dep
     env = await ociWorld({ strategy: { type: 'replace' } });
     const { outcomes } = await crashAt(env.world, [
       // The create landed, its answer (the OCID) was lost with the process; the retry token replays it.
-      after('the first create answered', 'createContainerInstance'),
-      after('the second create answered', 'createContainerInstance', 2),
-      after('waiting for ACTIVE (CREATING)', 'getContainerInstance', 1, ciState('CREATING')),
-      after('a new backend created, its work request not read', 'createBackend'),
-      after('the create work request IN_PROGRESS', 'getWorkRequest', 1, wrState('IN_PROGRESS')),
-      after('waiting for the new backend to be OK', 'getBackendHealth'),
-      after('a drain sent, its work request not read', 'updateBackend'),
-      after('an old backend deleted, its work request not read', 'deleteBackend'),
-      after('stopping an old instance (UPDATING)', 'getContainerInstance', 1, ciState('UPDATING')),
-      after('an old instance deleted, not yet DELETED', 'deleteContainerInstance'),
+      dieAfter('the first create answered', 'createContainerInstance'),
+      dieAfter('the second create answered', 'createContainerInstance', 2),
+      dieAfter('waiting for ACTIVE (CREATING)', 'getContainerInstance', 1, ciState('CREATING')),
+      dieAfter('a new backend created, its work request not read', 'createBackend'),
+      dieAfter('the create work request IN_PROGRESS', 'getWorkRequest', 1, wrState('IN_PROGRESS')),
+      dieAfter('waiting for the new backend to be OK', 'getBackendHealth'),
+      dieAfter('a drain sent, its work request not read', 'updateBackend'),
+      dieAfter('an old backend deleted, its work request not read', 'deleteBackend'),
+      dieAfter('stopping an old instance (UPDATING)', 'getContainerInstance', 1, ciState('UPDATING')),
+      dieAfter('an old instance deleted, not yet DELETED', 'deleteContainerInstance'),
     ]);
     expect(outcomes).toHaveLength(10);
     bothWays(outcomes);

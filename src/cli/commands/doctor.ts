@@ -3,6 +3,8 @@ import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { dataPaths } from '../../api/paths.js';
+import { awsChecks } from '../../cloud/aws/checks.js';
+import { ociChecks } from '../../cloud/oci/checks.js';
 import type { Check } from '../../core/check.js';
 import { BatonError } from '../../core/errors.js';
 import { haproxyChecks } from '../../router/haproxy/checks.js';
@@ -76,10 +78,15 @@ async function specChecks(file: string, profile: string | undefined): Promise<Ch
     const haproxy = services.flatMap(([name, spec]) =>
       spec.traffic.router.kind === 'haproxy' ? [{ name, router: spec.traffic.router }] : [],
     );
+    // Cloud credentials are the control plane's, read from its environment: this shell's must match.
+    const using = (runtime: string, router: string) =>
+      services.filter(([, s]) => s.runtime === runtime || s.traffic.router.kind === router).map(([n]) => n);
     return [
       { name: 'spec', status: 'ok', detail: `${file}: ${services.length} service(s) valid` },
       ...(await dockerChecks(docker)),
       ...(await haproxyChecks(haproxy)),
+      ...(await ociChecks(using('oci', 'oci-lb'))),
+      ...(await awsChecks(using('ecs', 'alb'))),
     ];
   } catch (err) {
     return [

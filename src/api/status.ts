@@ -6,8 +6,12 @@ import { redactRevision } from './redact.js';
 
 export interface ServiceStatus {
   service: string;
+  /** The revision serving — or, for a stopped or destroyed service, the last one that served. */
   current: number | null;
+  /** Left down by `baton stop` or `baton destroy`: the supervisor does not restart it. */
   stopped: boolean;
+  /** When `baton destroy` removed its instances, backends and route (history kept); null otherwise. */
+  destroyed: string | null;
   replicas: number | null;
   listen: string | null;
   /** Deployment holding the lock, if a deploy runs now. */
@@ -42,6 +46,7 @@ export async function serviceStatus(
     service: name,
     current: record.current,
     stopped: record.stopped ?? false,
+    destroyed: record.destroyed ?? null,
     replicas: revision ? redactRevision(revision).spec.replicas : null,
     listen: revision?.spec.traffic.listen ?? null,
     deploying: lock?.deployment ?? null,

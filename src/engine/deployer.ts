@@ -418,7 +418,10 @@ export class Deployer {
     run.emit({ type: 'rollback', reason });
     await repo.updateDeployment(run.id, { state: DeploymentState.RollingBack, error: reason });
     const journaled = (await repo.readJournal(run.id)).at(-1)?.step ?? 0;
-    const restored = await this.restore(service, current, run.id, run.emit, journaled).then(
+    // A destroyed service had nothing serving: its last revision is history, not something to bring back.
+    const destroyed = (await repo.getService(service))?.destroyed !== undefined;
+    const restoreTo = destroyed ? undefined : current;
+    const restored = await this.restore(service, restoreTo, run.id, run.emit, journaled).then(
       () => true,
       (rbErr: unknown) => {
         run.emit({
@@ -435,7 +438,11 @@ export class Deployer {
     await repo.updateDeployment(run.id, { state, error: reason, finishedAt: new Date().toISOString() });
     await this.audit(run, 'failed', reason);
     await runHook(this.context(run), 'on-rollback').catch(() => undefined);
-    const serving = current ? `revision ${current.number} keeps serving` : 'nothing was serving before';
+    const serving = destroyed
+      ? 'the service stays destroyed'
+      : current
+        ? `revision ${current.number} keeps serving`
+        : 'nothing was serving before';
     const error = new DeployFailedError(
       `${run.job.kind} of ${service} revision ${target.number} failed: ${reason}; ${restored ? 'rolled back' : 'rollback incomplete'}, ${serving}`,
       err instanceof BatonError && err.details ? err.details : undefined,

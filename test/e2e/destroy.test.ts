@@ -46,6 +46,14 @@ describe('baton destroy', () => {
     const s = await f.status();
     expect(s.instances).toEqual([]);
     expect((s as { stopped?: boolean }).stopped).toBe(true);
+    // Said as such, not as an empty stopped service: when, and how to bring it back.
+    const destroyedAt = (s as { destroyed?: string | null }).destroyed;
+    expect(Date.parse(destroyedAt ?? '')).not.toBeNaN();
+    const text = await f.cli(['status']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(
+      `hello  destroyed at ${destroyedAt}, last revision 1  (history kept; baton deploy brings it back)`,
+    );
     for (const pid of pids) expect(() => process.kill(pid!, 0)).toThrow();
     await expect(fetch(`${f.base}/`)).rejects.toThrow();
     expect((await f.history()).revisions.length).toBeGreaterThanOrEqual(1);
@@ -55,5 +63,6 @@ describe('baton destroy', () => {
     expect(audit.events.map((e) => `${e.action}:${e.result}`)).toContain('destroy:ok');
     expect((await f.deploy({ version: 'v1' })).code).toBe(0);
     expect((await (await fetch(`${f.base}/`)).text()).trim()).toBe('hello from v1');
+    expect(await f.status()).toMatchObject({ destroyed: null, stopped: false });
   });
 });

@@ -4,7 +4,17 @@ import { action, client, type Io, stdio } from '../context.js';
 import { natsOption } from './cluster-common.js';
 import { clusterStatus, printClusterStatus } from './cluster-nodes.js';
 
+/** A destroyed service has nothing to list but when it went and how to bring it back. */
+function printDestroyed(io: Io, s: ServiceStatus & { destroyed: string }): void {
+  const last = s.current != null ? `, last revision ${s.current}` : '';
+  io.out(`${s.service}  destroyed at ${s.destroyed}${last}  (history kept; baton deploy brings it back)`);
+  // Anything still listed was left behind by a destroy that did not finish, or started since.
+  for (const i of s.instances)
+    io.out(`  ${i.id}  r${i.revision}  ${i.state}  ${i.host}:${i.port}  left over`);
+}
+
 function printService(io: Io, s: ServiceStatus): void {
+  if (s.destroyed && !s.deploying) return printDestroyed(io, { ...s, destroyed: s.destroyed });
   const serving = s.instances.filter(
     (i) => i.state === 'running' && i.routed === 'active' && i.healthy,
   ).length;

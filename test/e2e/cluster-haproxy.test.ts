@@ -150,7 +150,7 @@ describe.skipIf(!ok)('cluster: every node’s agent drives its own HAProxy', () 
     }
     const g = await f.cli(['governor', 'list', 'hap-up', '--json']);
     expect(JSON.parse(g.stdout)).toMatchObject({ config: { expiryMs: 60_000 } });
-  });
+  }, 120_000);
 
   it('an HAProxy reloaded in steady state gets its servers back from its agent; no failed request after', async () => {
     const want = await servers(haproxies[0]!);

@@ -71,4 +71,26 @@ describe('engine × ecs × alb: the control plane dies in the middle of a deploy
     expect(outcomes).toHaveLength(10);
     bothWays(outcomes);
   }, 300_000);
+
+  it('onInterrupt forward: killed in the middle of AWS waits, the deploy resumes, nothing made twice', async () => {
+    env = ecsWorld({ strategy: { type: 'replace', onInterrupt: 'forward' } });
+    const { outcomes } = await crashAt(env.world, [
+      dieAfter('a task definition registered', 'RegisterTaskDefinition'),
+      dieAfter('the first service created', 'CreateService'),
+      dieAfter('waiting for the new services to be stable', 'DescribeServices', 1, notStable),
+      dieAfter('the new targets registered', 'RegisterTargets'),
+      dieAfter('waiting for the new targets to be healthy', 'DescribeTargetHealth', 1, initial),
+    ]);
+    expect(outcomes.map((o) => o.state)).toEqual(Array(5).fill('succeeded'));
+    // A repeated CreateService (if the lookup did not find the service first) carried the same
+    // clientToken: one token per service name.
+    const tokens = new Map<string, Set<unknown>>();
+    for (const c of env!.fake.calls.filter((x) => x.op === 'CreateService'))
+      tokens.set(
+        String(c.input.serviceName),
+        (tokens.get(String(c.input.serviceName)) ?? new Set()).add(c.input.clientToken),
+      );
+    expect([...tokens.values()].every((t) => t.size === 1)).toBe(true);
+    expect(tokens.size).toBe(env!.fake.ecs.services.size);
+  }, 300_000);
 });

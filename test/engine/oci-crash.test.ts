@@ -71,4 +71,22 @@ describe('engine × oci × oci-lb: the control plane dies in the middle of a dep
     expect(outcomes).toHaveLength(10);
     bothWays(outcomes);
   }, 300_000);
+
+  it('onInterrupt forward: killed in the middle of OCI waits, the deploy resumes, nothing made twice', async () => {
+    env = await ociWorld({ strategy: { type: 'replace', onInterrupt: 'forward' } });
+    const { outcomes } = await crashAt(env.world, [
+      // The resumed start repeats both creates with their opc-retry-tokens: OCI answers with the same
+      // instances, still CREATING, and the resumed step waits for them.
+      dieAfter('the first create answered', 'createContainerInstance'),
+      dieAfter('waiting for ACTIVE (CREATING)', 'getContainerInstance', 1, ciState('CREATING')),
+      dieAfter('a new backend created, its work request not read', 'createBackend'),
+      dieAfter('the create work request IN_PROGRESS', 'getWorkRequest', 1, wrState('IN_PROGRESS')),
+      dieAfter('waiting for the new backend to be OK', 'getBackendHealth'),
+    ]);
+    expect(outcomes.map((o) => o.state)).toEqual(Array(5).fill('succeeded'));
+    // One retry token per instance ever made: a repeated create (if the lookup did not find the instance
+    // first) was a replay of its token.
+    const creates = env.fake.calls.filter((c) => c.op === 'CreateContainerInstance' && c.status < 300);
+    expect(new Set(creates.map((c) => c.retryToken)).size).toBe(env.fake.ci.instances.size);
+  }, 300_000);
 });

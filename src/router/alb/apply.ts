@@ -47,15 +47,22 @@ export async function applyRoute(
         [TG_TAG.service]: next.service,
         [TG_TAG.revision]: String(s.revision),
       });
-  // Register first: a target moving from draining back to active is registered again.
-  for (const s of next.slots) {
-    const now = await api.health(s.targetGroupArn);
-    const present = new Set(
+  // What each group has registered now (not draining), as ALB says.
+  const groups = [...new Set([...r.slots, ...next.slots].map((x) => x.targetGroupArn))];
+  const present = new Map<string, Set<string>>();
+  for (const g of groups) {
+    const now = await api.health(g);
+    const keys = new Set(
       now.filter((h) => h.TargetHealth?.State !== 'draining').map((h) => targetKey(h.Target!)),
     );
     // A dry run's earlier registrations exist only in its record.
-    if (api.dry) for (const k of before.get(s.targetGroupArn)?.keys() ?? []) present.add(k);
-    const missing = [...(after.get(s.targetGroupArn)?.keys() ?? [])].filter((k) => !present.has(k));
+    if (api.dry) for (const k of before.get(g)?.keys() ?? []) keys.add(k);
+    present.set(g, keys);
+  }
+  // Register first: a target moving from draining back to active is registered again.
+  for (const s of next.slots) {
+    const has = present.get(s.targetGroupArn)!;
+    const missing = [...(after.get(s.targetGroupArn)?.keys() ?? [])].filter((k) => !has.has(k));
     await api.register(s.targetGroupArn, missing.map(target));
   }
   // A dry run records the wait with the registration (the targets exist nowhere).
@@ -72,11 +79,15 @@ export async function applyRoute(
       next.applied.preview = preview;
     }
   }
-  // Deregister what Baton registered and no longer wants (never targets it does not know).
+  // Deregister what Baton registered and no longer wants (never targets it does not know). What ALB has
+  // registered, not what the record wanted before: a control plane that died between a change's record
+  // (its intent) and its deregistration left targets the record already calls draining. A dry run goes
+  // by its record (it deregistered nothing for real).
   const known = new Set(r.backends.map((b) => targetKey(target(b.address))));
-  for (const s of new Set([...r.slots, ...next.slots].map((x) => x.targetGroupArn))) {
-    const gone = [...(before.get(s)?.keys() ?? [])].filter((k) => !after.get(s)?.has(k));
-    await api.deregister(s, gone.filter((k) => known.has(k)).map(target));
+  for (const g of groups) {
+    const registered = api.dry ? [...(before.get(g)?.keys() ?? [])] : [...present.get(g)!];
+    const gone = registered.filter((k) => !after.get(g)?.has(k) && known.has(k));
+    await api.deregister(g, gone.map(target));
   }
   Object.assign(r, next);
 }

@@ -125,7 +125,20 @@ export class Deployer {
     secrets: SecretMarks = {},
   ): Promise<{ plan: Plan; current: number | null; revision: number; calls: PlannedStep[] | null }> {
     const values = secretsOf({ ...secrets, spec });
-    return hideValues(await this.previewClear(service, spec), values);
+    try {
+      return hideValues(await this.previewClear(service, spec), values);
+    } catch (err) {
+      if (values.length === 0) throw err;
+      // A driver's message may quote a request: the error goes to the API client (and a log) as shown,
+      // without its cause, which holds the clear text.
+      if (err instanceof BatonError)
+        throw new BatonError(err.code, hideValues(err.message, values), {
+          exitCode: err.exitCode,
+          ...(err.details ? { details: hideValues(err.details, values) } : {}),
+        });
+      if (err instanceof Error) throw new Error(hideValues(err.message, values));
+      throw err;
+    }
   }
 
   private async previewClear(

@@ -170,6 +170,12 @@ describe('secret marks of a spec', () => {
     });
     expect(stored).toContain(`{\\"API_KEY\\":\\"${HIDDEN}\\"}`);
     expect(stored).not.toContain('key-0123456789');
+    // A plan whose driver fails quoting the value: the error the API answers with does not.
+    router.failNext('status', new DriverError('fake', 'cannot read route for key-0123456789'));
+    const failed = await deployer
+      .preview('web', spec, { secretPaths: ['env.API_KEY'] })
+      .catch((e: Error) => e);
+    expect(failed).toMatchObject({ code: 'DRIVER', message: `fake: cannot read route for ${HIDDEN}` });
     await runtime.close();
     await router.close();
   });

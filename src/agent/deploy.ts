@@ -26,14 +26,25 @@ export interface ClusterDeployResult {
 export async function deployToCluster(
   nc: NatsConnection,
   store: Store,
-  req: { service: string; spec: ServiceSpec; secretEnv?: string[]; actor: string; replicas: number },
+  req: {
+    service: string;
+    spec: ServiceSpec;
+    secretEnv?: string[];
+    secretPaths?: string[];
+    actor: string;
+    replicas: number;
+  },
 ): Promise<ClusterDeployResult> {
   const repo = new Repo(store);
   const found = await repo.findRevisionByHash(req.service, specHash(req.spec));
   const rev: Revision =
     found ??
-    (await repo.recordRevision(req.service, req.spec, req.secretEnv ? { secretEnv: req.secretEnv } : {}))
-      .revision;
+    (
+      await repo.recordRevision(req.service, req.spec, {
+        ...(req.secretEnv ? { secretEnv: req.secretEnv } : {}),
+        ...(req.secretPaths ? { secretPaths: req.secretPaths } : {}),
+      })
+    ).revision;
   const c = clusterOf(req.spec);
   for (const g of [c.updateGovernor, c.restartGovernor]) if (g) await ensureGovernor(nc, g, req.replicas);
   const desired = await setDesired(store, req.service, rev.number, req.actor);
@@ -75,6 +86,7 @@ export async function setTag(
     service: req.service,
     spec: { ...rev.spec, tag: req.tag },
     ...(rev.secretEnv ? { secretEnv: rev.secretEnv } : {}),
+    ...(rev.secretPaths ? { secretPaths: rev.secretPaths } : {}),
     actor: req.actor,
     replicas: req.replicas,
   });

@@ -17,6 +17,7 @@ export async function deployClusterServices(
           service: s.name,
           spec: s.spec,
           secretEnv: s.secretEnv,
+          secretPaths: s.secretPaths,
           actor: actor(),
           replicas: c.replicas,
         }),

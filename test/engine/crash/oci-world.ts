@@ -28,10 +28,6 @@ export async function ociWorld(extra: Record<string, unknown> = {}, replicas = 2
   fake.lb.addBackendSet(lb, 'http');
   const made: OciClients[] = [];
   const owner = resolve(dataDir);
-  const ours = () =>
-    [...fake.ci.instances.values()].filter(
-      (i) => i.freeformTags['baton-owner'] === owner && i.freeformTags['baton-service'] === 'web',
-    );
   const world: CloudWorld = {
     dataDir,
     service: 'web',
@@ -51,27 +47,7 @@ export async function ociWorld(extra: Record<string, unknown> = {}, replicas = 2
         };
       },
     }),
-    async check(revision, where) {
-      const live = ours().filter((i) => i.lifecycleState !== 'DELETED');
-      expect(
-        live.map((i) => [Number(i.freeformTags['baton-revision']), i.lifecycleState]),
-        `${where}: live container instances`,
-      ).toEqual(Array.from({ length: replicas }, () => [revision, 'ACTIVE']));
-      const perId = new Map<string, number>();
-      for (const i of ours())
-        perId.set(i.freeformTags['baton-instance']!, (perId.get(i.freeformTags['baton-instance']!) ?? 0) + 1);
-      expect(
-        [...perId].filter(([, n]) => n > 1),
-        `${where}: instances created twice`,
-      ).toEqual([]);
-      expect([...lb.backendSets.keys()], `${where}: backend sets`).toEqual(['http']);
-      const backends = [...lb.backendSets.get('http')!.backends.values()];
-      expect(
-        backends.map((b) => [b.name, b.drain, b.offline]).sort(),
-        `${where}: backends of set http`,
-      ).toEqual(live.map((i) => [`${i.privateIp}:8080`, false, false]).sort());
-      expect(new Set(backends.map((b) => b.weight)).size, `${where}: backend weights`).toBe(1);
-    },
+    check: (revision, where) => checkOci(fake, lb, owner, replicas, revision, where),
   };
   return {
     world,
@@ -83,4 +59,42 @@ export async function ociWorld(extra: Record<string, unknown> = {}, replicas = 2
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * From the fake's own state: exactly `replicas` ACTIVE instances of `revision` (this owner's, service
+ * web), each behind set `http` as a serving backend with equal weights, no other backend or backend set,
+ * no instance ever created twice for one Baton id.
+ */
+export async function checkOci(
+  fake: FakeOci,
+  lb: FakeLoadBalancer,
+  owner: string,
+  replicas: number,
+  revision: number,
+  where: string,
+): Promise<void> {
+  const ours = [...fake.ci.instances.values()].filter(
+    (i) => i.freeformTags['baton-owner'] === owner && i.freeformTags['baton-service'] === 'web',
+  );
+  const live = ours.filter((i) => i.lifecycleState !== 'DELETED');
+  expect(
+    live.map((i) => [Number(i.freeformTags['baton-revision']), i.lifecycleState]),
+    `${where}: live container instances`,
+  ).toEqual(Array.from({ length: replicas }, () => [revision, 'ACTIVE']));
+  const perId = new Map<string, number>();
+  for (const i of ours) {
+    const id = i.freeformTags['baton-instance']!;
+    perId.set(id, (perId.get(id) ?? 0) + 1);
+  }
+  expect(
+    [...perId].filter(([, n]) => n > 1),
+    `${where}: instances created twice`,
+  ).toEqual([]);
+  expect([...lb.backendSets.keys()], `${where}: backend sets`).toEqual(['http']);
+  const backends = [...lb.backendSets.get('http')!.backends.values()];
+  expect(backends.map((b) => [b.name, b.drain, b.offline]).sort(), `${where}: backends of set http`).toEqual(
+    live.map((i) => [`${i.privateIp}:8080`, false, false]).sort(),
+  );
+  expect(new Set(backends.map((b) => b.weight)).size, `${where}: backend weights`).toBe(1);
 }

@@ -52,7 +52,10 @@ export async function recoverInterrupted(
       );
       continue;
     }
-    const reason = 'interrupted: the control plane stopped during the deploy; rolled back';
+    // A deploy that had failed and was rolling back keeps why it failed: that is what history must say.
+    const reason = d.error
+      ? `${d.error}; interrupted: the control plane stopped during the rollback; rolled back`
+      : 'interrupted: the control plane stopped during the deploy; rolled back';
     const record = await repo.getService(d.service);
     const current = record?.current != null ? await repo.getRevision(d.service, record.current) : undefined;
     const restored = await deployer

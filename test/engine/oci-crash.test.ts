@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { crashAt, type KillPoint } from './crash/every-step.js';
+import { waitFor } from '../helpers/wait.js';
+import { ControlPlane } from './crash/control-plane.js';
+import { crashAt, type KillPoint, recoverAndCheck } from './crash/every-step.js';
 import { ociWorld } from './crash/oci-world.js';
 
 /**
@@ -88,5 +90,42 @@ describe('engine × oci × oci-lb: the control plane dies in the middle of a dep
     // first) was a replay of its token.
     const creates = env.fake.calls.filter((c) => c.op === 'CreateContainerInstance' && c.status < 300);
     expect(new Set(creates.map((c) => c.retryToken)).size).toBe(env.fake.ci.instances.size);
+  }, 300_000);
+
+  it('a failed deploy killed while it rolls back, and a recovery killed while it recovers', async () => {
+    env = await ociWorld({ strategy: { type: 'replace' } });
+    const w = env.world;
+    // v2's instances go FAILED: the deploy rolls back, and dies at the rollback's first step.
+    env.fake.ci.failWhen = (d) =>
+      JSON.stringify(d).includes('"VERSION":"v2"') ? 'the image could not be pulled' : undefined;
+    let cp = await ControlPlane.start(w.dataDir, w.drivers);
+    expect(await cp.deploy('web', w.spec('v1'))).toMatchObject({ ok: true });
+    let failed = false;
+    const died = await cp.deployAndDie('web', w.spec('v2'), {
+      after: (m, args) => {
+        const e = args[1] as { phase?: string } | undefined;
+        if (m === 'journal' && e?.phase === 'failed') failed = true;
+        return m === 'journal' && failed && e?.phase === 'begin';
+      },
+    });
+    expect(died).toBe('died');
+    const first = await recoverAndCheck(w, cp, 'killed while rolling back');
+    // The history keeps why the deploy failed, and says it was interrupted.
+    const d = (await first.cp.deps.repo.listDeployments('web', { limit: 1 }))[0]!;
+    expect(d.error).toMatch(/FAILED: the image could not be pulled.*interrupted/s);
+    expect((await first.cp.deps.repo.getRevision('web', 2))?.reason).toMatch(/could not be pulled/);
+    cp = first.cp;
+    expect(await cp.deploy('web', w.spec('v3'))).toMatchObject({ ok: true });
+
+    // v4 killed after its instances started; the control plane recovering it dies at its first step.
+    expect(await cp.deployAndDie('web', w.spec('v4'), { step: 1, phase: 'done' })).toBe('died');
+    await cp.close();
+    cp = await ControlPlane.start(w.dataDir, w.drivers);
+    cp.mortal.dieAfter((m, args) => m === 'journal' && (args[1] as { phase?: string }).phase === 'begin');
+    void cp.recover();
+    await waitFor(() => cp.mortal.dead, { message: 'the recovering control plane to die' });
+    const second = await recoverAndCheck(w, cp, 'killed while recovering');
+    expect(second.state).toBe('rolled-back');
+    await second.cp.close();
   }, 300_000);
 });

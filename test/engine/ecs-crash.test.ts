@@ -32,6 +32,15 @@ describe('engine × ecs × alb: the control plane dies in the middle of a deploy
     bothWays(outcomes);
   }, 300_000);
 
+  it('replace with 30 % of AWS calls failing (throttling, 500): at every journaled step', async () => {
+    env = ecsWorld({ strategy: { type: 'replace' } });
+    env.fake.inject({ rate: 0.3, seed: 6 });
+    const { outcomes } = await crashAt(env.world, 'journal');
+    expect(outcomes.length).toBeGreaterThanOrEqual(10);
+    bothWays(outcomes);
+    expect(env.fake.calls.filter((c) => c.fault).length).toBeGreaterThan(30);
+  }, 300_000);
+
   /** Dies right after the `n`th answer to an AWS command for which `when` holds (the answer is lost). */
   const dieAfter = (name: string, command: string, n = 1, when: (r: unknown) => boolean = () => true) => {
     let seen = 0;

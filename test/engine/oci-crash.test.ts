@@ -42,6 +42,22 @@ describe('engine × oci × oci-lb: the control plane dies in the middle of a dep
     bothWays(outcomes);
   }, 300_000);
 
+  it('blue-green, 2 replicas: at every journaled step', async () => {
+    env = await ociWorld({ strategy: { type: 'blue-green', autoPromote: '0s', scaleDownDelay: '0s' } });
+    const { outcomes } = await crashAt(env.world, 'journal');
+    expect(outcomes.length).toBeGreaterThanOrEqual(10);
+    bothWays(outcomes);
+  }, 300_000);
+
+  it('replace with 30 % of OCI calls failing (429 with Retry-After, 500): at every journaled step', async () => {
+    env = await ociWorld({ strategy: { type: 'replace' } });
+    env.fake.inject({ rate: 0.3, seed: 6 });
+    const { outcomes } = await crashAt(env.world, 'journal');
+    expect(outcomes.length).toBeGreaterThanOrEqual(10);
+    bothWays(outcomes);
+    expect(env.fake.calls.filter((c) => c.fault).length).toBeGreaterThan(50);
+  }, 300_000);
+
   /** Dies right after the `n`th answer to `method` for which `when` holds (the answer is lost). */
   const dieAfter = (name: string, method: string, n = 1, when: (r: unknown) => boolean = () => true) => {
     let seen = 0;

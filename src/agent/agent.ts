@@ -274,6 +274,7 @@ export class Agent {
     return confirmDrain(this.nc, req, {
       attemptMs,
       liveNodes: async () => (await this.nodes.list()).map((n) => n.node),
+      silentMs: this.nodes.ttlMs,
       stopped: () => this.stopped,
       logger: this.o.logger,
     });

@@ -62,6 +62,12 @@ export interface ConfirmOptions {
   attemptMs: number;
   /** The nodes that must confirm: every live node (read again each round; a dead node's status ages out). */
   liveNodes(): Promise<string[]>;
+  /**
+   * While the live list cannot be read (JetStream requests failing after a server died), a node of the
+   * last list read that has not answered at all for this long is taken as gone: its status would have
+   * aged out by then (the status TTL).
+   */
+  silentMs: number;
   /** Give up (answer not confirmed) when this says so: the agent is stopping. */
   stopped(): boolean;
   logger: Logger;
@@ -79,18 +85,27 @@ export async function confirmDrain(
   o: ConfirmOptions,
 ): Promise<boolean> {
   const confirmed = new Set<string>();
+  const answered = new Set<string>();
+  const since = Date.now();
   let live: string[] | undefined;
   for (let round = 0; ; round++) {
     if (o.stopped()) return false;
-    // Who is live cannot be read (JetStream unreachable): the last known list, or wait for one.
-    live = await o.liveNodes().catch(() => live);
+    try {
+      live = await o.liveNodes();
+    } catch (err) {
+      o.logger.warn({ err, service: req.service }, 'live nodes cannot be read; using the last list read');
+      if (live && Date.now() - since >= o.silentMs) live = live.filter((n) => answered.has(n));
+    }
     if (live) {
       if (round > 0 && live.every((n) => confirmed.has(n))) return true;
       const replies = await gather<DrainReply>(nc, SUBJECTS.drain, req, {
         expect: Math.max(1, live.length),
         timeoutMs: o.attemptMs,
       });
-      for (const r of replies) if (r.confirmed !== false) confirmed.add(r.node);
+      for (const r of replies) {
+        answered.add(r.node);
+        if (r.confirmed !== false) confirmed.add(r.node);
+      }
       if (live.every((n) => confirmed.has(n))) return true;
       const missing = live.filter((n) => !confirmed.has(n));
       const reasons = replies.filter((r) => r.confirmed === false).map((r) => `${r.node}: ${r.reason}`);

@@ -76,3 +76,34 @@ export class Pins {
     return drain.filter((id) => !this.has(id, now));
   }
 }
+
+/**
+ * Backends a follower drained because a drain request named them (their agent deregistered them first),
+ * by id, with when. A watch that is behind still lists them; making them active again for that would send
+ * requests to an instance about to be stopped. A burial ends when the watch has caught up: a set that
+ * lacks the id (a later listing is a new registration), or any set of a watch started after the burial
+ * (it read the registry after the deregistration, so a listing is a new registration); or after `maxAgeMs`.
+ */
+export class Burials {
+  private readonly at = new Map<string, number>();
+
+  bury(id: string, now: number): void {
+    this.at.set(id, now);
+  }
+
+  /** A set delivered by a watch started at `watchStartedAt`. */
+  seen(set: Registration[], watchStartedAt: number, now: number, maxAgeMs: number): void {
+    const listed = new Set(set.map((r) => r.instance));
+    for (const [id, t] of this.at)
+      if (!listed.has(id) || watchStartedAt > t || now - t >= maxAgeMs) this.at.delete(id);
+  }
+
+  has(id: string): boolean {
+    return this.at.has(id);
+  }
+
+  /** `add` without the buried backends. */
+  filter(add: Backend[]): Backend[] {
+    return add.filter((b) => !this.at.has(b.id));
+  }
+}

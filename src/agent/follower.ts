@@ -5,7 +5,7 @@ import { ensureProxy } from '../router/proxy/launch.js';
 import type { DrainResult, Router } from '../router/router.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import type { DrainReply, DrainRequest } from './control.js';
-import { diffBackends, Pins, toActivate } from './follower-diff.js';
+import { Burials, diffBackends, Pins, toActivate } from './follower-diff.js';
 
 interface Followed {
   watch: ServiceWatch;
@@ -19,16 +19,21 @@ interface Followed {
   lock: Promise<unknown>;
   /** Replacements added from drain requests that the watch has not listed yet. */
   pins: Pins;
+  /** Instances drained on request that the watch may still list. */
+  burials: Burials;
+  /** When the current watch was started (it read the registry after this). */
+  watchStartedAt: number;
   /** The watch renewal under way. */
   renewing: Promise<void> | undefined;
 }
 
-/** A pin lasts this many registration TTLs: the watch is renewed every TTL, so it has caught up by then. */
+/**
+ * A pin or a burial lasts this many registration TTLs: the watch is renewed every TTL, so it has caught
+ * up by then.
+ */
 const PIN_TTLS = 3;
-/** How long a drain request waits for the watch to show the change before renewing it. */
+/** How long after a drain request the watch may take to show it before it is renewed. */
 const CATCH_UP_MS = 1500;
-/** How long a drain request waits for a renewal (a JetStream that stalls must not hold the answer). */
-const RENEW_WAIT_MS = 5000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,6 +96,7 @@ export class RegistryFollower {
       return;
     }
     const query = { cluster: this.o.cluster(spec), service };
+    const startedAt = Date.now();
     const watch = await this.o.registry.watch(query);
     const f: Followed = {
       watch,
@@ -100,6 +106,8 @@ export class RegistryFollower {
       loop: Promise.resolve(),
       lock: Promise.resolve(),
       pins: new Pins(),
+      burials: new Burials(),
+      watchStartedAt: startedAt,
       renewing: undefined,
       // A watch that silently fell behind (its consumer lost with a server) is replaced every TTL.
       resync: setInterval(() => void this.renew(service, f), this.o.registry.ttlMs),
@@ -136,6 +144,7 @@ export class RegistryFollower {
   /** Starts a fresh watch (current set from the server, then pushes) in place of the old one. */
   private async rewatch(service: string, f: Followed): Promise<void> {
     try {
+      const startedAt = Date.now();
       const w = await this.o.registry.watch(f.query);
       if (this.followed.get(service) !== f) {
         w.stop();
@@ -143,6 +152,7 @@ export class RegistryFollower {
       }
       const old = f.watch;
       f.watch = w;
+      f.watchStartedAt = startedAt;
       old.stop();
       f.loop = this.consume(service, f, w);
     } catch (err) {
@@ -164,42 +174,36 @@ export class RegistryFollower {
   /**
    * Answers a drain request: first the replacements become active backends here (added from the request
    * when the watch has not shown them yet, and pinned so a set from a watch that is behind cannot drain
-   * them), then — once the watch no longer lists the instances, so no set it delivers makes them active
-   * again — they are drained, and the answer comes when they finished their requests (or the drain timed
-   * out). Not confirmed (the requester keeps them serving and asks again) when the watch still lists them
-   * after being renewed, or the router could not be changed.
+   * them), then the instances are drained (and buried, so such a set cannot make them active again), and
+   * the answer comes when they finished their requests (or the drain timed out). A watch that has not
+   * shown the change is behind (its consumer lost with a server): it is renewed, so later changes are not
+   * missed either. Not confirmed (the requester keeps the instances serving and asks again) only when
+   * this router could not be changed.
    */
   async onDrain(req: DrainRequest): Promise<DrainReply> {
     const node = this.o.node;
     const f = this.followed.get(req.service);
     if (!f) return { node, confirmed: true, drained: true, inFlight: 0 };
-    const no = (reason: string): DrainReply => ({
-      node,
-      confirmed: false,
-      reason,
-      drained: false,
-      inFlight: 0,
-    });
     const replacements = (req.replacements ?? []).filter(
       (r) => r.service === f.query.service && r.cluster === f.query.cluster,
     );
     try {
-      await this.locked(f, () => this.activate(req.service, f, replacements));
-    } catch (err) {
-      return no(`router could not add the replacements: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const listed = (id: string) => f.watch.current().some((r) => r.instance === id);
-    const gone = () => !req.instances.some(listed);
-    if (!(await until(() => gone() && replacements.every((r) => listed(r.instance)), CATCH_UP_MS))) {
-      // Behind (its consumer lost with a server): renew it, so later changes are not missed either.
-      this.o.logger.warn({ service: req.service }, 'registry watch behind a drain request; renewing it');
-      await this.renew(req.service, f, RENEW_WAIT_MS);
-      if (!(await until(gone, CATCH_UP_MS))) return no('the registry watch still lists them');
-    }
-    try {
       const present = await this.locked(f, async () => {
+        await this.activate(req.service, f, replacements);
+        // Only what the watch still lists needs burying: once it showed an instance gone, a listing is a
+        // new registration (a restarted instance), however soon it comes.
+        const now = Date.now();
+        const cur = f.watch.current();
+        for (const id of req.instances) if (cur.some((r) => r.instance === id)) f.burials.bury(id, now);
         const status = await this.o.router.status(req.service);
         return req.instances.filter((id) => status?.backends.some((b) => b.id === id));
+      });
+      const listed = (id: string) => f.watch.current().some((r) => r.instance === id);
+      const caughtUp = () => !req.instances.some(listed) && replacements.every((r) => listed(r.instance));
+      void until(caughtUp, CATCH_UP_MS).then((ok) => {
+        if (ok) return;
+        this.o.logger.warn({ service: req.service }, 'registry watch behind a drain request; renewing it');
+        return this.renew(req.service, f);
       });
       const results = await Promise.all(present.map((id) => this.retireOnce(req.service, f, id)));
       return {
@@ -209,7 +213,8 @@ export class RegistryFollower {
         inFlight: results.reduce((n, r) => n + r.inFlight, 0),
       };
     } catch (err) {
-      return no(`router could not drain them: ${err instanceof Error ? err.message : String(err)}`);
+      const reason = `router could not be changed: ${err instanceof Error ? err.message : String(err)}`;
+      return { node, confirmed: false, reason, drained: false, inFlight: 0 };
     }
   }
 
@@ -244,12 +249,15 @@ export class RegistryFollower {
     if (f.watch !== watch) return;
     const now = Date.now();
     f.pins.seen(set, now);
+    f.burials.seen(set, f.watchStartedAt, now, PIN_TTLS * this.o.registry.ttlMs);
     const status = await this.o.router.status(service);
-    const { add, drain } = diffBackends(status?.backends ?? [], set);
+    const diff = diffBackends(status?.backends ?? [], set);
+    const add = f.burials.filter(diff.add);
+    const drain = f.pins.filter(diff.drain, now);
     if (set.length === 0 && status?.backends.some((b) => b.state === 'active'))
       this.o.logger.warn({ service }, 'no registration left; keeping the last known backends (fail static)');
     if (add.length) await this.o.router.addBackends(service, add);
-    for (const id of f.pins.filter(drain, now)) void this.retireOnce(service, f, id);
+    for (const id of drain) void this.retireOnce(service, f, id);
   }
 
   /** Drains, waits for, then removes a backend; one retirement per backend at a time. */
@@ -268,8 +276,9 @@ export class RegistryFollower {
     if (!r.drained)
       this.o.logger.warn({ service, instance: id, inFlight: r.inFlight }, 'drain timed out; removing');
     await this.locked(f, async () => {
-      // Registered again meanwhile (a restarted instance), or a replacement again: keep it, active.
-      if (f.watch.current().some((x) => x.instance === id) || f.pins.has(id, Date.now())) return;
+      // Registered again meanwhile (a restarted instance), or a replacement again: keep it.
+      const listed = f.watch.current().some((x) => x.instance === id) && !f.burials.has(id);
+      if (listed || f.pins.has(id, Date.now())) return;
       await this.o.router.removeBackends(service, [id]);
     });
     return r;

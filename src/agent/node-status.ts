@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { checkToken } from '../store/check.js';
@@ -33,6 +33,9 @@ export interface NodeStatus {
 }
 
 const RETRY = { deadlineMs: 10_000 };
+const BUCKET = 'baton-nodes';
+const STREAM = `KV_${BUCKET}`;
+const SUBJECT_PREFIX = `$KV.${BUCKET}.`;
 
 /**
  * Node status entries in KV bucket `baton-nodes`, whose max age is the TTL (as registrations): an agent
@@ -42,6 +45,7 @@ const RETRY = { deadlineMs: 10_000 };
 export class NodeStatusBucket {
   private constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
     readonly ttlMs: number,
   ) {}
 
@@ -50,7 +54,7 @@ export class NodeStatusBucket {
     opts: { ttlMs: number; replicas: number },
   ): Promise<NodeStatusBucket> {
     const kv = await withRetry('open node status bucket', RETRY, () =>
-      new Kvm(jetstream(nc)).create('baton-nodes', {
+      new Kvm(jetstream(nc)).create(BUCKET, {
         history: 1,
         ttl: opts.ttlMs,
         replicas: opts.replicas,
@@ -58,7 +62,8 @@ export class NodeStatusBucket {
       }),
     );
     const status = await withRetry('read node status bucket', RETRY, () => kv.status());
-    return new NodeStatusBucket(kv, status.ttl || opts.ttlMs);
+    const jsm = await withRetry('open node status bucket', RETRY, () => jetstreamManager(nc));
+    return new NodeStatusBucket(kv, jsm, status.ttl || opts.ttlMs);
   }
 
   async put(s: NodeStatus): Promise<void> {
@@ -73,8 +78,11 @@ export class NodeStatusBucket {
   /** Every live node's status, by name. */
   async list(): Promise<NodeStatus[]> {
     return withRetry('list nodes', RETRY, async () => {
-      const keys: string[] = [];
-      for await (const k of await this.kv.keys()) keys.push(k);
+      // The keys from the stream's subjects, not from a consumer (kv.keys): for a while after a NATS server
+      // dies a client may be unable to create consumers while plain API requests work, and an updating
+      // agent waits on this list (every live node must confirm a drain).
+      const info = await this.jsm.streams.info(STREAM, { subjects_filter: `${SUBJECT_PREFIX}>` });
+      const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(SUBJECT_PREFIX.length));
       const entries = await Promise.all(keys.map((k) => this.kv.get(k)));
       return entries
         .filter((e) => e && e.operation === 'PUT')

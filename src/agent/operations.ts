@@ -300,12 +300,19 @@ export async function update(ctx: OpContext, slot: Slot): Promise<void> {
         await oldReg?.stop();
         // Even when this run of the agent never registered it (adopted after a restart), an earlier run
         // may have: its entry lives until it ages out, and routers send it requests until then.
-        const confirmed = await leaveRouters(
-          ctx,
-          rev,
-          oldReg?.registration ?? registrationOf(node, rev, old),
-          [newReg],
-        );
+        let confirmed = false;
+        try {
+          confirmed = await leaveRouters(ctx, rev, oldReg?.registration ?? registrationOf(node, rev, old), [
+            newReg,
+          ]);
+        } catch (err) {
+          // Not deregistered (the registry unreachable for a long while): the new instance serves anyway;
+          // the old one, wanted by no slot, is retired (asking again) by a later tick.
+          ctx.deps.logger.warn(
+            { err, service: ctx.service, instance: old.id },
+            'old instance not deregistered',
+          );
+        }
         slot.inst = inst;
         slot.healthy = true;
         slot.passes = rev.spec.probe.healthyThreshold;
@@ -315,8 +322,8 @@ export async function update(ctx: OpContext, slot: Slot): Promise<void> {
           await runtime.stop(old.id, rev.spec.stopTimeout);
           await runtime.remove(old.id).catch(() => undefined);
         } else {
-          // The agent is stopping: a router may still send it requests, so it keeps running; no slot
-          // wants it any more, so the agent retires it (asking the routers again) when it runs next.
+          // A router may still send it requests, so it keeps running; no slot wants it any more, so a
+          // later tick (or the agent's next run, when it is stopping) retires it, asking the routers again.
           ctx.deps.logger.warn({ service: ctx.service, instance: old.id }, 'old instance left running');
         }
         emit({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffBackends, Pins, toActivate } from '../../src/agent/follower-diff.js';
+import { Burials, diffBackends, Pins, toActivate } from '../../src/agent/follower-diff.js';
 import type { Registration } from '../../src/cluster/registry.js';
 import type { BackendState } from '../../src/router/router.js';
 
@@ -104,5 +104,39 @@ describe('pins: replacements added from drain requests', () => {
     p.pin('b', 2000);
     p.pin('b', 1000);
     expect(p.has('b', 1500)).toBe(true);
+  });
+});
+
+describe('burials: instances drained on request', () => {
+  it('a set that still lists a buried instance does not make it active again', () => {
+    const b = new Burials();
+    b.bury('a', 1000);
+    b.seen([reg('a', 1), reg('b', 2)], 500, 1100, 60_000);
+    expect(b.filter([backend('a', 1), backend('b', 2)])).toEqual([backend('b', 2)]);
+  });
+
+  it('ends once the watch showed it gone: a later listing is a new registration', () => {
+    const b = new Burials();
+    b.bury('a', 1000);
+    b.seen([reg('b', 2)], 500, 1100, 60_000);
+    expect(b.has('a')).toBe(false);
+  });
+
+  it('ends with a watch started after the burial (it read the registry after the deregistration)', () => {
+    const b = new Burials();
+    b.bury('a', 1000);
+    b.seen([reg('a', 1)], 1000, 1100, 60_000);
+    expect(b.has('a')).toBe(true);
+    b.seen([reg('a', 1)], 1001, 1100, 60_000);
+    expect(b.has('a')).toBe(false);
+  });
+
+  it('ends after its maximum age', () => {
+    const b = new Burials();
+    b.bury('a', 1000);
+    b.seen([reg('a', 1)], 0, 60_999, 60_000);
+    expect(b.has('a')).toBe(true);
+    b.seen([reg('a', 1)], 0, 61_000, 60_000);
+    expect(b.has('a')).toBe(false);
   });
 });

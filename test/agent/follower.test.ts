@@ -131,7 +131,7 @@ describe('registry follower: drain requests', () => {
     expect(reply).toMatchObject({ node: 'n1', confirmed: true, drained: true });
     expect(opIndex(router, 'addBackends', 'b1')).toBeGreaterThan(-1);
     expect(opIndex(router, 'addBackends', 'b1')).toBeLessThan(opIndex(router, 'drain', 'a1'));
-    expect(registry.watches).toHaveLength(2);
+    await waitFor(() => registry.watches.length === 2, { message: 'the watch renewed' });
     await waitFor(
       async () => JSON.stringify(await states()) === JSON.stringify({ a2: 'active', b1: 'active' }),
       {
@@ -140,9 +140,10 @@ describe('registry follower: drain requests', () => {
     );
   });
 
-  it('a watch that cannot be renewed: not confirmed; the old instance keeps serving, the replacement too', async () => {
+  it('a watch that cannot be renewed: the old instance is drained all the same, and a set that still lists it does not bring it back', async () => {
     const { registry, follower, states } = await setup([reg('a1', 1), reg('a2', 2)]);
-    registry.last.stuck = true;
+    const stale = registry.last;
+    stale.stuck = true;
     registry.failWatch = true;
     registry.put(reg('b1', 3, 2));
     registry.del('a1');
@@ -151,20 +152,28 @@ describe('registry follower: drain requests', () => {
       instances: ['a1'],
       replacements: [reg('b1', 3, 2)],
     });
-    expect(reply.confirmed).toBe(false);
-    expect(reply.reason).toMatch(/watch still lists/);
-    expect(await states()).toEqual({ a1: 'active', a2: 'active', b1: 'active' });
-    // Renewed once JetStream answers again: the next request is confirmed.
-    registry.failWatch = false;
-    const again = await follower.onDrain({
-      service: 'web',
-      instances: ['a1'],
-      replacements: [reg('b1', 3, 2)],
-    });
-    expect(again.confirmed).toBe(true);
-    await waitFor(
-      async () => JSON.stringify(await states()) === JSON.stringify({ a2: 'active', b1: 'active' }),
-    );
+    expect(reply).toMatchObject({ confirmed: true, drained: true });
+    expect(await states()).toEqual({ a2: 'active', b1: 'active' });
+    // The stale watch delivers a set (a change it did see) that still lists a1: a1 stays out.
+    stale.push([reg('a1', 1), reg('a2', 2), reg('c1', 4)]);
+    await waitFor(async () => (await states()).c1 === 'active', { message: 'the stale set applied' });
+    expect(await states()).toEqual({ a2: 'active', b1: 'active', c1: 'active' });
+    // Once the watch showed a1 gone, a1 listed again is a new registration (a restarted instance).
+    stale.push([reg('a2', 2), reg('b1', 3, 2)]);
+    await waitFor(async () => (await states()).c1 !== 'active', { message: 'c1 drained' });
+    stale.push([reg('a1', 1), reg('a2', 2), reg('b1', 3, 2)]);
+    await waitFor(async () => (await states()).a1 === 'active', { message: 'a1 registered again' });
+  });
+
+  it('a renewed watch that lists a buried instance: registered again after the drain request', async () => {
+    const { registry, follower, states } = await setup([reg('a1', 1), reg('a2', 2)]);
+    registry.last.stuck = true;
+    registry.del('a1');
+    await follower.onDrain({ service: 'web', instances: ['a1'] });
+    // Restarted in place and registered again; the stuck watch never saw either change: the renewal does.
+    registry.put(reg('a1', 1));
+    await waitFor(() => registry.watches.length === 2, { message: 'the watch renewed' });
+    await waitFor(async () => (await states()).a1 === 'active', { message: 'a1 active again' });
   });
 
   it('a set from a watch that is behind never drains a replacement added from a drain request', async () => {
@@ -191,7 +200,7 @@ describe('registry follower: drain requests', () => {
     expect(await follower.onDrain({ service: 'other', instances: ['x'] })).toMatchObject({ confirmed: true });
   });
 
-  it('a replacement the router cannot add: not confirmed, nothing drained', async () => {
+  it('a router that cannot be changed: not confirmed, nothing drained', async () => {
     const { registry, router, follower, states } = await setup([reg('a1', 1), reg('a2', 2)]);
     registry.put(reg('b1', 3, 2));
     registry.del('a1');

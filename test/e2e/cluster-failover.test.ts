@@ -101,6 +101,10 @@ describe.skipIf(!requireNats())('cluster: a NATS server and an agent die mid-rol
       });
       for (const rep of await Promise.all(after.map((l) => l.stop())))
         expect(rep.failed, rep.errors.join('\n')).toBe(0);
+    } catch (e) {
+      // What the agents warned of (a drain not confirmed, a watch renewed, a write that failed) says why.
+      const logs = f.agents.map((a) => `--- ${a.node}\n${a.output().split('\n').slice(-30).join('\n')}`);
+      throw new Error(`${(e as Error).message}\n${logs.join('\n')}`);
     } finally {
       reports = await Promise.all(loads.map((l, i) => stopped[i] ?? l.stop()));
       console.log(

@@ -25,6 +25,23 @@ interface Marked {
   pid: number;
   /** BATON_INSTANCE of an instance; undefined for a proxy or an agent. */
   instance: string | undefined;
+  /** BATON_SPAWN_TOKEN: the process runtime's intent it was spawned under. */
+  token: string | undefined;
+}
+
+/** Tokens of the spawn intents left in a data dir (an agent killed while spawning; see records.ts). */
+function intentTokens(dataDir: string): string[] {
+  const dir = join(dataDir, 'instances');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.spawning'))
+    .flatMap((n) => {
+      try {
+        return [(JSON.parse(readFileSync(join(dir, n), 'utf8')) as { token: string }).token];
+      } catch {
+        return [];
+      }
+    });
 }
 
 /** Live processes whose environment carries `MARK=<value>` (Linux: /proc/<pid>/environ). */
@@ -39,8 +56,8 @@ export function markedProcesses(value: string): Marked[] {
       continue; // gone meanwhile, or not ours to read
     }
     if (!env.includes(`${MARK}=${value}`)) continue;
-    const inst = env.find((e) => e.startsWith('BATON_INSTANCE='));
-    out.push({ pid: Number(name), instance: inst?.slice('BATON_INSTANCE='.length) });
+    const get = (k: string) => env.find((e) => e.startsWith(`${k}=`))?.slice(k.length + 1);
+    out.push({ pid: Number(name), instance: get('BATON_INSTANCE'), token: get('BATON_SPAWN_TOKEN') });
   }
   return out;
 }
@@ -213,8 +230,10 @@ export async function startClusterFixture(opts: { nodes: number; ttl?: string })
     close: async () => {
       await Promise.all(agents.map((a) => a.kill('SIGKILL')));
       for (const a of agents) await killAll(a.dataDir);
-      // Whatever the records missed (an instance an agent started but did not record before it was
-      // killed) is found by its environment, killed by PID, and fails the test: nothing may be orphaned.
+      // Whatever the records missed is found by its environment and killed by PID. An instance found
+      // through a spawn intent (its agent was killed while the OS created it) was findable; anything
+      // else fails the test: nothing may be orphaned.
+      const intents = new Set(agents.flatMap((a) => intentTokens(a.dataDir)));
       const left = markedProcesses(dir).filter((p) => !isZombie(p.pid));
       for (const p of left) {
         try {
@@ -227,7 +246,7 @@ export async function startClusterFixture(opts: { nodes: number; ttl?: string })
       });
       await nats.stop();
       rmSync(dir, { recursive: true, force: true });
-      const orphans = left.filter((p) => p.instance !== undefined);
+      const orphans = left.filter((p) => p.instance !== undefined && !(p.token && intents.has(p.token)));
       if (orphans.length)
         throw new Error(
           `instances outlived their agents and the records (killed now): ${orphans.map((p) => `${p.instance} (pid ${p.pid})`).join(', ')}`,

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { InstanceState } from '../../src/core/types.js';
 import { createRuntime } from '../../src/runtime/create.js';
 import { isAlive } from '../../src/runtime/process/proc.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
+import { RecordDir, SPAWN_TOKEN_ENV } from '../../src/runtime/process/records.js';
 import type { Runtime, StartRequest } from '../../src/runtime/runtime.js';
 import { httpGet } from '../helpers/http.js';
 import { fixture, nodeSpec, processHarness } from '../helpers/process-harness.js';
@@ -176,5 +178,38 @@ describe('createRuntime', () => {
 
   it('rejects an unknown kind', () => {
     expect(() => createRuntime('k8s', { dataDir: h.dataDir })).toThrow(DriverError);
+  });
+
+  it('an instance whose spawner died before recording it is found by its intent and recorded', async () => {
+    // What a Baton SIGKILLed while the OS created the process leaves: an intent, and a process with its
+    // token but no record.
+    const rt = h.make();
+    const req = request();
+    const token = 'test-token-1';
+    const base = { ...req, host: '127.0.0.1', port: 1, restarts: 0 };
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, [SPAWN_TOKEN_ENV]: token, BATON_INSTANCE: req.id },
+    });
+    child.unref();
+    extraPids.push(child.pid!);
+    new RecordDir(h.dirs.stateDir).writeIntentSync({ base, token, at: Date.now() - 60_000 });
+    const found = await waitFor(async () => (await rt.list()).find((i) => i.id === req.id));
+    expect(found).toMatchObject({ pid: child.pid, state: InstanceState.Running });
+    expect(await new RecordDir(h.dirs.stateDir).intents()).toEqual([]);
+    await rt.stop(req.id, 2000);
+    expect(isAlive(child.pid!)).toBe(false);
+  });
+
+  it('an intent whose process never came is dropped; a young one (a spawn under way elsewhere) is left', async () => {
+    const rt = h.make();
+    const dir = new RecordDir(h.dirs.stateDir);
+    const base = { ...request(), host: '127.0.0.1', port: 1, restarts: 0 };
+    dir.writeIntentSync({ base, token: 'never-spawned', at: Date.now() - 60_000 });
+    const young = { ...request(), host: '127.0.0.1', port: 1, restarts: 0 };
+    dir.writeIntentSync({ base: young, token: 'under-way', at: Date.now() });
+    expect(await rt.list()).toEqual([]);
+    expect((await dir.intents()).map((i) => i.token)).toEqual(['under-way']);
   });
 });

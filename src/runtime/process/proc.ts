@@ -92,3 +92,30 @@ export function freePort(host: string): Promise<number> {
     });
   });
 }
+
+/**
+ * The live process-group leaders whose environment holds `entry` (`NAME=value`), from /proc/<pid>/environ (Linux; none
+ * without /proc). Used to find a process whose pid was never recorded (see ProcessRuntime's intents).
+ */
+export function pidsWithEnv(entry: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').includes(entry)) out.push(Number(name));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  // The spawned process leads its own group (detached); its children inherit the environment too.
+  return out.filter((pid) => {
+    const st = readStat(pid);
+    return st !== undefined && st.state !== 'Z' && st.pgrp === pid;
+  });
+}

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -7,8 +8,8 @@ import { KeyedQueue } from '../../core/keyed-queue.js';
 import { type Instance, InstanceState } from '../../core/types.js';
 import type { LogOptions, Runtime, StartRequest } from '../runtime.js';
 import { readLines } from './logs.js';
-import { freePort, groupAlive, isAlive, readStartTime, signalGroup } from './proc.js';
-import { type InstanceRecord, RecordDir } from './records.js';
+import { freePort, groupAlive, isAlive, pidsWithEnv, readStartTime, signalGroup } from './proc.js';
+import { type InstanceRecord, RecordDir, SPAWN_TOKEN_ENV } from './records.js';
 import { spawnDetached } from './spawn.js';
 
 export interface ProcessRuntimeOptions {
@@ -22,6 +23,8 @@ export interface ProcessRuntimeOptions {
 }
 
 const POLL_MS = 50;
+/** An intent younger than this may be another runtime object's spawn under way: left alone. */
+const INTENT_GRACE_MS = 10_000;
 /** After SIGKILL, how long to wait for the group to disappear before giving up quietly. */
 const KILL_GRACE_MS = 5000;
 
@@ -41,6 +44,8 @@ export class ProcessRuntime implements Runtime {
   /** Exits seen by this object, by instance id; read synchronously so a list never misses a fresh exit. */
   private readonly exits = new Map<string, { pid: number; code: number | null; signal: string | null }>();
   private readonly queue = new KeyedQueue();
+  /** Ids this object is spawning now (their intents are not leftovers). */
+  private readonly intending = new Set<string>();
 
   constructor(opts: ProcessRuntimeOptions) {
     this.records = new RecordDir(opts.stateDir);
@@ -70,6 +75,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   async list(service?: string): Promise<Instance[]> {
+    await this.recoverIntents();
     const recs = await this.records.all((file, err) =>
       this.log?.warn({ file, err }, 'unreadable instance record'),
     );
@@ -139,9 +145,14 @@ export class ProcessRuntime implements Runtime {
   ): Promise<InstanceRecord> {
     const { id } = base;
     let rec: InstanceRecord | undefined;
+    // The intent first: if Baton dies while the OS creates the process, it can still be found (list()).
+    const token = randomUUID();
+    this.intending.add(id);
+    this.records.writeIntentSync({ base, token, at: Date.now() });
     // Recorded the moment the process exists (synchronously, before the spawn is even confirmed): if
     // Baton dies now, whoever reads the records (a restarted agent, a test's cleanup) still finds it.
-    const spawned = spawnDetached(base, this.logFile(id), (pid) => {
+    const target = { ...base, env: { [SPAWN_TOKEN_ENV]: token } };
+    const spawned = spawnDetached(target, this.logFile(id), (pid) => {
       rec = {
         ...base,
         pid,
@@ -153,12 +164,16 @@ export class ProcessRuntime implements Runtime {
       };
       delete rec.stoppedAt;
       this.records.writeSync(rec);
+      this.records.removeIntentSync(id);
     });
-    const child = await spawned.catch(async (err: unknown) => {
-      // It never ran: no record of it either.
-      if (rec) await this.records.remove(id);
-      throw err;
-    });
+    const child = await spawned
+      .catch(async (err: unknown) => {
+        // It never ran: no record of it either.
+        if (rec) await this.records.remove(id);
+        this.records.removeIntentSync(id);
+        throw err;
+      })
+      .finally(() => this.intending.delete(id));
     const pid = child.pid!;
     this.children.set(id, child);
     this.exits.delete(id);
@@ -170,6 +185,33 @@ export class ProcessRuntime implements Runtime {
       'instance started',
     );
     return rec;
+  }
+
+  /**
+   * Intents left by a Baton that died while spawning (older than INTENT_GRACE_MS, not this object's):
+   * the process, found by its token, is recorded; an intent whose process never came is dropped.
+   */
+  private async recoverIntents(): Promise<void> {
+    for (const it of await this.records.intents()) {
+      const { id } = it.base;
+      if (this.intending.has(id) || Date.now() - it.at < INTENT_GRACE_MS) continue;
+      await this.locked(id, async () => {
+        const [pid] = pidsWithEnv(`${SPAWN_TOKEN_ENV}=${it.token}`);
+        if (pid !== undefined && (await this.records.read(id))?.pid !== pid) {
+          await this.records.write({
+            ...it.base,
+            pid,
+            pidStartTime: readStartTime(pid),
+            startedAt: new Date(it.at).toISOString(),
+            state: InstanceState.Running,
+            exitCode: null,
+            signal: null,
+          });
+          this.log?.warn({ id, pid }, 'recorded an instance whose start was interrupted');
+        }
+        this.records.removeIntentSync(id);
+      });
+    }
   }
 
   private onExit(id: string, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

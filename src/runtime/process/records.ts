@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstanceState } from '../../core/types.js';
@@ -26,6 +26,17 @@ export interface InstanceRecord {
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const INTENT = '.spawning';
+
+/** Environment variable carrying an intent's token into the spawned process. */
+export const SPAWN_TOKEN_ENV = 'BATON_SPAWN_TOKEN';
+
+export interface SpawnIntent {
+  base: Omit<InstanceRecord, 'pid' | 'pidStartTime' | 'startedAt' | 'state'>;
+  token: string;
+  /** When it was written (ms since the epoch). */
+  at: number;
+}
 
 /** Instance records in a directory; each write is atomic (tmp file + rename). Files are 0600: env may hold secrets. */
 export class RecordDir {
@@ -63,6 +74,44 @@ export class RecordDir {
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, file);
+  }
+
+  /**
+   * An intent: what is about to be spawned (the record without its pid) and the token its environment
+   * will carry, written synchronously before the spawn. A Baton killed while the OS creates the process
+   * (fork and exec take milliseconds) leaves an intent from which the process can still be found.
+   */
+  writeIntentSync(intent: SpawnIntent): void {
+    mkdirSync(this.dir, { recursive: true });
+    const file = this.intentFile(intent.base.id);
+    writeFileSync(`${file}.tmp`, JSON.stringify(intent), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  }
+
+  removeIntentSync(id: string): void {
+    rmSync(this.intentFile(id), { force: true });
+  }
+
+  async intents(): Promise<SpawnIntent[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: SpawnIntent[] = [];
+    for (const n of names.filter((x) => x.endsWith(INTENT))) {
+      try {
+        out.push(JSON.parse(await readFile(path.join(this.dir, n), 'utf8')) as SpawnIntent);
+      } catch {
+        // Half written (the writer died before its rename leaves only the .tmp): nothing was spawned.
+      }
+    }
+    return out;
+  }
+
+  private intentFile(id: string): string {
+    return `${this.file(id).slice(0, -'.json'.length)}${INTENT}`;
   }
 
   async remove(id: string): Promise<void> {

@@ -11,6 +11,8 @@ export interface SpawnTarget {
   host: string;
   port: number;
   spec: ServiceSpec;
+  /** Extra environment set by the runtime (after the spec's). */
+  env?: Record<string, string>;
 }
 
 /** argv of a process spec: a string command is split on whitespace, an array is taken as is; then `args`. */
@@ -50,6 +52,7 @@ export async function spawnDetached(
         BATON_SERVICE: t.service,
         BATON_REVISION: String(t.revision),
         BATON_INSTANCE: t.id,
+        ...t.env,
       },
     });
     if (child.pid !== undefined) onPid(child.pid);

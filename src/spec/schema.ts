@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { checkAnalysisRouter, checkEcs, checkProbeGate, ecsFields, ociFields, withCloudDefaults } from './cloud.js';
+import {
+  checkAnalysisRouter,
+  checkEcs,
+  checkProbeGate,
+  ecsFields,
+  ociFields,
+  withCloudDefaults,
+} from './cloud.js';
 import { clusterSchema } from './cluster.js';
 import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';

@@ -14,7 +14,10 @@ function printDestroyed(io: Io, s: ServiceStatus & { destroyed: string }): void 
 }
 
 function printService(io: Io, s: ServiceStatus): void {
-  if (s.destroyed && !s.deploying) return printDestroyed(io, { ...s, destroyed: s.destroyed });
+  if (s.destroyed && !s.deploying) {
+    printDestroyed(io, { ...s, destroyed: s.destroyed });
+    return;
+  }
   const serving = s.instances.filter(
     (i) => i.state === 'running' && i.routed === 'active' && i.healthy,
   ).length;

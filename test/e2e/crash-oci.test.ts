@@ -1,10 +1,10 @@
-import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient } from '../../src/cli/client.js';
 import { checkOci } from '../engine/crash/oci-world.js';
-import { FakeOci } from '../fakes/oci/fake-oci.js';
+import { fakeOciWithLb, ociDaemonEnv } from '../fakes/oci/daemon.js';
+import type { FakeOci } from '../fakes/oci/fake-oci.js';
 import type { FakeLoadBalancer } from '../fakes/oci/load-balancer.js';
 import { COMPARTMENT, SUBNET } from '../fakes/oci/setup.js';
 import { baton, type Daemon, startDaemon, type Workspace, workspace } from '../helpers/baton.js';
@@ -56,26 +56,10 @@ const deploy = (version: string) => {
 };
 
 beforeAll(async () => {
-  // Lists lag one call behind creates; the fake's own loopback /24.
-  fake = await FakeOci.start({
-    transitionGets: 1,
-    listLag: 1,
-    net: `127.${10 + randomInt(240)}.${randomInt(250)}`,
-  });
-  lb = fake.lb.add({ displayName: 'edge', compartmentId: COMPARTMENT });
-  fake.lb.addBackendSet(lb, 'http');
+  // Lists lag one call behind creates.
+  ({ fake, lb } = await fakeOciWithLb({ listLag: 1 }));
   ws = workspace();
-  const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
-    type: 'pkcs8',
-    format: 'pem',
-  }) as string;
-  writeFileSync(join(ws.dir, 'key.pem'), key, { mode: 0o600 });
-  const config = join(ws.dir, 'oci-config');
-  writeFileSync(
-    config,
-    `[DEFAULT]\nuser=ocid1.user.oc1..fake\nfingerprint=00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\ntenancy=ocid1.tenancy.oc1..fake\nregion=eu-frankfurt-1\nkey_file=${join(ws.dir, 'key.pem')}\n`,
-  );
-  env = { BATON_OCI_CONFIG_FILE: config, BATON_OCI_ENDPOINT: fake.url };
+  env = ociDaemonEnv(ws.dir, fake);
 });
 
 afterAll(async () => {

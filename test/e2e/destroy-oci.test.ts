@@ -1,8 +1,7 @@
-import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeOci } from '../fakes/oci/fake-oci.js';
+import { fakeOciWithLb, ociDaemonEnv } from '../fakes/oci/daemon.js';
+import type { FakeOci } from '../fakes/oci/fake-oci.js';
 import type { FakeLoadBalancer } from '../fakes/oci/load-balancer.js';
 import { COMPARTMENT, SUBNET } from '../fakes/oci/setup.js';
 import { baton, type Daemon, startDaemon, type Workspace, workspace } from '../helpers/baton.js';
@@ -44,26 +43,9 @@ describe('runtime oci + router oci-lb through baton serve and the CLI', () => {
 `;
 
   beforeAll(async () => {
-    // Its own loopback /24: other test files' fake instances bind ip:8080 too.
-    fake = await FakeOci.start({
-      transitionGets: 1,
-      listLag: 0,
-      net: `127.${10 + randomInt(240)}.${randomInt(250)}`,
-    });
-    lb = fake.lb.add({ displayName: 'edge', compartmentId: COMPARTMENT });
-    fake.lb.addBackendSet(lb, 'http');
+    ({ fake, lb } = await fakeOciWithLb({ listLag: 0 }));
     ws = workspace();
-    const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
-      type: 'pkcs8',
-      format: 'pem',
-    }) as string;
-    writeFileSync(join(ws.dir, 'key.pem'), key, { mode: 0o600 });
-    const config = join(ws.dir, 'oci-config');
-    writeFileSync(
-      config,
-      `[DEFAULT]\nuser=ocid1.user.oc1..fake\nfingerprint=00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\ntenancy=ocid1.tenancy.oc1..fake\nregion=eu-frankfurt-1\nkey_file=${join(ws.dir, 'key.pem')}\n`,
-    );
-    daemon = await startDaemon(ws.dataDir, { BATON_OCI_CONFIG_FILE: config, BATON_OCI_ENDPOINT: fake.url });
+    daemon = await startDaemon(ws.dataDir, ociDaemonEnv(ws.dir, fake));
   });
 
   afterAll(async () => {

@@ -1,6 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DriverError } from '../../core/errors.js';
+import { readStateFile, writeStateFile } from '../../core/state-file.js';
 import { BackendState } from '../router.js';
 import type { RouteRecord } from './record.js';
 
@@ -19,26 +17,12 @@ export class AlbRouteBook {
   constructor(private readonly file: string) {}
 
   load(): RouteRecord[] {
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new DriverError('alb', `cannot read ${this.file}: ${(e as Error).message}`, e);
-    }
-    try {
-      return ((JSON.parse(text) as StateFile).routes ?? []).map((r) => ({ ...r, applied: {} }));
-    } catch (e) {
-      throw new DriverError('alb', `state file ${this.file} is not valid JSON: ${(e as Error).message}`, e);
-    }
+    const saved = readStateFile<StateFile>(this.file, 'alb');
+    return (saved?.routes ?? []).map((r) => ({ ...r, applied: {} }));
   }
 
   save(routes: RouteRecord[]): void {
-    const body: StateFile = { version: 1, routes };
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeStateFile(this.file, { version: 1, routes } satisfies StateFile);
   }
 }
 

@@ -1,6 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DriverError } from '../../core/errors.js';
+import { readStateFile, writeStateFile } from '../../core/state-file.js';
 import type { BackendState, RevisionSplit, RouteMode } from '../router.js';
 
 /** What Baton wants for one server it added: the truth `reconcile()` re-applies after a reload. */
@@ -41,19 +39,7 @@ export class RouteBook {
   private readonly routes = new Map<string, RouteRecord>();
 
   constructor(private readonly file: string) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new DriverError('haproxy', `cannot read ${file}: ${(e as Error).message}`, e);
-    }
-    try {
-      const parsed = JSON.parse(text) as StateFile;
-      for (const r of parsed.routes ?? []) this.routes.set(r.service, r);
-    } catch (e) {
-      throw new DriverError('haproxy', `state file ${file} is not valid JSON: ${(e as Error).message}`, e);
-    }
+    for (const r of readStateFile<StateFile>(file, 'haproxy')?.routes ?? []) this.routes.set(r.service, r);
   }
 
   get(service: string): RouteRecord | undefined {
@@ -75,10 +61,6 @@ export class RouteBook {
 
   /** Writes the record after an in-place change. */
   save(): void {
-    const body: StateFile = { version: 1, routes: this.all() };
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
-    renameSync(tmp, this.file);
+    writeStateFile(this.file, { version: 1, routes: this.all() } satisfies StateFile);
   }
 }

@@ -1,6 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DriverError } from '../../core/errors.js';
+import { readStateFile, writeStateFile } from '../../core/state-file.js';
 import type { Backend, BackendState, RevisionSplit, RouteMode } from '../router.js';
 import type { OciLbRouteSettings } from './settings.js';
 
@@ -45,18 +43,7 @@ export class RouteBook {
     private readonly readOnly = false,
   ) {
     if (!file) return;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new DriverError('oci-lb', `cannot read ${file}: ${(e as Error).message}`, e);
-    }
-    try {
-      for (const r of (JSON.parse(text) as StateFile).routes ?? []) this.routes.set(r.service, r);
-    } catch (e) {
-      throw new DriverError('oci-lb', `state file ${file} is not valid JSON: ${(e as Error).message}`, e);
-    }
+    for (const r of readStateFile<StateFile>(file, 'oci-lb')?.routes ?? []) this.routes.set(r.service, r);
   }
 
   get(service: string): RouteRecord | undefined {
@@ -77,11 +64,7 @@ export class RouteBook {
 
   save(): void {
     if (!this.file || this.readOnly) return;
-    const body: StateFile = { version: 1, routes: this.all() };
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeStateFile(this.file, { version: 1, routes: this.all() } satisfies StateFile);
   }
 }
 

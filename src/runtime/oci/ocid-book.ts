@@ -1,6 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DriverError } from '../../core/errors.js';
+import { readStateFile, writeStateFile } from '../../core/state-file.js';
 
 /**
  * Which OCID each Baton instance id has, as far as this control plane created or saw it: in memory and,
@@ -24,22 +22,11 @@ export class OcidBook {
     private readonly readOnly = false,
   ) {
     if (!file) return;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new DriverError('oci', `cannot read ${file}: ${(e as Error).message}`, e);
-    }
-    try {
-      const saved = JSON.parse(text) as { ocids?: Record<string, string>; creating?: string[] };
-      for (const [id, ocid] of Object.entries(saved.ocids ?? {})) this.ids.set(id, ocid);
-      for (const id of saved.creating ?? []) {
-        this.creating.add(id);
-        this.left.add(id);
-      }
-    } catch (e) {
-      throw new DriverError('oci', `state file ${file} is not valid JSON: ${(e as Error).message}`, e);
+    const saved = readStateFile<{ ocids?: Record<string, string>; creating?: string[] }>(file, 'oci');
+    for (const [id, ocid] of Object.entries(saved?.ocids ?? {})) this.ids.set(id, ocid);
+    for (const id of saved?.creating ?? []) {
+      this.creating.add(id);
+      this.left.add(id);
     }
   }
 
@@ -78,15 +65,10 @@ export class OcidBook {
 
   private save(): void {
     if (!this.file || this.readOnly) return;
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(
-      tmp,
-      `${JSON.stringify({ version: 1, ocids: Object.fromEntries(this.ids), creating: [...this.creating] }, null, 2)}\n`,
-      {
-        mode: 0o600,
-      },
-    );
-    renameSync(tmp, this.file);
+    writeStateFile(this.file, {
+      version: 1,
+      ocids: Object.fromEntries(this.ids),
+      creating: [...this.creating],
+    });
   }
 }

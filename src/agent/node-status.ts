@@ -84,8 +84,13 @@ export class NodeStatusBucket {
       const info = await this.jsm.streams.info(STREAM, { subjects_filter: `${SUBJECT_PREFIX}>` });
       const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(SUBJECT_PREFIX.length));
       const entries = await Promise.all(keys.map((k) => this.kv.get(k)));
+      // An entry older than the max age is a dead agent's that the server has not removed yet: after a
+      // server dies, the stream's new leader can keep expired messages for a minute or more, and an
+      // updating agent would wait for the dead node's drain confirmation all that time. Judged by the
+      // server's own write time.
+      const now = Date.now();
       return entries
-        .filter((e) => e && e.operation === 'PUT')
+        .filter((e) => e && e.operation === 'PUT' && now - e.created.getTime() <= this.ttlMs)
         .map((e) => e!.json<NodeStatus>())
         .sort((a, b) => (a.node < b.node ? -1 : 1));
     });

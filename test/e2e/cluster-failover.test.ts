@@ -73,7 +73,7 @@ describe.skipIf(!requireNats())('cluster: a NATS server and an agent die mid-rol
           );
         },
         {
-          timeoutMs: 60_000,
+          timeoutMs: 120_000,
           intervalMs: 250,
           message: 'the live nodes run r2; the dead one left the node list',
         },
@@ -121,9 +121,9 @@ describe.skipIf(!requireNats())('cluster: a NATS server and an agent die mid-rol
     // The dead agent comes back: it adopts its instances and finishes its part of the rollout.
     await f.startAgent(f.agents.indexOf(victim!));
     await waitFor(async () => converged(await f.status(), 2, 3, 2), {
-      timeoutMs: 60_000,
+      timeoutMs: 90_000,
       intervalMs: 250,
       message: 'n3 rejoins and converges on r2',
     });
-  }, 180_000);
+  }, 300_000);
 });

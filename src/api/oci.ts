@@ -1,9 +1,6 @@
-import {
-  type AuthenticationDetailsProvider,
-  ConfigFileAuthenticationDetailsProvider,
-  InstancePrincipalsAuthenticationDetailsProviderBuilder,
-} from 'oci-common';
+import type { AuthenticationDetailsProvider } from 'oci-common';
 import { type OciClients, ociClients } from '../cloud/oci/clients.js';
+import { ociCommon } from '../cloud/oci/sdk.js';
 import { InputError } from '../core/errors.js';
 
 /**
@@ -57,7 +54,8 @@ class LazyInstancePrincipal {
     return null;
   }
   async getKeyId(): Promise<string> {
-    this.provider ??= await new InstancePrincipalsAuthenticationDetailsProviderBuilder().build();
+    this.provider ??=
+      await new (ociCommon().InstancePrincipalsAuthenticationDetailsProviderBuilder)().build();
     return this.provider.getKeyId();
   }
   getPrivateKey(): string {
@@ -71,7 +69,7 @@ function authFor(s: OciSettings): AuthenticationDetailsProvider {
     return new LazyInstancePrincipal() as unknown as AuthenticationDetailsProvider;
   }
   try {
-    return new ConfigFileAuthenticationDetailsProvider(s.configFile, s.profile);
+    return new (ociCommon().ConfigFileAuthenticationDetailsProvider)(s.configFile, s.profile);
   } catch (err) {
     throw new InputError(
       `cannot read OCI credentials from ${s.configFile ?? '~/.oci/config'} (profile ${s.profile}): ${(err as Error).message}; set BATON_OCI_CONFIG_FILE/BATON_OCI_PROFILE, or BATON_OCI_AUTH=instance-principal`,

@@ -1,16 +1,10 @@
-import {
-  type AuthenticationDetailsProvider,
-  CircuitBreaker,
-  ConfigFileAuthenticationDetailsProvider,
-  InstancePrincipalsAuthenticationDetailsProviderBuilder,
-  isRegionProvider,
-  MaxAttemptsTerminationStrategy,
-} from 'oci-common';
-import { ContainerInstanceClient } from 'oci-containerinstances';
-import { VirtualNetworkClient } from 'oci-core';
-import { LoadBalancerClient } from 'oci-loadbalancer';
+import type { AuthenticationDetailsProvider } from 'oci-common';
+import type { ContainerInstanceClient } from 'oci-containerinstances';
+import type { VirtualNetworkClient } from 'oci-core';
+import type { LoadBalancerClient } from 'oci-loadbalancer';
 import { type Clock, realClock } from '../clock.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
+import { ociCommon, ociContainerInstances, ociCore, ociLoadBalancer } from './sdk.js';
 import { RetryingHttpClient } from './transport.js';
 
 export interface OciClientOptions {
@@ -57,17 +51,21 @@ export function ociClients(opts: OciClientOptions): OciClients {
   });
   const clientConfiguration = {
     retryConfiguration: {
-      terminationStrategy: new MaxAttemptsTerminationStrategy(1),
+      terminationStrategy: new (ociCommon().MaxAttemptsTerminationStrategy)(1),
       retryCondition: () => false,
     },
-    circuitBreaker: new CircuitBreaker({ disableClientCircuitBreaker: true }),
+    circuitBreaker: new (ociCommon().CircuitBreaker)({ disableClientCircuitBreaker: true }),
   };
   // The SDK takes either an auth provider or an HTTP client; ours signs with the provider itself.
   const params = { httpClient };
-  const region = opts.region ?? (isRegionProvider(opts.auth) ? opts.auth.getRegion()?.regionId : undefined);
-  const containerInstances = new ContainerInstanceClient(params, clientConfiguration);
-  const loadBalancer = new LoadBalancerClient(params, clientConfiguration);
-  const network = new VirtualNetworkClient(params, clientConfiguration);
+  const region =
+    opts.region ?? (ociCommon().isRegionProvider(opts.auth) ? opts.auth.getRegion()?.regionId : undefined);
+  const containerInstances = new (ociContainerInstances().ContainerInstanceClient)(
+    params,
+    clientConfiguration,
+  );
+  const loadBalancer = new (ociLoadBalancer().LoadBalancerClient)(params, clientConfiguration);
+  const network = new (ociCore().VirtualNetworkClient)(params, clientConfiguration);
   for (const c of [containerInstances, loadBalancer, network]) {
     if (region) c.regionId = region;
     if (opts.endpoint) c.endpoint = opts.endpoint;
@@ -93,6 +91,9 @@ export type OciAuthSpec =
 
 export async function ociAuth(spec: OciAuthSpec = {}): Promise<AuthenticationDetailsProvider> {
   if (spec === 'instance-principal')
-    return new InstancePrincipalsAuthenticationDetailsProviderBuilder().build();
-  return new ConfigFileAuthenticationDetailsProvider(spec.configFile, spec.profile ?? 'DEFAULT');
+    return new (ociCommon().InstancePrincipalsAuthenticationDetailsProviderBuilder)().build();
+  return new (ociCommon().ConfigFileAuthenticationDetailsProvider)(
+    spec.configFile,
+    spec.profile ?? 'DEFAULT',
+  );
 }

@@ -1,9 +1,14 @@
-import type { AuthenticationDetailsProvider, HttpClient, HttpRequest } from 'oci-common';
-import { DefaultRequestSigner } from 'oci-common';
-import { Agent, fetch } from 'undici';
+import type {
+  AuthenticationDetailsProvider,
+  DefaultRequestSigner,
+  HttpClient,
+  HttpRequest,
+} from 'oci-common';
+import type { Agent } from 'undici';
 import { DriverError } from '../../core/errors.js';
 import type { Clock } from '../clock.js';
 import { isRetryableStatus, parseRetryAfter, type RetryPolicy, retry } from '../retry.js';
+import { ociCommon, undici } from './sdk.js';
 
 export interface TransportOptions {
   auth: AuthenticationDetailsProvider;
@@ -25,14 +30,19 @@ export interface TransportOptions {
  *
  * Requests go through undici's own `fetch` and agent, not the global `fetch` the SDK's FetchHttpClient
  * uses: importing the undici package (v7) installs its agent as the process-wide dispatcher of Node 20's
- * built-in fetch, which then fails every request with a body ("invalid content-length header").
+ * built-in fetch, which then fails every request with a body ("invalid content-length header") — so it
+ * is loaded here, on first use, not by every process that merely imports this module.
  */
 export class RetryingHttpClient implements HttpClient {
   private readonly signer: DefaultRequestSigner;
-  private readonly agent = new Agent({ keepAliveTimeout: 4000 });
+  private readonly agent: Agent;
+  private readonly fetch: typeof import('undici').fetch;
 
   constructor(private readonly opts: TransportOptions) {
-    this.signer = new DefaultRequestSigner(opts.auth);
+    this.signer = new (ociCommon().DefaultRequestSigner)(opts.auth);
+    const { Agent, fetch } = undici();
+    this.agent = new Agent({ keepAliveTimeout: 4000 });
+    this.fetch = fetch;
   }
 
   send(req: HttpRequest, forceExcludeBody = false): Promise<Response> {
@@ -50,7 +60,7 @@ export class RetryingHttpClient implements HttpClient {
           { method: req.method, headers: req.headers, uri: req.uri, body: body ?? undefined },
           forceExcludeBody,
         );
-        const res = await fetch(req.uri, {
+        const res = await this.fetch(req.uri, {
           method: req.method,
           headers: Object.fromEntries(req.headers.entries()),
           body: (body as string | undefined) ?? undefined,

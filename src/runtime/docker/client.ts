@@ -1,4 +1,5 @@
-import Docker from 'dockerode';
+import { createRequire } from 'node:module';
+import type Docker from 'dockerode';
 import { BatonError, DriverError, UnavailableError } from '../../core/errors.js';
 
 /** The Docker Engine endpoint: `DOCKER_HOST` (unix:// or tcp://) or the default socket. */
@@ -6,8 +7,13 @@ export function dockerEndpoint(host: string | undefined = process.env.DOCKER_HOS
   return host && host.length > 0 ? host : 'unix:///var/run/docker.sock';
 }
 
+const require = createRequire(import.meta.url);
+
 /** A dockerode client for `endpoint` (unix:///path or tcp://host:port). */
 export function connectDocker(endpoint: string = dockerEndpoint()): Docker {
+  // Loaded on first use (CommonJS, so the same module an import gives): dockerode brings gRPC, protobuf
+  // and ssh2, which every `baton` command would otherwise load at start.
+  const Docker = require('dockerode') as typeof import('dockerode');
   if (endpoint.startsWith('unix://')) return new Docker({ socketPath: endpoint.slice('unix://'.length) });
   const url = new URL(endpoint.includes('://') ? endpoint : `tcp://${endpoint}`);
   if (url.protocol !== 'tcp:' && url.protocol !== 'http:' && url.protocol !== 'https:') {

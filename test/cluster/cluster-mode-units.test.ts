@@ -4,6 +4,7 @@ import { allConverged, nodeConverged } from '../../src/agent/converged.js';
 import { watchLeaseExpiry } from '../../src/agent/governors.js';
 import { specForNode } from '../../src/agent/node-spec.js';
 import type { NodeStatus } from '../../src/agent/node-status.js';
+import { leaseWarnings } from '../../src/cli/commands/cluster-deploy.js';
 import { Governor } from '../../src/cluster/governor.js';
 import { HaproxyRouter } from '../../src/router/haproxy/router.js';
 import { loadSpecText } from '../../src/spec/load.js';
@@ -32,6 +33,21 @@ describe('specForNode: {node} in HAProxy socket paths', () => {
     expect(() => new HaproxyRouter({ sockets: ['/run/{node}/admin.sock'], stateDir: '/tmp' })).toThrow(
       /only baton agent \(cluster mode\) fills in/,
     );
+  });
+});
+
+describe('deploy --cluster: a governor lease shorter than the probe window is warned about', () => {
+  it('names the service, the field and both durations; none when the expiry is long enough', async () => {
+    const text = (expiry: string) =>
+      `services:\n  web:\n    command: /bin/true\n    probe: {tcp: {}, startTimeout: 20s}\n    traffic: {listen: "127.0.0.1:8080"}\n    cluster: {updateGovernor: {name: up, expiry: ${expiry}}, restartGovernor: rs}\n`;
+    const short = (await loadSpecText(text('4s'), '/tmp/baton.yaml')).spec.services.web!;
+    expect(leaseWarnings('web', short)).toEqual([
+      expect.stringMatching(
+        /^web: cluster\.updateGovernor\.expiry 4s is shorter than probe\.startTimeout 20s/,
+      ),
+    ]);
+    const long = (await loadSpecText(text('1m'), '/tmp/baton.yaml')).spec.services.web!;
+    expect(leaseWarnings('web', long)).toEqual([]);
   });
 });
 

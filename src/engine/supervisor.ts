@@ -1,3 +1,4 @@
+import { hideValues, secretsOf } from '../core/secrets.js';
 import { address, type Instance, InstanceState, type Revision, type ServiceRecord } from '../core/types.js';
 import { runProbe } from '../probe/probe.js';
 import { withRuntimeHealth } from './await-healthy.js';
@@ -181,7 +182,8 @@ export class Supervisor {
             }
           } else if (!r.ok && w.fails >= probe.unhealthyThreshold && w.healthy !== false && backend) {
             this.deps.logger.warn(
-              { service, instance: inst.id, probe: r.detail },
+              // An exec probe's output can quote the instance's environment: its secrets are hidden.
+              { service, instance: inst.id, probe: hideValues(r.detail, secretsOf(revision)) },
               'instance unhealthy; no new requests',
             );
             await router.setHealthy(service, inst.id, false);

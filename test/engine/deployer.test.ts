@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { hostname } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DriverError, LockHeldError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -209,6 +212,40 @@ describe('Deployer over fakes', () => {
     expect((await deps.repo.getDeployment('dead01'))?.state).toBe('rolled-back');
     expect((await deps.repo.getRevision('web', 2))?.status).toBe('failed');
     expect(await deps.repo.getLock('web')).toBeUndefined();
+  });
+
+  it('the supervisor logs why an instance turned unhealthy with the revision’s secrets hidden', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const flag = join(mkdtempSync(join(tmpdir(), 'baton-sup-')), 'healthy');
+    writeFileSync(flag, '');
+    const token = 's3cr3t-probe-token';
+    // The probe's output quotes its own argument, a secret (from !env in baton.yaml).
+    const probe = {
+      exec: { command: '/bin/sh', args: ['-c', `echo "denied for $0" >&2; test -f ${flag}`, token] },
+      interval: '20ms',
+      startTimeout: '2s',
+      unhealthyThreshold: 1,
+    };
+    const d = new Deployer({ ...deps, logger });
+    const r = await d.deploy(
+      { service: 'web', spec: spec('v1', { probe }), secretPaths: ['probe.exec.args.2'], actor: 't' },
+      emit,
+    );
+    expect(r.ok).toBe(true);
+    rmSync(flag);
+    const sup = new Supervisor({ ...deps, logger }, d, 10);
+    sup.start();
+    try {
+      await waitFor(() => lines.some((l) => l.includes('instance unhealthy')), {
+        message: 'the unhealthy line',
+      });
+    } finally {
+      await sup.stop();
+    }
+    const line = lines.find((l) => l.includes('instance unhealthy'))!;
+    expect(line).toContain('denied for [secret]');
+    expect(lines.join('')).not.toContain(token);
   });
 
   it('the supervisor restarts a crashed instance and marks it unhealthy until it passes again', async () => {

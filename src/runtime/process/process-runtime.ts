@@ -259,6 +259,9 @@ export class ProcessRuntime implements Runtime {
   private alive(rec: InstanceRecord): boolean {
     const exit = this.exits.get(rec.id);
     if (exit && exit.pid === rec.pid) return false;
+    // Our own child is dead once Node reaped it and said so ('exit', with its code): /proc shows it a
+    // zombie a moment before, and a view taken then would report an exit without its code.
+    if (this.children.get(rec.id)?.pid === rec.pid) return true;
     return isAlive(rec.pid, rec.pidStartTime);
   }
 

@@ -55,6 +55,20 @@ export interface RouteConfig {
    * from it; a driver reads its own settings (e.g. HAProxy's backend name). Absent: the embedded proxy.
    */
   router?: RouterSpec | undefined;
+  /** Edge limits and upstream timeouts (`traffic.timeouts`, `traffic.maxBodySize`); absent: the defaults. */
+  limits?: Partial<RouteLimits> | undefined;
+}
+
+/** The embedded proxy's limits for one service (defaults: `ROUTE_LIMIT_DEFAULTS` in proxy/limits.ts). */
+export interface RouteLimits {
+  /** A client's request head must arrive within this (then 408). */
+  headTimeoutMs: number;
+  /** Connecting to a backend (then the next backend, or 503). */
+  connectTimeoutMs: number;
+  /** Waiting for the response head, and between two reads of a body (then 504, or the connection cut). */
+  responseTimeoutMs: number;
+  /** Largest request body in bytes (then 413); 0: no limit. */
+  maxBodyBytes: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { BatonError, DriverError, InputError, NotFoundError } from '../../core/errors.js';
-import type { Backend, RouteConfig } from '../router.js';
+import type { Backend, RouteConfig, RouteLimits } from '../router.js';
 import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
 import type { ProxyServer } from './server.js';
 
@@ -83,6 +83,7 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
         drainTimeoutMs: num(b.drainTimeoutMs ?? 30_000, 'drainTimeoutMs'),
       };
       if (b.preview !== undefined && b.preview !== null) route.preview = str(b.preview, 'preview');
+      if (b.limits !== undefined && b.limits !== null) route.limits = limits(b.limits);
       await proxy.ensureRoute(route);
       return send(res, 200, await proxy.status(service));
     }
@@ -175,6 +176,18 @@ function num(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
     throw new InputError(`${name} must be a number >= 0`);
   return v;
+}
+
+const LIMIT_FIELDS = ['headTimeoutMs', 'connectTimeoutMs', 'responseTimeoutMs', 'maxBodyBytes'] as const;
+
+function limits(v: unknown): Partial<RouteLimits> {
+  if (typeof v !== 'object' || v === null) throw new InputError('limits must be an object');
+  const out: Partial<RouteLimits> = {};
+  for (const k of LIMIT_FIELDS) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== undefined) out[k] = num(x, `limits.${k}`);
+  }
+  return out;
 }
 
 function ids(v: unknown): string[] {

@@ -1,15 +1,9 @@
 import type { Socket } from 'node:net';
-import { type Backend, BackendState, type BackendStatus } from '../router.js';
+import { type Backend, BackendState, type BackendStatus, type RouteLimits } from '../router.js';
 import { parseListen } from './paths.js';
-import { RawPool, UpstreamPool } from './pool.js';
+import { Upstreams } from './upstream.js';
 
-/**
- * Idle upstream sockets are closed after this long, or earlier when the backend announces a shorter
- * `Keep-Alive: timeout=N` (then N - 1 s), so we never reuse a socket the backend is about to close.
- */
-export const UPSTREAM_IDLE_MS = 4000;
-
-/** One backend of a service, with its keep-alive pool and live counters. */
+/** One backend of a service, with its upstream connections and live counters. */
 export class BackendEntry {
   readonly id: string;
   address: string;
@@ -27,14 +21,14 @@ export class BackendEntry {
   requests = 0;
   /** Smooth weighted round-robin state, used to break ties between equally loaded backends. */
   current = 0;
-  /** Connections for requests with a body (`http.request`). */
-  pool: UpstreamPool;
-  /** Connections for the raw path (requests without a body). */
-  raw: RawPool;
+  upstreams: Upstreams;
   /** Upstream sockets of open WebSocket tunnels, destroyed when the backend is removed. */
   readonly tunnels = new Set<Socket>();
 
-  constructor(b: Backend) {
+  constructor(
+    b: Backend,
+    private readonly limits: () => RouteLimits,
+  ) {
     this.id = b.id;
     const a = parseListen(b.address);
     if (!a) throw new Error(`bad address ${b.address}`);
@@ -43,8 +37,7 @@ export class BackendEntry {
     this.port = a.port;
     this.revision = b.revision;
     this.weight = b.weight ?? 1;
-    this.pool = new UpstreamPool(this.host, this.port, UPSTREAM_IDLE_MS);
-    this.raw = new RawPool(this.host, this.port, UPSTREAM_IDLE_MS);
+    this.upstreams = new Upstreams(origin(a.host, a.port), limits);
   }
 
   /** Applies a repeated add: same id, maybe a new address, revision or weight. */
@@ -52,13 +45,11 @@ export class BackendEntry {
     if (b.address !== this.address) {
       const a = parseListen(b.address);
       if (!a) throw new Error(`bad address ${b.address}`);
-      this.pool.destroy();
-      this.raw.destroy();
+      this.upstreams.destroy();
       this.address = b.address;
       this.host = a.host;
       this.port = a.port;
-      this.pool = new UpstreamPool(this.host, this.port, UPSTREAM_IDLE_MS);
-      this.raw = new RawPool(this.host, this.port, UPSTREAM_IDLE_MS);
+      this.upstreams = new Upstreams(origin(a.host, a.port), this.limits);
     }
     this.revision = b.revision;
     this.weight = b.weight ?? 1;
@@ -73,10 +64,9 @@ export class BackendEntry {
     return this.inFlight + this.websockets;
   }
 
-  /** Closes the pool and every open connection to the backend. */
+  /** Closes every open connection to the backend. */
   close(): void {
-    this.pool.destroy();
-    this.raw.destroy();
+    this.upstreams.destroy();
     for (const s of this.tunnels) s.destroy();
     this.tunnels.clear();
   }
@@ -94,4 +84,8 @@ export class BackendEntry {
       requests: this.requests,
     };
   }
+}
+
+function origin(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

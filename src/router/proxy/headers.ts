@@ -14,11 +14,17 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/**
+ * Names a `Connection` header cannot make hop-by-hop: they frame or address the message, and dropping
+ * them would drop a body or change where it goes.
+ */
+const END_TO_END = new Set(['', 'close', 'keep-alive', 'upgrade', 'host', 'content-length']);
+
 /** Adds the hop-by-hop names a `Connection` header lists (besides close, keep-alive, upgrade) to `set`. */
 function connectionListed(value: string, set: Set<string> | undefined): Set<string> | undefined {
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();
-    if (name === '' || name === 'close' || name === 'keep-alive' || name === 'upgrade') continue;
+    if (END_TO_END.has(name)) continue;
     set ??= new Set();
     set.add(name);
   }
@@ -78,37 +84,32 @@ export function upstreamHeaders(req: IncomingMessage, out: string[]): boolean {
   return hasBody;
 }
 
-/** Response headers as a flat `[name, value, …]` list (keeps repeated `Set-Cookie`), hop-by-hop removed. */
-export function downstreamHeaders(raw: string[]): string[] {
-  const listed = listedIn(raw);
+/** A transfer coding applied before chunked (node frames the body in chunks again). */
+const CODED_CHUNKED = /\S\s*,\s*chunked\s*$/i;
+
+/**
+ * Response headers (undici's raw `[name, value, …]` buffers) as strings, hop-by-hop removed, repeated
+ * `Set-Cookie` kept (`bodyless`: a 204 or 304, sent on without a length). A transfer coding besides chunked (`gzip, chunked`) is kept: the body is still coded.
+ */
+export function downstreamHeaders(raw: Buffer[], bodyless = false): string[] {
   const out: string[] = [];
+  let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
+    const name = raw[i]!.toString('latin1');
+    if (name.length === 10 && name.toLowerCase() === 'connection')
+      listed = connectionListed(raw[i + 1]!.toString('latin1'), listed);
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
-    out.push(name, raw[i + 1]!);
+    const value = raw[i + 1]!.toString('latin1');
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) {
+      if (lower === 'transfer-encoding' && !bodyless && CODED_CHUNKED.test(value)) out.push(name, value);
+      continue;
+    }
+    // A 204 or 304 has no body whatever its length said; clients may take a length for one.
+    if (bodyless && lower === 'content-length') continue;
+    out.push(name, value);
   }
   return out;
-}
-
-/** The request head of a WebSocket upgrade, as sent to the backend (Connection/Upgrade kept). */
-export function upgradeHead(req: IncomingMessage): string {
-  const raw = req.rawHeaders;
-  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
-  let prior = '';
-  for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
-    if (lower === 'x-forwarded-for') {
-      prior = prior ? `${prior}, ${raw[i + 1]}` : raw[i + 1]!;
-      continue;
-    }
-    if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host' || lower === 'proxy-authorization') {
-      continue;
-    }
-    head += `${raw[i]}: ${raw[i + 1]}\r\n`;
-  }
-  const client = req.socket.remoteAddress ?? '';
-  head += `X-Forwarded-For: ${prior ? `${prior}, ${client}` : client}\r\nX-Forwarded-Proto: http\r\n`;
-  if (req.headers.host !== undefined) head += `X-Forwarded-Host: ${req.headers.host}\r\n`;
-  return `${head}\r\n`;
 }

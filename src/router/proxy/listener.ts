@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { DriverError } from '../../core/errors.js';
 import { forwardPreview } from './forward.js';
 import { onRequest, onUpgrade } from './front.js';
+import { clientErrorStatus, edgeServerOptions } from './limits.js';
 import { parseListen } from './paths.js';
 import type { DataPlane } from './plane.js';
 import type { ServiceTable } from './service.js';
@@ -18,14 +19,18 @@ export function openListener(
   preview = false,
 ): Promise<Server> {
   const addr = parseListen(listen)!;
+  // Edge limits (head timeout, head size, no overall request timeout): see limits.ts.
+  const edge = edgeServerOptions(table.limits);
   const server = preview
-    ? createServer((req, res) => forwardPreview(table, plane, req, res))
-    : createServer((req, res) => onRequest(table, plane, req, res));
+    ? createServer(edge, (req, res) => forwardPreview(table, plane, req, res))
+    : createServer(edge, (req, res) => onRequest(table, plane, req, res));
+  // Header count is checked per request (431); node's own limit would drop the extra ones silently.
+  server.maxHeadersCount = 0;
   if (preview) server.on('upgrade', (req, socket, head) => tunnel(table, plane, req, socket, head, true));
   else server.on('upgrade', (req, socket, head) => onUpgrade(table, plane, req, socket, head));
-  server.on('clientError', (_err, socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && !socket.destroyed)
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
   const what = preview ? 'preview of service' : 'service';

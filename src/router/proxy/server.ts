@@ -249,6 +249,7 @@ export class ProxyServer implements DataPlane, Changes {
       table.listen = listen;
       table.preview = preview;
       table.drainTimeoutMs = drainTimeoutMs;
+      table.setLimits(route.limits);
       this.routes.set(service, { table, ...next });
       retire(drainTimeoutMs);
       if (changed) this.log.info({ service, listen, preview }, 'route ready');

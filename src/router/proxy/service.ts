@@ -4,6 +4,7 @@ import {
   BackendState,
   type RevisionSplit,
   type RouteConfig,
+  type RouteLimits,
   type RouteMode,
   type RouteStatus,
 } from '../router.js';
@@ -11,6 +12,7 @@ import { defaultMaintenanceBody } from '../validate.js';
 import { BackendEntry } from './backend.js';
 import { LATENCY_BOUNDS_MS, RevisionCounters } from './histogram.js';
 import { HoldQueue } from './hold.js';
+import { routeLimits } from './limits.js';
 import { ANY, PREVIEW, SplitPlan } from './split.js';
 
 const NONE: BackendEntry[] = [];
@@ -38,12 +40,22 @@ export class ServiceTable {
   maintenanceBody = '';
   /** Requests (and upgrades) waiting while the mode is `hold`. */
   readonly held = new HoldQueue();
+  /** Timeouts and sizes (defaults filled in); `given` is what the route said, for the snapshot. */
+  limits: RouteLimits;
+  given: Partial<RouteLimits> | undefined;
 
   constructor(route: RouteConfig) {
     this.service = route.service;
     this.listen = route.listen;
     this.drainTimeoutMs = route.drainTimeoutMs;
     this.preview = route.preview;
+    this.given = route.limits;
+    this.limits = routeLimits(route.limits);
+  }
+
+  setLimits(given: Partial<RouteLimits> | undefined): void {
+    this.given = given;
+    this.limits = routeLimits(given);
   }
 
   setSplit(split: RevisionSplit | null): void {
@@ -107,7 +119,7 @@ export class ServiceTable {
         existing.update(b);
         existing.state = state;
       } else {
-        const e = new BackendEntry(b);
+        const e = new BackendEntry(b, () => this.limits);
         e.state = state;
         this.byId.set(b.id, e);
         list.push(e);

@@ -72,6 +72,7 @@ export function snapshotOf(tables: ServiceTable[]): Snapshot {
       listen: t.listen,
       drainTimeoutMs: t.drainTimeoutMs,
       ...(t.preview === undefined ? {} : { preview: t.preview }),
+      ...(t.given === undefined ? {} : { limits: t.given }),
       split: t.split?.split ?? null,
       previewRevision: t.previewRevision,
       mode: t.mode,

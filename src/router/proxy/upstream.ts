@@ -1,0 +1,88 @@
+import type { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Client } from 'undici';
+import type { RouteLimits } from '../router.js';
+
+/**
+ * Idle upstream connections are closed after this long, or earlier when the backend announces a shorter
+ * `Keep-Alive: timeout=N` (undici then keeps them N - 2 s), so a connection the backend is about to
+ * close is not reused.
+ */
+export const UPSTREAM_IDLE_MS = 4000;
+
+const CLIENTS = Symbol('baton.upstreams');
+type Downstream = Socket & { [CLIENTS]?: Map<Upstreams, Client> };
+
+/**
+ * A backend's upstream connections. HTTP/1.1 is spoken by undici (llhttp): it never reuses a connection
+ * after `Connection: close`, an HTTP/1.0 answer, a HEAD, a mismatched length or bytes nobody asked for.
+ *
+ * Each client connection gets its own upstream connection (HAProxy's "private" reuse): a backend that
+ * writes a late or extra response can only confuse the client whose connection it was, never give one
+ * client's page to another. Keep-alive clients reuse theirs; the cost is a new upstream connection per
+ * new client connection.
+ */
+export class Upstreams {
+  private readonly open = new Set<Client>();
+  private closed = false;
+
+  constructor(
+    private readonly origin: string,
+    private readonly limits: () => RouteLimits,
+  ) {}
+
+  /** The upstream connection bound to this client connection (made on first use). */
+  for(downstream: Socket): Client {
+    const d = downstream as Downstream;
+    let map = d[CLIENTS];
+    let c = map?.get(this);
+    if (c !== undefined && !c.destroyed) return c;
+    c = this.client();
+    if (map === undefined) {
+      map = new Map();
+      d[CLIENTS] = map;
+      d.once('close', onDownstreamClose);
+    }
+    map.set(this, c);
+    return c;
+  }
+
+  /** A connection used once (WebSocket upgrades: it becomes the tunnel). */
+  client(): Client {
+    const l = this.limits();
+    const c = new Client(this.origin, {
+      connectTimeout: l.connectTimeoutMs,
+      headersTimeout: l.responseTimeoutMs,
+      bodyTimeout: l.responseTimeoutMs,
+      keepAliveTimeout: UPSTREAM_IDLE_MS,
+      keepAliveMaxTimeout: UPSTREAM_IDLE_MS,
+      pipelining: 1,
+      strictContentLength: true,
+    });
+    // Request errors reach the exchange's handler; nothing is thrown at the worker.
+    (c as unknown as EventEmitter).on('error', () => {});
+    if (this.closed) void c.destroy().catch(() => {});
+    else this.open.add(c);
+    return c;
+  }
+
+  /** Forgets a client whose downstream went away. */
+  drop(c: Client): void {
+    this.open.delete(c);
+    void c.destroy().catch(() => {});
+  }
+
+  /** Closes every connection, busy or idle; later requests get fresh clients that fail at once. */
+  destroy(): void {
+    this.closed = true;
+    for (const c of this.open) void c.destroy().catch(() => {});
+    this.open.clear();
+  }
+}
+
+function onDownstreamClose(this: Downstream): void {
+  const map = this[CLIENTS];
+  if (map === undefined) return;
+  this[CLIENTS] = undefined;
+  for (const [u, c] of map) u.drop(c);
+}

@@ -64,7 +64,7 @@ const stop = (signal: string): void => {
 };
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
+// As in a worker (worker.ts): logged with its stack, and the proxy keeps serving what it carries.
 process.on('uncaughtException', (e) => {
-  log.fatal({ err: e }, 'uncaught exception');
-  process.exit(1);
+  log.error({ err: e }, 'uncaught exception (still serving)');
 });

@@ -77,8 +77,9 @@ process.on('message', (msg: ToWorker) => {
 // The primary orchestrates shutdown (a Ctrl-C reaches the whole process group); if the primary dies, the
 // IPC channel closes and cluster ends this worker.
 process.on('SIGINT', () => {});
+// Every request path answers its own errors (502/503/504); an exception that escapes anyway is logged with
+// its stack and the worker keeps serving: exiting would cut every in-flight request of every service here.
 process.on('uncaughtException', (e) => {
-  log.fatal({ err: e }, 'uncaught exception in proxy worker');
-  process.exit(1);
+  log.error({ err: e }, 'uncaught exception in proxy worker (still serving)');
 });
 send({ t: 'hello' });

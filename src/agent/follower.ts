@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Registration, Registry } from '../cluster/registry.js';
 import type { ServiceWatch } from '../cluster/registry-watch.js';
 import { ensureProxy } from '../router/proxy/launch.js';
+import { routeLimitsOf } from '../router/route-config.js';
 import type { DrainResult, Router } from '../router/router.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import type { DrainReply, DrainRequest } from './control.js';
@@ -89,6 +90,7 @@ export class RegistryFollower {
       listen: this.listenOf(spec),
       drainTimeoutMs: spec.traffic.drainTimeout,
       router: spec.traffic.router,
+      limits: routeLimitsOf(spec.traffic),
     });
     const cur = this.followed.get(service);
     if (cur) {

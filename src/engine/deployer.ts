@@ -5,6 +5,7 @@ import { hideValues, type SecretMarks, secretsOf } from '../core/secrets.js';
 import { type Deployment, DeploymentState, type Revision, RevisionStatus } from '../core/types.js';
 import { plan as computePlan } from '../plan/plan.js';
 import type { Plan, PlanStrategy, Step } from '../plan/types.js';
+import { routeConfigOf } from '../router/route-config.js';
 import { isAlive } from '../runtime/process/proc.js';
 import { HOOK_NAMES } from '../spec/hooks.js';
 import type { ServiceSpec } from '../spec/schema.js';
@@ -366,13 +367,7 @@ export class Deployer {
     const { repo, router } = this.deps;
     const { service, target, current } = run.job;
     const spec = target.spec;
-    await router.ensureRoute({
-      service,
-      listen: spec.traffic.listen,
-      drainTimeoutMs: spec.traffic.drainTimeout,
-      preview: spec.traffic.preview,
-      router: spec.traffic.router,
-    });
+    await router.ensureRoute(routeConfigOf(service, spec.traffic));
     let steps = resume?.plan;
     if (!steps) {
       // A rollback is urgent: the whole earlier set at once, one switch.

@@ -2,6 +2,7 @@ import type { CallLog, PlannedCall } from '../cloud/planned.js';
 import type { Instance } from '../core/types.js';
 import { describeStep } from '../plan/plan.js';
 import type { Step } from '../plan/types.js';
+import { routeConfigOf } from '../router/route-config.js';
 import type { Router } from '../router/router.js';
 import type { LogOptions, Runtime, StartRequest } from '../runtime/runtime.js';
 import type { ServiceSpec } from '../spec/schema.js';
@@ -70,13 +71,7 @@ export async function dryRunPlan(
   const out: PlannedStep[] = [];
   const taken = (from: number) => log.calls.slice(from);
   let from = log.calls.length;
-  await drivers.router.ensureRoute({
-    service: job.service,
-    listen: spec.traffic.listen,
-    drainTimeoutMs: spec.traffic.drainTimeout,
-    preview: spec.traffic.preview,
-    router: spec.traffic.router,
-  });
+  await drivers.router.ensureRoute(routeConfigOf(job.service, spec.traffic));
   out.push({ step: 0, op: 'ensure-route', description: 'make sure the route exists', calls: taken(from) });
   for (const [i, step] of job.steps.entries()) {
     const base = { step: i + 1, op: step.op, description: describeStep(step) };

@@ -15,6 +15,24 @@ export const duration = (what: string) =>
     return ms;
   });
 
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** A size in bytes: a number, or a string such as 512kb, 10mb, 1gb (powers of 1024). */
+export const byteSize = (what: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const m = typeof v === 'number' ? undefined : /^(\d+)\s*(b|kb|mb|gb)$/i.exec(v.trim());
+    const bytes =
+      typeof v === 'number' ? v : m ? Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]! : Number.NaN;
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a size such as 512kb, 10mb or 1gb for ${what}, found ${JSON.stringify(v)}`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
 /** An absolute count or a percentage of replicas (`25%`). */
 export const countOrPercent = z.union([
   z.number().int().nonnegative(),

@@ -11,7 +11,7 @@ import { clusterSchema } from './cluster.js';
 import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';
 import { hooksSchema } from './hooks.js';
-import { duration, envMap, hostPort } from './primitives.js';
+import { byteSize, duration, envMap, hostPort } from './primitives.js';
 import { routerSchema } from './router.js';
 import { strategySchema } from './strategy.js';
 
@@ -69,6 +69,20 @@ const trafficSchema = z
     preview: hostPort.optional(),
     /** The load balancer: `proxy` (embedded, default) or `{kind: haproxy, sockets: [...]}`. */
     router: routerSchema.default({ kind: 'proxy' }),
+    /**
+     * The embedded proxy's timeouts (defaults in docs/proxy.md): `requestHead` (a client's request head,
+     * then 408), `connect` (to an instance, then the next or 503), `response` (waiting for the response
+     * head and between reads of a body, then 504). Only inactivity is timed.
+     */
+    timeouts: z
+      .strictObject({
+        requestHead: duration('traffic.timeouts.requestHead').optional(),
+        connect: duration('traffic.timeouts.connect').optional(),
+        response: duration('traffic.timeouts.response').optional(),
+      })
+      .optional(),
+    /** Largest request body the embedded proxy passes on (then 413); no limit when absent. */
+    maxBodySize: byteSize('traffic.maxBodySize').optional(),
   })
   .superRefine((t, ctx) => {
     // An ALB serves the preview on a second listener of its own (previewListenerArn).

@@ -1,0 +1,36 @@
+import type { RouterSpec } from '../spec/router.js';
+import type { RouteConfig, RouteLimits } from './router.js';
+
+/** The `traffic` fields of a spec that make a route (limits optional: the router's defaults apply). */
+export interface TrafficSpec {
+  listen: string;
+  drainTimeout: number;
+  preview?: string | undefined;
+  router: RouterSpec;
+  timeouts?: { requestHead?: number; connect?: number; response?: number } | undefined;
+  maxBodySize?: number | undefined;
+}
+
+/** The route of a service from its spec's `traffic`. */
+export function routeConfigOf(service: string, t: TrafficSpec): RouteConfig {
+  return {
+    service,
+    listen: t.listen,
+    drainTimeoutMs: t.drainTimeout,
+    preview: t.preview,
+    router: t.router,
+    limits: routeLimitsOf(t),
+  };
+}
+
+/** A route's limits from a spec's `traffic` (undefined when it sets none). */
+export function routeLimitsOf(
+  t: Pick<TrafficSpec, 'timeouts' | 'maxBodySize'>,
+): Partial<RouteLimits> | undefined {
+  const out: Partial<RouteLimits> = {};
+  if (t.timeouts?.requestHead !== undefined) out.headTimeoutMs = t.timeouts.requestHead;
+  if (t.timeouts?.connect !== undefined) out.connectTimeoutMs = t.timeouts.connect;
+  if (t.timeouts?.response !== undefined) out.responseTimeoutMs = t.timeouts.response;
+  if (t.maxBodySize !== undefined) out.maxBodyBytes = t.maxBodySize;
+  return Object.keys(out).length === 0 ? undefined : out;
+}

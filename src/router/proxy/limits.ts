@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerOptions } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions } from 'node:http';
 import type { RouteLimits } from '../router.js';
 
 /**
@@ -32,6 +32,11 @@ export function edgeServerOptions(limits: RouteLimits): ServerOptions {
     connectionsCheckingInterval: Math.min(1000, limits.headTimeoutMs),
     maxHeaderSize: MAX_HEAD_BYTES,
   };
+}
+
+/** A route's new limits on its open listeners (a new head timeout applies to the next requests). */
+export function applyEdgeLimits(servers: Array<Server | undefined>, limits: RouteLimits): void {
+  for (const s of servers) if (s !== undefined) s.headersTimeout = limits.headTimeoutMs;
 }
 
 /** The answer the listener gives to a client error node reports (`clientError`). */

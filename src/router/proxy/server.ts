@@ -12,10 +12,12 @@ import { proxyHealth } from './client.js';
 import { Fleet } from './fleet.js';
 import { releaseHeld } from './front.js';
 import { runningProxyPid } from './launch.js';
-import { closeListener, type Listeners, openListener, relisten } from './listener.js';
+import { applyEdgeLimits } from './limits.js';
+import { closeListener, type Listeners, relisten } from './listener.js';
 import type { Change, Changes } from './ops.js';
 import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
 import type { DataPlane } from './plane.js';
+import { openRestored } from './restored-listener.js';
 import { ServiceTable } from './service.js';
 import { loadSnapshot, type Snapshot, snapshotOf, tableFrom, writeAtomic } from './snapshot.js';
 
@@ -42,9 +44,6 @@ export interface ProxyServerOptions {
  * listeners; workers carry the traffic. `worker`: listeners and tables, changes come from the primary.
  */
 type Role = 'single' | 'primary' | 'worker';
-
-/** How long a restored route keeps trying an address that is still taken (see `restore`). */
-const RESTORE_LISTEN_RETRY_MS = 3000;
 
 interface Route extends Listeners {
   table: ServiceTable;
@@ -154,27 +153,10 @@ export class ProxyServer implements DataPlane, Changes {
   private async restore(snapshot: Snapshot): Promise<void> {
     for (const r of snapshot.routes) {
       const table = tableFrom(r);
-      const open = async (listen: string, preview: boolean): Promise<Server | undefined> => {
-        if (this.role === 'primary') return undefined;
-        // The workers of a proxy killed a moment ago may still hold the address while they exit.
-        const deadline = Date.now() + RESTORE_LISTEN_RETRY_MS;
-        for (;;) {
-          try {
-            return await openListener(table, this, listen, preview);
-          } catch (e) {
-            const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-            if (code === 'EADDRINUSE' && Date.now() < deadline) {
-              await new Promise((r) => setTimeout(r, 100));
-              continue;
-            }
-            this.log.error(
-              { service: r.service, listen, err: (e as Error).message },
-              'cannot listen for restored route',
-            );
-            return undefined;
-          }
-        }
-      };
+      const open = (listen: string, preview: boolean): Promise<Server | undefined> =>
+        this.role === 'primary'
+          ? Promise.resolve(undefined)
+          : openRestored(table, this, listen, preview, this.log);
       const server = await open(r.listen, false);
       const preview = r.preview === undefined ? undefined : await open(r.preview, true);
       this.routes.set(r.service, { table, server, preview });
@@ -250,6 +232,7 @@ export class ProxyServer implements DataPlane, Changes {
       table.preview = preview;
       table.drainTimeoutMs = drainTimeoutMs;
       table.setLimits(route.limits);
+      applyEdgeLimits([next.server, next.preview], table.limits);
       this.routes.set(service, { table, ...next });
       retire(drainTimeoutMs);
       if (changed) this.log.info({ service, listen, preview }, 'route ready');

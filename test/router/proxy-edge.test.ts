@@ -60,7 +60,12 @@ describe('proxy edge timeouts', () => {
       }
       expect(servedWhileOpen).toBeGreaterThan(0);
       const firstClose = Math.min(
-        ...(await Promise.all(lorises.map(async (l) => (await l.closed(), Date.now())))),
+        ...(await Promise.all(
+          lorises.map(async (l) => {
+            await l.closed();
+            return Date.now();
+          }),
+        )),
       );
       const answers = lorises.map((l) => l.received());
       expect(answers.map(statusOf)).toEqual(answers.map(() => 408));

@@ -167,7 +167,7 @@ describe.runIf(existsSync(ENTRY) || process.env.CI === 'true')('proxy fuzz: arbi
       fc.asyncProperty(fc.array(response, { minLength: CONCURRENT, maxLength: CONCURRENT }), async (list) => {
         run++;
         const tokens = list.map((_, k) => token(run, k));
-        list.forEach((s, k) => scripts.set(tokens[k]!, s));
+        for (const [k, s] of list.entries()) scripts.set(tokens[k]!, s);
         const outcomes = await Promise.all(tokens.map(ask));
         for (const t of tokens) scripts.delete(t);
         for (const o of outcomes) {

@@ -88,6 +88,9 @@ export async function startHaproxy(
     'defaults',
     ...(serverStateFile ? ['  load-server-state-from-file global'] : []),
     '  mode http',
+    // A reload's old worker answers the next request on an idle keep-alive connection (with
+    // "Connection: close") instead of closing it under a client that is sending one.
+    '  option idle-close-on-response',
     '  timeout connect 1s',
     '  timeout client 30s',
     '  timeout server 30s',

@@ -267,27 +267,34 @@ export class HaproxyRouter extends ExternalRouter<ServerRecord, RouteRecord> {
    * changed it only reads. Never throws: problems are reported per instance.
    */
   reconcile(): Promise<ReconcileReport[]> {
-    return this.serial('', () =>
-      Promise.all(
-        this.fleet.sockets.map(async (socket): Promise<ReconcileReport> => {
-          const report: ReconcileReport = { socket, pid: undefined, reloaded: false, restored: {} };
-          try {
-            const pid = (await this.fleet.info(socket)).Pid;
-            report.pid = pid;
-            const last = this.pids.get(socket);
-            report.reloaded = last !== undefined && pid !== last;
-            for (const r of this.book.all()) {
-              if ((await drifted(this.fleet, socket, r)).length === 0) continue;
-              const restored = await this.restore(socket, r);
-              if (restored.length > 0) report.restored[r.service] = restored;
-            }
-            if (pid !== undefined) this.pids.set(socket, pid);
-          } catch (e) {
-            report.error = (e as Error).message;
+    return this.serial('', async () => {
+      const reports = await this.reconcileAll();
+      // A reload that did not find the server-state file (or a repair) wants it written for the next one.
+      if (reports.some((r) => r.reloaded || Object.keys(r.restored).length > 0)) await this.persist();
+      return reports;
+    });
+  }
+
+  private reconcileAll(): Promise<ReconcileReport[]> {
+    return Promise.all(
+      this.fleet.sockets.map(async (socket): Promise<ReconcileReport> => {
+        const report: ReconcileReport = { socket, pid: undefined, reloaded: false, restored: {} };
+        try {
+          const pid = (await this.fleet.info(socket)).Pid;
+          report.pid = pid;
+          const last = this.pids.get(socket);
+          report.reloaded = last !== undefined && pid !== last;
+          for (const r of this.book.all()) {
+            if ((await drifted(this.fleet, socket, r)).length === 0) continue;
+            const restored = await this.restore(socket, r);
+            if (restored.length > 0) report.restored[r.service] = restored;
           }
-          return report;
-        }),
-      ),
+          if (pid !== undefined) this.pids.set(socket, pid);
+        } catch (e) {
+          report.error = (e as Error).message;
+        }
+        return report;
+      }),
     );
   }
 }

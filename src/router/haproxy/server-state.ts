@@ -6,6 +6,8 @@ import type { RouteRecord } from './record.js';
 
 /** Admin flags of a `disabled` template slot: MAINT by config (kept), plus forced DRAIN or MAINT. */
 const CMAINT = 0x04;
+/** More than any rise + fall: read back as the server's full health. */
+const FULL_HEALTH = 999;
 const ADMIN = { ready: CMAINT, drain: CMAINT | 0x08, maint: CMAINT | 0x01 } as const;
 
 /**
@@ -14,8 +16,9 @@ const ADMIN = { ready: CMAINT, drain: CMAINT | 0x08, maint: CMAINT | 0x01 } as c
  * A new HAProxy process (reload or restart) applies it before it accepts a connection, matched by backend
  * and server name; slots not listed keep their config line (`disabled`, the placeholder address).
  *
- * Operational state is written as running: a server Baton routes to has passed Baton's probe, and
- * HAProxy's own checks take over from the first one. The config weight (`srv_iweight`) is 1: HAProxy
+ * Operational state is written as running and fully healthy (HAProxy caps the health counter at its
+ * rise + fall - 1): a server Baton routes to has passed Baton's probe, and HAProxy's own checks take
+ * over from the first one. The config weight (`srv_iweight`) is 1: HAProxy
  * applies the saved weight only when the config's is the one saved, so template lines carry no weight.
  */
 export async function renderServerState(routes: RouteRecord[]): Promise<string> {
@@ -28,7 +31,7 @@ export async function renderServerState(routes: RouteRecord[]): Promise<string> 
       if (!t.server.slot) continue;
       const { ip, port } = await serverAddress(t.server.address);
       lines.push(
-        `0 ${r.backend} 0 ${t.name} ${ip} 2 ${ADMIN[t.admin]} ${t.weight} 1 0 6 3 0 6 0 0 0 - ${port} - 0 0 - - 0`,
+        `0 ${r.backend} 0 ${t.name} ${ip} 2 ${ADMIN[t.admin]} ${t.weight} 1 0 6 3 ${FULL_HEALTH} 6 0 0 0 - ${port} - 0 0 - - 0`,
       );
     }
   return `${lines.join('\n')}\n`;

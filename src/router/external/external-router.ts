@@ -62,7 +62,12 @@ export abstract class ExternalRouter<B extends BackendRecord, R extends RouteRec
 
   /** Runs a change of one route after the earlier ones of that route; other routes run side by side. */
   protected serial<T>(service: string, fn: () => Promise<T>): Promise<T> {
-    return this.queue.run(this.queueKey(service), () => fn().finally(() => this.saved()));
+    return this.queue.run(this.queueKey(service), () =>
+      fn().finally(() => {
+        this.book.settle(service);
+        this.saved();
+      }),
+    );
   }
 
   protected route(service: string): R {

@@ -25,14 +25,14 @@ export interface RouteBookOptions<R> {
  */
 export class RouteBook<R extends RouteRecordBase<BackendRecord>> {
   private readonly routes = new Map<string, R>();
+  /** Changes under way, each as its intent: written in place of the route until the change settles. */
+  private readonly intents = new Map<string, R>();
 
   constructor(private readonly opts: RouteBookOptions<R>) {
-    const saved =
-      opts.routes ?? (opts.file ? readStateFile<StateFile<R>>(opts.file, opts.driver)?.routes : []);
-    for (const r of saved ?? []) {
-      const route = opts.revive ? opts.revive(structuredClone(r)) : structuredClone(r);
-      this.routes.set(route.service, route);
-    }
+    if (opts.routes) for (const r of opts.routes) this.routes.set(r.service, structuredClone(r));
+    else if (opts.file)
+      for (const r of readStateFile<StateFile<R>>(opts.file, opts.driver)?.routes ?? [])
+        this.routes.set(r.service, opts.revive ? opts.revive(r) : r);
   }
 
   get(service: string): R | undefined {
@@ -51,10 +51,19 @@ export class RouteBook<R extends RouteRecordBase<BackendRecord>> {
     this.routes.delete(service);
   }
 
-  /** Writes the record, with `replacing` (a change's intent) in place of its route. */
-  save(replacing?: R): void {
+  /**
+   * Writes the record. `intent`: what a change under way may leave behind (written in place of its route
+   * until `settle`), so a control plane that dies in the middle leaves its successor everything it touched.
+   */
+  save(intent?: R): void {
+    if (intent) this.intents.set(intent.service, intent);
     if (!this.opts.file || this.opts.readOnly) return;
-    const routes = this.all().map((r) => (replacing?.service === r.service ? replacing : r));
+    const routes = this.all().map((r) => this.intents.get(r.service) ?? r);
     writeStateFile(this.opts.file, { version: 1, routes } satisfies StateFile<R>);
+  }
+
+  /** The change of a route ended (done or failed): its record is the truth again. */
+  settle(service: string): void {
+    this.intents.delete(service);
   }
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reloadCheck } from '../../src/router/haproxy/reload-checks.js';
 import { HaproxyRouter } from '../../src/router/haproxy/router.js';
 import { adminOf, parseServersState, SLOT_PREFIX } from '../../src/router/haproxy/slots.js';
 import { runBatch } from '../../src/router/haproxy/socket.js';
@@ -168,5 +169,29 @@ describe.skipIf(!requireHaproxy())('haproxy reloads and restarts under load', ()
     expect(placed(await servers())).toEqual(placed(before));
     // ... and the file is written again, for the next reload.
     expect(existsSync(h.serverStateFile!)).toBe(true);
+  }, 30_000);
+
+  it('baton doctor: slots and the server-state file HAProxy loads are ok; each missing piece names the line to add', async () => {
+    expect(await reloadCheck(h.socket, S, S, h.serverStateFile)).toMatchObject({ status: 'ok' });
+    expect(await reloadCheck(h.socket, S, S, undefined)).toMatchObject({
+      status: 'fail',
+      fix: expect.stringMatching(/traffic\.router\.serverStateFile/),
+    });
+    expect(await reloadCheck(h.socket, S, S, '/elsewhere/servers.state')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/server-state-file is .*servers\.state, Baton writes \/elsewhere/),
+      fix: 'in global: "server-state-file /elsewhere/servers.state"',
+    });
+    const plain = await startHaproxy();
+    try {
+      expect(await reloadCheck(plain.socket, S, S, undefined)).toMatchObject({
+        status: 'warn',
+        fix: expect.stringMatching(
+          /server-template baton-slot 1-32 127\.0\.0\.1:1 disabled.*load-server-state-from-file global/,
+        ),
+      });
+    } finally {
+      await plain.stop();
+    }
   }, 30_000);
 });

@@ -40,7 +40,15 @@ export async function haproxyChecks(
       const what = `backend ${backend} of ${s.name} on ${socket}`;
       if (/^No such server/.test(answer)) {
         checks.push({ name: what, status: 'ok', detail: 'declared; the socket has level admin' });
-        checks.push(await reloadCheck(socket, s.name, backend, s.router.serverStateFile));
+        checks.push(
+          await reloadCheck(socket, s.name, backend, s.router.serverStateFile).catch(
+            (e: Error): Check => ({
+              name: `reloads of backend ${backend}`,
+              status: 'fail',
+              detail: e.message,
+            }),
+          ),
+        );
       } else if (/Permission denied/i.test(answer))
         checks.push({
           name: what,

@@ -130,7 +130,8 @@ export class MultiRouter implements Router {
 
   /**
    * Runs each driver's `reconcile` when its interval (`traffic.router.reconcileInterval`) is due and logs
-   * what it found: a reload and the servers put back (warn), or why an instance could not be reached.
+   * what it found: servers it had to put back (warn), a reload that needed nothing (info), or why an
+   * instance could not be reached.
    */
   async reconcile(now = Date.now()): Promise<void> {
     await Promise.all(
@@ -147,10 +148,15 @@ export class MultiRouter implements Router {
         }>;
         for (const r of reports ?? []) {
           const restored = Object.keys(r.restored ?? {}).length > 0;
-          if (r.reloaded || restored)
+          if (restored)
             this.opts.logger?.warn(
               { router: m.spec.kind, socket: r.socket, reloaded: r.reloaded, restored: r.restored },
-              'load balancer lost Baton servers (reload?): re-applied them',
+              'load balancer lost Baton servers or changed them (a reload without the server-state file?): re-applied them',
+            );
+          else if (r.reloaded)
+            this.opts.logger?.info(
+              { router: m.spec.kind, socket: r.socket },
+              'load balancer reloaded with every Baton server as recorded: nothing to repair',
             );
           if (r.error && now - m.lastWarnAt >= WARN_EVERY_MS) {
             m.lastWarnAt = now;

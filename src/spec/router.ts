@@ -38,6 +38,15 @@ const haproxyRouter = z.strictObject({
   /** Longest wait for HAProxy to let go of a removed server's connections. */
   removeTimeout: duration('traffic.router.removeTimeout').default(HAPROXY_DEFAULTS.removeTimeout),
   reconcileInterval: duration('traffic.router.reconcileInterval').default(HAPROXY_DEFAULTS.reconcileInterval),
+  /**
+   * HAProxy's `server-state-file` (global section; `load-server-state-from-file global` in defaults):
+   * Baton writes it on every change, so a reload or restart starts with the servers of the backend's
+   * `server-template baton-slot` slots, their weights and states.
+   */
+  serverStateFile: z
+    .string()
+    .startsWith('/', "expected the absolute path of HAProxy's server-state-file")
+    .optional(),
 });
 
 /** Which load balancer carries a service's traffic. `proxy` (the embedded proxy) is the default. */

@@ -22,6 +22,8 @@ export interface LoadOptions {
   path?: string;
   /** `mixed` (default): half keep-alive, half new connections; `keep-alive`: all on pooled connections. */
   connections?: 'mixed' | 'keep-alive';
+  /** Keep-alive connections at most (default 16): long requests at a high rate need more. */
+  pool?: number;
   /** Called with each completed response (time sent, time done, body). */
   onResponse?: (r: { sentAt: number; doneAt: number; status: number; body: string }) => void;
 }
@@ -53,7 +55,7 @@ export function startLoad(
   opts: LoadOptions,
 ): { stop: () => Promise<LoadReport>; report: LoadReport } {
   const url = new URL(opts.path ?? '/', base);
-  const agent = new Agent({ connections: 16, keepAliveTimeout: 10_000 });
+  const agent = new Agent({ connections: opts.pool ?? 16, keepAliveTimeout: 10_000 });
   const report: LoadReport = { sent: 0, ok: 0, failed: 0, errors: [], bodies: new Map(), latenciesMs: [] };
   const pending = new Set<Promise<void>>();
   const tickMs = 10;

@@ -41,10 +41,14 @@ export interface HaproxyInstance {
   url: string;
   /** The master process (`-W`). */
   pid: number;
+  /** HAProxy's `server-state-file` (with `slots`), for Baton's `serverStateFile`. */
+  serverStateFile?: string | undefined;
   /** The current worker's Pid from `show info`. */
   workerPid(): Promise<string>;
   /** SIGUSR2 to the master; resolves when a new worker answers on the socket. */
   reload(): Promise<void>;
+  /** Stops HAProxy (SIGTERM, as `systemctl stop`) and starts it again from the same config. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -64,18 +68,29 @@ export async function startHaproxy(
     level?: 'admin' | 'operator' | 'user';
     /** Where the stats socket goes (default `<dir>/admin.sock`), e.g. a path per cluster node. */
     socket?: string;
+    /**
+     * `server-template baton-slot 1-<slots>` in every backend, and `server-state-file <dir>/servers.state`
+     * loaded by every backend: what Baton needs for reloads that lose nothing.
+     */
+    slots?: number;
   } = {},
 ): Promise<HaproxyInstance> {
   const dir = await mkdtemp(join(tmpdir(), 'bh-'));
   const socket = opts.socket ?? join(dir, 'admin.sock');
   const port = await freePort();
   const backends = opts.backends ?? [{ name: 'web' }];
+  const serverStateFile = opts.slots ? join(dir, 'servers.state') : undefined;
   const cfg = [
     'global',
     `  stats socket ${socket} level ${opts.level ?? 'admin'}${(opts.level ?? 'admin') === 'admin' ? ' expose-fd listeners' : ''}`,
     '  hard-stop-after 10s',
+    ...(serverStateFile ? [`  server-state-file ${serverStateFile}`] : []),
     'defaults',
+    ...(serverStateFile ? ['  load-server-state-from-file global'] : []),
     '  mode http',
+    // A reload's old worker answers the next request on an idle keep-alive connection (with
+    // "Connection: close") instead of closing it under a client that is sending one.
+    '  option idle-close-on-response',
     '  timeout connect 1s',
     '  timeout client 30s',
     '  timeout server 30s',
@@ -86,35 +101,56 @@ export async function startHaproxy(
       `backend ${b.name}`,
       `  balance ${b.balance ?? 'roundrobin'}`,
       '  default-server check inter 200ms',
+      ...(opts.slots
+        ? [`  server-template baton-slot 1-${opts.slots} 127.0.0.1:1 disabled check inter 200ms`]
+        : []),
     ]),
     '',
   ].join('\n');
   const cfgPath = join(dir, 'haproxy.cfg');
   await writeFile(cfgPath, cfg);
-  const child = spawn(HAPROXY_BIN, ['-W', '-db', '-f', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  running.add(child);
+  let child!: ChildProcess;
+  let exited!: Promise<void>;
   let log = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    log = (log + d).slice(-20_000);
-  });
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
   const workerPid = async (): Promise<string> => {
     const [text] = await runBatch(socket, ['show info'], 2000);
     const pid = parseInfo(text ?? '').Pid;
     if (!pid) throw new Error(`no Pid in show info: ${text}`);
     return pid;
   };
-  try {
-    await waitFor(workerPid, { timeoutMs: 10_000, message: `haproxy answers on ${socket}` });
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw new Error(`haproxy did not start: ${(e as Error).message}\n${log}`);
-  }
+  const launch = async (): Promise<void> => {
+    child = spawn(HAPROXY_BIN, ['-W', '-db', '-f', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    running.add(child);
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      log = (log + d).slice(-20_000);
+    });
+    const c = child;
+    exited = new Promise<void>((res) => c.once('exit', () => res()));
+    try {
+      await waitFor(workerPid, { timeoutMs: 10_000, message: `haproxy answers on ${socket}` });
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw new Error(`haproxy did not start: ${(e as Error).message}\n${log}`);
+    }
+  };
+  const halt = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(t);
+    }
+    running.delete(child);
+  };
+  await launch();
   return {
     dir,
     socket,
     url: `http://127.0.0.1:${port}`,
-    pid: child.pid!,
+    get pid() {
+      return child.pid!;
+    },
+    serverStateFile,
     workerPid,
     reload: async () => {
       const before = await workerPid();
@@ -139,14 +175,12 @@ export async function startHaproxy(
         throw new Error(`${(e as Error).message}\nhaproxy's log:\n${log}`);
       }
     },
+    restart: async () => {
+      await halt();
+      await launch();
+    },
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(t);
-      }
-      running.delete(child);
+      await halt();
       await rm(dir, { recursive: true, force: true });
     },
   };

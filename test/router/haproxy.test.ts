@@ -8,9 +8,15 @@ describe.skipIf(!requireHaproxy())('haproxy', () => {
   runRouterContract(
     'haproxy',
     async () => {
-      const h = await startHaproxy();
+      // The recommended config: server-template slots restored by HAProxy's server-state file.
+      const h = await startHaproxy({ slots: 8 });
       const state = await tempDir();
-      const router = new HaproxyRouter({ sockets: [h.socket], stateDir: state.dir, removeTimeoutMs: 3000 });
+      const router = new HaproxyRouter({
+        sockets: [h.socket],
+        stateDir: state.dir,
+        removeTimeoutMs: 3000,
+        serverStateFile: h.serverStateFile,
+      });
       return {
         router,
         cleanup: async () => {

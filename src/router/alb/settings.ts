@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { InputError } from '../../core/errors.js';
 import { duration } from '../../spec/primitives.js';
+import { parseSettings } from '../external/settings.js';
 
 /** Defaults of an `alb` route. */
 export const ALB_DEFAULTS = {
@@ -52,9 +52,4 @@ export const albRouteSchema = z
 export type AlbRouteSettings = z.output<typeof albRouteSchema>;
 export type AlbRouteInput = z.input<typeof albRouteSchema>;
 
-export function parseAlbSettings(v: unknown): AlbRouteSettings {
-  const r = albRouteSchema.safeParse(v);
-  if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(router)'}: ${i.message}`);
-  throw new InputError(`router alb: ${issues.join('; ')}`, { issues });
-}
+export const parseAlbSettings = (v: unknown): AlbRouteSettings => parseSettings(albRouteSchema, 'alb', v);

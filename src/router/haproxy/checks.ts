@@ -1,12 +1,14 @@
 import type { Check } from '../../core/check.js';
 import { BatonError } from '../../core/errors.js';
 import type { HaproxyRouterSpec } from '../../spec/router.js';
+import { reloadCheck } from './reload-checks.js';
 import { runBatch } from './socket.js';
 import { parseInfo } from './stat.js';
 
 /**
  * What `router: haproxy` services need, per stats socket: HAProxy answering (`show info`), the socket at
- * `level admin`, and each service's backend declared. The admin level and the backend are both read
+ * `level admin`, each service's backend declared, and what makes reloads keep Baton's servers
+ * (`reloadCheck`). The admin level and the backend are both read
  * from one harmless command: `del server <backend>/<a name Baton never uses>` answers "No such server"
  * at admin level, "Permission denied" below it, and "No such backend" when the backend is missing.
  */
@@ -36,9 +38,18 @@ export async function haproxyChecks(
         (e: Error) => [e.message],
       );
       const what = `backend ${backend} of ${s.name} on ${socket}`;
-      if (/^No such server/.test(answer))
+      if (/^No such server/.test(answer)) {
         checks.push({ name: what, status: 'ok', detail: 'declared; the socket has level admin' });
-      else if (/Permission denied/i.test(answer))
+        checks.push(
+          await reloadCheck(socket, s.name, backend, s.router.serverStateFile).catch(
+            (e: Error): Check => ({
+              name: `reloads of backend ${backend}`,
+              status: 'fail',
+              detail: e.message,
+            }),
+          ),
+        );
+      } else if (/Permission denied/i.test(answer))
         checks.push({
           name: what,
           status: 'fail',

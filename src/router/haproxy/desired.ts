@@ -1,5 +1,5 @@
 import { BackendState } from '../router.js';
-import { serverName } from './names.js';
+import { nameOf } from './names.js';
 import type { RouteRecord, ServerRecord } from './record.js';
 
 /** HAProxy's administrative server states (`set server … state`). */
@@ -36,9 +36,9 @@ export function adminState(route: RouteRecord, s: ServerRecord): AdminState {
  * Servers of revisions the split does not list get 0.
  */
 export function targets(route: RouteRecord): ServerTarget[] {
-  const out = route.servers.map((s) => ({
+  const out = route.backends.map((s) => ({
     server: s,
-    name: serverName(s.id),
+    name: nameOf(s),
     admin: adminState(route, s),
     weight: Math.min(MAX_WEIGHT, Math.max(0, Math.round(s.weight))),
   }));

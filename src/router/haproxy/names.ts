@@ -18,6 +18,9 @@ export function serverName(id: string): string {
   return `${SERVER_PREFIX}${safe}-${createHash('sha1').update(id).digest('hex').slice(0, 8)}`;
 }
 
+/** The HAProxy server carrying a Baton backend: its `server-template` slot, else its dynamic server. */
+export const nameOf = (s: { id: string; slot?: string | undefined }): string => s.slot ?? serverName(s.id);
+
 /**
  * `host:port` as HAProxy wants it for a dynamic server: an IP literal. Dynamic servers use
  * `init-addr none` in HAProxy 2.6 (no DNS resolution), so a host name is resolved here, once.

@@ -1,6 +1,6 @@
 import { DriverError } from '../../core/errors.js';
 import { type Fleet, NO_SUCH_SERVER } from './fleet.js';
-import { serverName } from './names.js';
+import { nameOf } from './names.js';
 import type { RouteRecord, ServerRecord } from './record.js';
 
 const POLL_MS = 100;
@@ -8,7 +8,8 @@ const STILL_BUSY = /connections|queue|still/i;
 
 /**
  * MAINT, close open sessions (`shutdown sessions server`), then `del server` — retried while HAProxy
- * still counts connections (idle pooled ones included) until `timeoutMs`. Gone servers are fine.
+ * still counts connections (idle pooled ones included) until `timeoutMs`. Gone servers are fine. A
+ * `server-template` slot is not deleted: in MAINT it is free for the next server.
  */
 export async function removeServers(
   fleet: Fleet,
@@ -17,16 +18,17 @@ export async function removeServers(
   timeoutMs: number,
 ): Promise<void> {
   if (servers.length === 0) return;
-  const names = servers.map((s) => `${r.backend}/${serverName(s.id)}`);
+  const names = servers.map((s) => `${r.backend}/${nameOf(s)}`);
   const stop = names.flatMap((n) => [
     { text: `set server ${n} state maint`, tolerate: NO_SUCH_SERVER },
     { text: `shutdown sessions server ${n}`, tolerate: NO_SUCH_SERVER },
   ]);
   await fleet.runAll(stop);
+  const dynamic = servers.filter((s) => !s.slot).map((s) => `${r.backend}/${nameOf(s)}`);
   await Promise.all(
     fleet.sockets.map(async (socket) => {
       const deadline = Date.now() + timeoutMs;
-      let left = names;
+      let left = dynamic;
       while (left.length > 0) {
         const answers = await fleet.run(
           socket,

@@ -1,23 +1,19 @@
 import { join } from 'node:path';
-import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
-import {
-  type Backend,
-  BackendState,
-  type DrainResult,
-  type RevisionSplit,
-  type RouteConfig,
-  type RouteMode,
-  type Router,
-  type RouteStatus,
-} from '../router.js';
-import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
-import { applyCommands, targets } from './desired.js';
+import { DriverError, InputError } from '../../core/errors.js';
+import { ExternalRouter } from '../external/external-router.js';
+import { recordStatus } from '../external/record-status.js';
+import type { Backend, DrainResult, RouteConfig, RouteStatus } from '../router.js';
+import { applyCommands, MAX_WEIGHT, targets } from './desired.js';
 import { ALREADY_EXISTS, type Cmd, Fleet, NO_SUCH_SERVER } from './fleet.js';
-import { serverAddress, serverName } from './names.js';
-import { RouteBook, type RouteRecord, type ServerRecord } from './record.js';
+import { nameOf, serverAddress } from './names.js';
+import { drifted, type ReconcileReport } from './reconcile.js';
+import { haproxyBook, type RouteRecord, type ServerRecord } from './record.js';
 import { removeServers } from './remove.js';
-import { parseBackendList } from './stat.js';
-import { routeStatus } from './status.js';
+import { writeServerStates } from './server-state.js';
+import { parseServersState, pickSlot, slotNames } from './slots.js';
+import { parseBackendList, type ServerStat } from './stat.js';
+
+export type { ReconcileReport } from './reconcile.js';
 
 export interface HaproxyRouterOptions {
   /** Stats sockets (`level admin`) of every HAProxy carrying the traffic: unix paths or `host:port`. */
@@ -33,39 +29,33 @@ export interface HaproxyRouterOptions {
   serverOptions?: string | undefined;
   /** Longest wait for `del server` while HAProxy still has connections to it (default 10 s). */
   removeTimeoutMs?: number | undefined;
+  /** HAProxy's `server-state-file` Baton keeps current for backends with slots (a route's own wins). */
+  serverStateFile?: string | undefined;
 }
 
-/** What `reconcile()` found and did on one HAProxy instance. */
-export interface ReconcileReport {
-  socket: string;
-  pid: string | undefined;
-  /** The worker's Pid changed since the last look: a reload (or a restart) happened. */
-  reloaded: boolean;
-  /** Baton servers that were missing and were added back, per service. */
-  restored: Record<string, string[]>;
-  /** Why this instance could not be reconciled (it is retried next time). */
-  error?: string;
-}
-
-const ADDRESS = /^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/;
 const POLL_MS = 100;
 const ADDR_ANSWER = /no need to change|changed from/;
 
 /**
- * Router driver for HAProxy over its runtime API (the stats socket): Baton adds, drains and removes
- * dynamic servers in backends the user declared in haproxy.cfg. See README.md in this folder for the
- * design (connections, atomicity, reloads) and what HAProxy cannot do here (preview, hold, forced routing).
+ * Router driver for HAProxy over its runtime API (the stats socket): Baton fills `server-template`
+ * slots (or adds dynamic servers) in backends the user declared in haproxy.cfg, and keeps HAProxy's
+ * server-state file current so a reload or restart starts with them. See README.md in this folder.
  */
-export class HaproxyRouter implements Router {
+export class HaproxyRouter extends ExternalRouter<ServerRecord, RouteRecord> {
   readonly kind = 'haproxy';
   private readonly fleet: Fleet;
-  private readonly book: RouteBook;
   private readonly pids = new Map<string, string>();
   private readonly serverOptions: string;
   private readonly removeTimeoutMs: number;
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: HaproxyRouterOptions) {
+    super(haproxyBook(join(opts.stateDir, 'haproxy-router.json')), {
+      previewListener:
+        'preview listeners need the embedded proxy (router: proxy); with HAProxy, declare a second frontend in haproxy.cfg',
+      preview: () =>
+        'preview needs the embedded proxy (router: proxy): HAProxy serves no preview listener in this driver',
+      hold: 'hold mode needs the embedded proxy (router: proxy): HAProxy cannot hold requests over its runtime API',
+    });
     if (opts.sockets.length === 0) throw new DriverError('haproxy', 'no stats socket configured');
     const unfilled = opts.sockets.find((s) => s.includes('{node}'));
     if (unfilled)
@@ -74,24 +64,22 @@ export class HaproxyRouter implements Router {
         `stats socket "${unfilled}" has a {node} placeholder, which only baton agent (cluster mode) fills in with its node name`,
       );
     this.fleet = new Fleet(opts.sockets);
-    this.book = new RouteBook(join(opts.stateDir, 'haproxy-router.json'));
     this.serverOptions = (opts.serverOptions ?? 'check').trim();
     if (/[\n;\\]/.test(this.serverOptions))
       throw new DriverError('haproxy', 'serverOptions must be one line');
     this.removeTimeoutMs = opts.removeTimeoutMs ?? 10_000;
   }
 
-  /** Changes run one at a time, so two batches never interleave on HAProxy. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+  /**
+   * One queue for every route: the server-state file holds all of them (a write renders every route, so
+   * two at once could leave an older picture last), and `reconcile()` reads them all.
+   */
+  protected override queueKey(): string {
+    return 'haproxy';
   }
 
-  private route(service: string): RouteRecord {
-    const r = this.book.get(service);
-    if (!r) throw new NotFoundError(`route for service ${service}`);
-    return r;
+  protected override async checkBackends(backends: Backend[]): Promise<void> {
+    for (const b of backends) await serverAddress(b.address);
   }
 
   private backendOf(route: RouteConfig): string {
@@ -101,34 +89,30 @@ export class HaproxyRouter implements Router {
     return b;
   }
 
-  /** `add server` (+ `enable health`) for these servers; an existing one is tolerated. */
+  /** Places a server: its address into its slot, or `add server` (+ `enable health`); a repeat is fine. */
   private async addCommands(r: RouteRecord, servers: ServerRecord[]): Promise<Cmd[]> {
-    const { backend } = r;
     const options = r.serverOptions ?? this.serverOptions;
     const checks = /(^|\s)check(\s|$)/.test(options);
     const cmds: Cmd[] = [];
     for (const s of servers) {
-      const name = serverName(s.id);
+      const name = `${r.backend}/${nameOf(s)}`;
       const addr = await serverAddress(s.address);
-      const w = Math.min(256, Math.max(1, Math.round(s.weight)));
-      cmds.push({
-        text: `add server ${backend}/${name} ${addr.text} weight ${w} ${options}`.trim(),
-        tolerate: ALREADY_EXISTS,
-      });
+      const w = Math.min(MAX_WEIGHT, Math.max(1, Math.round(s.weight)));
+      if (!s.slot)
+        cmds.push({
+          text: `add server ${name} ${addr.text} weight ${w} ${options}`.trim(),
+          tolerate: ALREADY_EXISTS,
+        });
       // An existing server (same id, new address) moves; "no need to change" when it did not.
-      cmds.push({
-        text: `set server ${backend}/${name} addr ${addr.ip} port ${addr.port}`,
-        tolerate: ADDR_ANSWER,
-      });
-      if (checks) cmds.push({ text: `enable health ${backend}/${name}` });
+      cmds.push({ text: `set server ${name} addr ${addr.ip} port ${addr.port}`, tolerate: ADDR_ANSWER });
+      if (checks && !s.slot) cmds.push({ text: `enable health ${name}` });
     }
     return cmds;
   }
 
   /**
-   * Brings every instance to the record for a route: adds `added` (or every server when `all`), then the
-   * weights and states (READY first, then DRAIN/MAINT) — one batch per instance. An instance that lost
-   * servers (reloaded before `reconcile()` ran) gets all of them back at once.
+   * Brings every instance to the record: places `added`, then weights and states (READY first, then
+   * DRAIN/MAINT) — one batch per instance. An instance that lost servers gets all of them back at once.
    */
   private async apply(r: RouteRecord, added: ServerRecord[] = []): Promise<void> {
     const set = applyCommands(r.backend, targets(r)).map((text) => ({ text, tolerate: NO_SUCH_SERVER }));
@@ -138,56 +122,64 @@ export class HaproxyRouter implements Router {
       if (list.slice(adds.length).some((a) => NO_SUCH_SERVER.test(a))) await this.restore(socket, r);
   }
 
-  /** Adds every recorded server of a route missing on one instance and re-applies states and weights. */
+  /** Places the route's servers that one instance lacks (or carries otherwise) and re-applies states. */
   private async restore(socket: string, r: RouteRecord): Promise<string[]> {
-    const present = await this.fleet.stats(socket, r.backend);
-    const missing = r.servers.filter((s) => !present.has(serverName(s.id)));
+    const ids = await drifted(this.fleet, socket, r);
+    const off = r.backends.filter((s) => ids.includes(s.id));
     const set = applyCommands(r.backend, targets(r)).map((text) => ({ text }));
-    await this.fleet.run(socket, [...(await this.addCommands(r, missing)), ...set]);
-    return missing.map((s) => s.id);
+    await this.fleet.run(socket, [...(await this.addCommands(r, off)), ...set]);
+    return ids;
   }
 
-  private put(r: RouteRecord, backends: Backend[], state: BackendState): ServerRecord[] {
-    const changed: ServerRecord[] = [];
-    for (const b of backends) {
-      const prev = r.servers.find((s) => s.id === b.id);
-      const next: ServerRecord = {
-        id: b.id,
-        address: b.address,
-        revision: b.revision,
-        weight: b.weight ?? 1,
-        state,
-        healthy: prev?.healthy ?? true,
-      };
-      if (!prev || prev.address !== b.address) changed.push(next);
-      if (prev) Object.assign(prev, next);
-      else r.servers.push(next);
+  /** The record, then HAProxy's server-state file: a reload from here on starts with this. */
+  private async persist(): Promise<void> {
+    this.book.save();
+    const file = this.opts.serverStateFile;
+    await writeServerStates(
+      this.book.all().map((r) => ({ ...r, serverStateFile: r.serverStateFile ?? file })),
+    );
+  }
+
+  protected async update(r: RouteRecord, edit: (next: RouteRecord) => void): Promise<void> {
+    const before = new Map(r.backends.map((s) => [s.id, s.address]));
+    edit(r);
+    const added = r.backends.filter((s) => before.get(s.id) !== s.address);
+    const slots = r.slots ?? [];
+    for (const s of added)
+      if (!s.slot && slots.length > 0) {
+        s.slot = pickSlot(r.service, slots, new Set(r.backends.map((x) => x.slot ?? '')), r.lastSlot);
+        r.lastSlot = s.slot;
+      }
+    await this.persist();
+    await this.apply(r, added);
+  }
+
+  /** Slots every instance has in the backend (checked with `show backend`); none: dynamic servers. */
+  private async findSlots(service: string, backend: string): Promise<string[]> {
+    const found = await this.fleet.runAll(
+      ['show backend', `show servers state ${backend}`].map((text) => ({ text })),
+      true,
+    );
+    let common: string[] | undefined;
+    for (const [socket, [list, states]] of found) {
+      if (!parseBackendList(list ?? '').has(backend))
+        throw new DriverError(
+          'haproxy',
+          `${socket} has no backend "${backend}" for service ${service}: declare "backend ${backend}" (with "balance roundrobin") in haproxy.cfg and reload`,
+        );
+      const mine = slotNames(parseServersState(states ?? ''), backend);
+      common = common === undefined ? mine : common.filter((s) => mine.includes(s));
     }
-    return changed;
+    return common ?? [];
   }
 
   ensureRoute(route: RouteConfig): Promise<void> {
-    return this.serial(async () => {
-      if (!ADDRESS.test(route.listen))
-        throw new InputError(`listen address "${route.listen}" is not host:port`);
-      if (route.preview !== undefined && route.preview !== null)
-        throw new DriverError(
-          'haproxy',
-          'preview listeners need the embedded proxy (router: proxy); with HAProxy, declare a second frontend in haproxy.cfg',
-        );
-      for (const r of this.book.all())
-        if (r.service !== route.service && r.listen === route.listen)
-          throw new InputError(`listen address ${route.listen} is already used by service ${r.service}`);
+    return this.serial(route.service, async () => {
+      this.checkRoute(route);
       const backend = this.backendOf(route);
-      const lists = await this.fleet.runAll([{ text: 'show backend' }], true);
-      for (const [socket, [text]] of lists)
-        if (!parseBackendList(text ?? '').has(backend))
-          throw new DriverError(
-            'haproxy',
-            `${socket} has no backend "${backend}" for service ${route.service}: declare "backend ${backend}" (with "balance roundrobin") in haproxy.cfg and reload`,
-          );
+      const slots = await this.findSlots(route.service, backend);
       const prev = this.book.get(route.service);
-      if (prev && prev.backend !== backend && prev.servers.length > 0)
+      if (prev && prev.backend !== backend && prev.backends.length > 0)
         throw new InputError(
           `service ${route.service} has servers in HAProxy backend "${prev.backend}": stop the service (baton stop) before moving it to "${backend}"`,
         );
@@ -199,55 +191,24 @@ export class HaproxyRouter implements Router {
         backend,
         split: prev?.split ?? null,
         mode: prev?.mode ?? { kind: 'serve' },
-        servers: prev?.servers ?? [],
+        backends: prev?.backends ?? [],
         serverOptions: own?.serverOptions.trim(),
         removeTimeoutMs: own?.removeTimeout,
+        slots,
+        lastSlot: prev?.lastSlot,
+        serverStateFile: own?.serverStateFile ?? prev?.serverStateFile,
       });
+      await this.persist();
     });
   }
 
   removeRoute(service: string): Promise<void> {
-    return this.serial(async () => {
+    return this.serial(service, async () => {
       const r = this.book.get(service);
       if (!r) return;
-      await removeServers(this.fleet, r, r.servers, r.removeTimeoutMs ?? this.removeTimeoutMs);
+      await removeServers(this.fleet, r, r.backends, r.removeTimeoutMs ?? this.removeTimeoutMs);
       this.book.delete(service);
-    });
-  }
-
-  addBackends(service: string, backends: Backend[], opts?: { standby?: boolean }): Promise<void> {
-    return this.serial(async () => {
-      const r = this.route(service);
-      for (const b of backends) await serverAddress(b.address);
-      const added = this.put(r, backends, opts?.standby ? BackendState.Standby : BackendState.Active);
-      this.book.save();
-      await this.apply(r, added);
-    });
-  }
-
-  switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
-    return this.serial(async () => {
-      const r = this.route(service);
-      const adding = new Set(add.map((b) => b.id));
-      for (const id of ids)
-        if (!adding.has(id) && !r.servers.some((s) => s.id === id))
-          throw new NotFoundError(`backend ${id} of service ${service}`);
-      for (const b of add) await serverAddress(b.address);
-      const added = this.put(r, add, BackendState.Active);
-      const wanted = new Set(ids);
-      for (const s of r.servers) s.state = wanted.has(s.id) ? BackendState.Active : BackendState.Draining;
-      this.book.save();
-      await this.apply(r, added);
-    });
-  }
-
-  drain(service: string, ids: string[]): Promise<void> {
-    return this.serial(async () => {
-      const r = this.book.get(service);
-      if (!r) return;
-      for (const s of r.servers) if (ids.includes(s.id)) s.state = BackendState.Draining;
-      this.book.save();
-      await this.apply(r);
+      await this.persist();
     });
   }
 
@@ -258,7 +219,7 @@ export class HaproxyRouter implements Router {
   async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
     const started = Date.now();
     const r = this.book.get(service);
-    const names = new Set((r?.servers ?? []).filter((s) => ids.includes(s.id)).map((s) => serverName(s.id)));
+    const names = new Set((r?.backends ?? []).filter((s) => ids.includes(s.id)).map(nameOf));
     if (!r || names.size === 0) return { drained: true, inFlight: 0, waitedMs: 0 };
     for (;;) {
       let open = 0;
@@ -272,114 +233,68 @@ export class HaproxyRouter implements Router {
   }
 
   removeBackends(service: string, ids: string[]): Promise<void> {
-    return this.serial(async () => {
+    return this.serial(service, async () => {
       const r = this.book.get(service);
       if (!r) return;
-      const gone = r.servers.filter((s) => ids.includes(s.id));
+      const gone = r.backends.filter((s) => ids.includes(s.id));
       await removeServers(this.fleet, r, gone, r.removeTimeoutMs ?? this.removeTimeoutMs);
-      r.servers = r.servers.filter((s) => !ids.includes(s.id));
-      this.book.save();
+      r.backends = r.backends.filter((s) => !ids.includes(s.id));
+      await this.persist();
     });
   }
 
   /**
-   * The control plane's probe verdict. Unhealthy servers are put in MAINT (not `set server health down`,
-   * which HAProxy's own checks would overturn at the next check); healthy ones get back their state.
+   * Summed over every instance: inFlight = `scur` (WebSocket tunnels included), requests = `stot`,
+   * errors = `hrsp_5xx` + `econ`. Counters restart at 0 after a reload.
    */
-  setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
-    return this.serial(async () => {
-      const r = this.book.get(service);
-      const s = r?.servers.find((x) => x.id === id);
-      if (!r || !s) return;
-      s.healthy = healthy;
-      this.book.save();
-      await this.apply(r);
-    });
-  }
-
-  /**
-   * A canary split as HAProxy server weights (see `targets`). Stickiness and forced routing
-   * (`X-Baton-Revision`) are recorded but need haproxy.cfg: see README.md.
-   */
-  setSplit(service: string, split: RevisionSplit | null): Promise<void> {
-    return this.serial(async () => {
-      const r = this.route(service);
-      r.split = parseSplit(split);
-      this.book.save();
-      await this.apply(r);
-    });
-  }
-
-  /** Only `null` (no preview): HAProxy has no preview listener in this driver. */
-  async setPreview(service: string, revision: number | null): Promise<void> {
-    this.route(service);
-    if (parsePreviewRevision(revision) !== null)
-      throw new DriverError(
-        'haproxy',
-        'preview needs the embedded proxy (router: proxy): HAProxy serves no preview listener in this driver',
-      );
-  }
-
-  /**
-   * `maintenance`: every Baton server to MAINT; the 503 page is HAProxy's (`errorfile 503` in haproxy.cfg),
-   * `body` is recorded but not served. `hold` cannot be done over the runtime API: DriverError.
-   */
-  setMode(service: string, mode: RouteMode): Promise<void> {
-    return this.serial(async () => {
-      const r = this.route(service);
-      const clean = parseMode(mode);
-      if (clean.kind === 'hold')
-        throw new DriverError(
-          'haproxy',
-          'hold mode needs the embedded proxy (router: proxy): HAProxy cannot hold requests over its runtime API',
-        );
-      r.mode = clean;
-      this.book.save();
-      await this.apply(r);
-    });
-  }
-
-  /** Summed over every instance: see `routeStatus`. */
-  async status(service: string): Promise<RouteStatus | undefined> {
+  override async status(service: string): Promise<RouteStatus | undefined> {
     const r = this.book.get(service);
     if (!r) return undefined;
-    return routeStatus(r, r.servers.length > 0 ? await this.fleet.statsAll(r.backend) : []);
+    const all = r.backends.length > 0 ? await this.fleet.statsAll(r.backend) : [];
+    const sum = (name: string, f: (s: ServerStat) => number) =>
+      all.reduce((n, m) => n + (m.has(name) ? f(m.get(name)!) : 0), 0);
+    return recordStatus(r, (s) => ({
+      inFlight: sum(nameOf(s), (x) => x.scur),
+      requests: sum(nameOf(s), (x) => x.stot),
+      errors: sum(nameOf(s), (x) => x.hrsp5xx + x.econ),
+    }));
   }
 
   /**
-   * Re-applies Baton's record on every instance that lost servers: a reload starts a new worker from
-   * haproxy.cfg, which knows nothing of servers added over the runtime API. Detected by the worker's
-   * `Pid` changing (`show info`) or by recorded servers missing from `show stat`. Safe to call every few
-   * seconds: when nothing changed it only reads. Never throws: problems are reported per instance.
+   * The safety net behind the server-state file: on every instance, puts right each server that is
+   * missing (a dynamic server after a reload) or carries another address, state or weight than the
+   * record, and reports them. A reload is seen by the worker's `Pid` changing (`show info`). When nothing
+   * changed it only reads. Never throws: problems are reported per instance.
    */
   reconcile(): Promise<ReconcileReport[]> {
-    return this.serial(() =>
-      Promise.all(
-        this.fleet.sockets.map(async (socket): Promise<ReconcileReport> => {
-          const report: ReconcileReport = { socket, pid: undefined, reloaded: false, restored: {} };
-          try {
-            const pid = (await this.fleet.info(socket)).Pid;
-            report.pid = pid;
-            const last = this.pids.get(socket);
-            report.reloaded = last !== undefined && pid !== last;
-            for (const r of this.book.all()) {
-              const present = await this.fleet.stats(socket, r.backend);
-              const missing = r.servers.some((s) => !present.has(serverName(s.id)));
-              if (!missing && !report.reloaded) continue;
-              const restored = await this.restore(socket, r);
-              if (restored.length > 0) report.restored[r.service] = restored;
-            }
-            if (pid !== undefined) this.pids.set(socket, pid);
-          } catch (e) {
-            report.error = (e as Error).message;
-          }
-          return report;
-        }),
-      ),
-    );
+    return this.serial('', async () => {
+      const reports = await this.reconcileAll();
+      // A reload that did not find the server-state file (or a repair) wants it written for the next one.
+      if (reports.some((r) => r.reloaded || Object.keys(r.restored).length > 0)) await this.persist();
+      return reports;
+    });
   }
 
-  async close(): Promise<void> {
-    await this.queue;
+  private reconcileAll(): Promise<ReconcileReport[]> {
+    return Promise.all(
+      this.fleet.sockets.map(async (socket): Promise<ReconcileReport> => {
+        const report: ReconcileReport = { socket, pid: undefined, reloaded: false, restored: {} };
+        try {
+          const pid = (await this.fleet.info(socket)).Pid;
+          report.pid = pid;
+          const last = this.pids.get(socket);
+          report.reloaded = last !== undefined && pid !== last;
+          for (const r of this.book.all()) {
+            if ((await drifted(this.fleet, socket, r)).length === 0) continue;
+            const restored = await this.restore(socket, r);
+            if (restored.length > 0) report.restored[r.service] = restored;
+          }
+          if (pid !== undefined) this.pids.set(socket, pid);
+        } catch (e) {
+          report.error = (e as Error).message;
+        }
+        return report;
+      }),
+    );
   }
 }

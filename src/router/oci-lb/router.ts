@@ -1,24 +1,15 @@
 import type { models } from 'oci-loadbalancer';
 import type { OciClients } from '../../cloud/oci/clients.js';
 import type { CallLog } from '../../cloud/planned.js';
-import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
-import {
-  type Backend,
-  BackendState,
-  type DrainResult,
-  type RevisionSplit,
-  type RouteConfig,
-  type RouteMode,
-  type Router,
-  type RouteStatus,
-} from '../router.js';
-import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
+import { ExternalRouter } from '../external/external-router.js';
+import type { BackendRecord } from '../external/record.js';
+import { RouteBook } from '../external/route-book.js';
+import type { DrainResult, RouteConfig } from '../router.js';
 import { applyToModel, deleteChanges, describeChange, type LbChange, routeChanges } from './changes.js';
 import { desiredBackends } from './desired.js';
 import { LbApi } from './lb.js';
-import { putBackends, RouteBook, type RouteRecord } from './record.js';
+import type { RouteRecord } from './record.js';
 import { type HealthChecker, type OciLbRouteInput, parseRouteSettings } from './settings.js';
-import { routeStatus } from './status.js';
 import { runChanges } from './sync.js';
 
 export interface OciLbRouterOptions {
@@ -42,65 +33,48 @@ export interface OciLbRouterOptions {
   workRequestPollMs?: number | undefined;
 }
 
-const D = 'oci-lb';
-const ADDRESS = /^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/;
-
 /**
  * Router driver for an OCI Load Balancer: each Baton backend is one OCI backend (`privateIp:port`) per
  * configured backend set; states are OCI's `drain` and `offline` flags, a split is backend weights. Every
  * change waits for its work request; new backends take part only once OCI's health check says OK. See
- * README.md for what OCI cannot do (connection counts, atomic switch, preview, hold).
+ * README.md for what OCI cannot do (connection counts, atomic switch, preview, hold). Status comes from
+ * the record: OCI gives no per-backend counters here (0; latency has no bounds).
  */
-export class OciLbRouter implements Router {
+export class OciLbRouter extends ExternalRouter<BackendRecord, RouteRecord> {
   readonly kind = 'oci-lb';
   private readonly api: LbApi;
-  private readonly routes: RouteBook;
   /** Dry run: the load balancers as they will be after the planned changes. */
   private readonly planned = new Map<string, models.LoadBalancer>();
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: OciLbRouterOptions) {
+    super(new RouteBook({ driver: 'oci-lb', file: opts.stateFile, readOnly: opts.dryRun !== undefined }), {
+      previewListener: 'preview listeners need the embedded proxy (router: proxy)',
+      preview: () =>
+        'preview needs the embedded proxy (router: proxy): this driver serves no preview listener on the OCI load balancer',
+      hold: 'hold mode needs the embedded proxy (router: proxy): an OCI load balancer cannot hold requests',
+    });
     this.api = new LbApi(opts.clients.loadBalancer, opts.clients.clock, opts.workRequestPollMs ?? 1000);
-    this.routes = new RouteBook(opts.stateFile, opts.dryRun !== undefined);
   }
 
   private get clock() {
     return this.opts.clients.clock;
   }
 
-  /**
-   * Changes run one at a time (OCI runs one work request per load balancer at a time anyway); the record
-   * is saved after each, failed ones included (it holds what Baton wants; the next change re-applies it).
-   */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const step = () => fn().finally(() => this.routes.save());
-    const run = this.queue.then(step, step);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private route(service: string): RouteRecord {
-    const r = this.routes.get(service);
-    if (!r) throw new NotFoundError(`route for service ${service}`);
-    return r;
+  /** One queue for every route: OCI runs one work request per load balancer at a time anyway. */
+  protected override queueKey(): string {
+    return 'oci-lb';
   }
 
   ensureRoute(route: RouteConfig): Promise<void> {
-    return this.serial(async () => {
-      if (!ADDRESS.test(route.listen))
-        throw new InputError(`listen address "${route.listen}" is not host:port`);
-      if (route.preview !== undefined && route.preview !== null)
-        throw new DriverError(D, 'preview listeners need the embedded proxy (router: proxy)');
-      for (const r of this.routes.all())
-        if (r.service !== route.service && r.listen === route.listen)
-          throw new InputError(`listen address ${route.listen} is already used by service ${r.service}`);
+    return this.serial(route.service, async () => {
+      this.checkRoute(route);
       const fromRoute = (route as { router?: { kind?: string } }).router;
       const settings = parseRouteSettings(
         fromRoute?.kind === 'oci-lb'
           ? fromRoute
           : (this.opts.services?.[route.service] ?? this.opts.defaults),
       );
-      const prev = this.routes.get(route.service);
+      const prev = this.book.get(route.service);
       const next: RouteRecord = {
         service: route.service,
         listen: route.listen,
@@ -112,7 +86,7 @@ export class OciLbRouter implements Router {
         backends: prev?.backends ?? [],
       };
       await this.execute(next, await this.missingBackendSets(next));
-      this.routes.set(next);
+      this.book.set(next);
     });
   }
 
@@ -134,7 +108,7 @@ export class OciLbRouter implements Router {
     if (!log) {
       // What Baton wants is on disk before OCI is asked: OCI backends carry no tags, so a backend created
       // by a control plane that died before the change ended would otherwise be unknown to the next one.
-      if (changes.length) this.routes.save();
+      if (changes.length) this.book.save();
       return runChanges(this.api, this.clock, r, changes);
     }
     const lb = await this.loadBalancer(r.loadBalancerId);
@@ -154,54 +128,22 @@ export class OciLbRouter implements Router {
     return lb;
   }
 
-  private async apply(r: RouteRecord): Promise<void> {
+  /**
+   * Serving backends first, then a wait until OCI's health check says OK for each that just started
+   * serving, then the others (drain, offline). So `switchTo` is not atomic on OCI: in between both sets
+   * take new connections — never neither.
+   */
+  protected async update(r: RouteRecord, edit: (next: RouteRecord) => void): Promise<void> {
+    edit(r);
     await this.execute(r, routeChanges(await this.loadBalancer(r.loadBalancerId), r));
   }
 
   removeRoute(service: string): Promise<void> {
-    return this.serial(async () => {
-      const r = this.routes.get(service);
+    return this.serial(service, async () => {
+      const r = this.book.get(service);
       if (!r) return;
       await this.execute(r, deleteChanges(desiredBackends(r)));
-      this.routes.delete(service);
-    });
-  }
-
-  addBackends(service: string, backends: Backend[], opts?: { standby?: boolean }): Promise<void> {
-    return this.serial(async () => {
-      const r = this.route(service);
-      for (const b of backends) checkAddress(b.address);
-      putBackends(r, backends, opts?.standby ? BackendState.Standby : BackendState.Active);
-      await this.apply(r);
-    });
-  }
-
-  /**
-   * Not atomic on OCI: the listed backends are created or made serving first, then waited for until OCI's
-   * health check says OK, and only then is every other backend drained. In between both sets take new
-   * connections — never neither.
-   */
-  switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
-    return this.serial(async () => {
-      const r = this.route(service);
-      const adding = new Set(add.map((b) => b.id));
-      for (const id of ids)
-        if (!adding.has(id) && !r.backends.some((b) => b.id === id))
-          throw new NotFoundError(`backend ${id} of service ${service}`);
-      for (const b of add) checkAddress(b.address);
-      putBackends(r, add, BackendState.Active);
-      const wanted = new Set(ids);
-      for (const b of r.backends) b.state = wanted.has(b.id) ? BackendState.Active : BackendState.Draining;
-      await this.apply(r);
-    });
-  }
-
-  drain(service: string, ids: string[]): Promise<void> {
-    return this.serial(async () => {
-      const r = this.routes.get(service);
-      if (!r) return;
-      for (const b of r.backends) if (ids.includes(b.id)) b.state = BackendState.Draining;
-      await this.apply(r);
+      this.book.delete(service);
     });
   }
 
@@ -211,7 +153,7 @@ export class OciLbRouter implements Router {
    * `drained: true` only when the whole period passed. `inFlight` is 0 because it is unknown.
    */
   async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
-    const r = this.routes.get(service);
+    const r = this.book.get(service);
     if (!r?.backends.some((b) => ids.includes(b.id))) return { drained: true, inFlight: 0, waitedMs: 0 };
     const wait = Math.min(r.settings.drainPeriod, timeoutMs);
     if (this.opts.dryRun) {
@@ -228,71 +170,11 @@ export class OciLbRouter implements Router {
 
   /** Deletes their OCI backends (each waiting for its work request); OCI closes what is still open. */
   removeBackends(service: string, ids: string[]): Promise<void> {
-    return this.serial(async () => {
-      const r = this.routes.get(service);
+    return this.serial(service, async () => {
+      const r = this.book.get(service);
       if (!r) return;
       await this.execute(r, deleteChanges(desiredBackends(r).filter((d) => ids.includes(d.owner.id))));
       r.backends = r.backends.filter((b) => !ids.includes(b.id));
     });
   }
-
-  /** The control plane's probe verdict: an unhealthy backend is set `offline` until it is healthy again. */
-  setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
-    return this.serial(async () => {
-      const b = this.routes.get(service)?.backends.find((x) => x.id === id);
-      if (!b || b.healthy === healthy) return;
-      b.healthy = healthy;
-      await this.apply(this.routes.get(service)!);
-    });
-  }
-
-  /** Through backend weights (see `desiredBackends`); stickiness and forced routing are recorded only. */
-  setSplit(service: string, split: RevisionSplit | null): Promise<void> {
-    return this.serial(async () => {
-      const r = this.route(service);
-      r.split = parseSplit(split);
-      await this.apply(r);
-    });
-  }
-
-  async setPreview(service: string, revision: number | null): Promise<void> {
-    this.route(service);
-    if (parsePreviewRevision(revision) !== null)
-      throw new DriverError(
-        D,
-        'preview needs the embedded proxy (router: proxy): this driver serves no preview listener on the OCI load balancer',
-      );
-  }
-
-  /** `maintenance`: every Baton backend offline (the 503 is the load balancer's). `hold` is not possible. */
-  setMode(service: string, mode: RouteMode): Promise<void> {
-    return this.serial(async () => {
-      const r = this.route(service);
-      const clean = parseMode(mode);
-      if (clean.kind === 'hold')
-        throw new DriverError(
-          D,
-          'hold mode needs the embedded proxy (router: proxy): an OCI load balancer cannot hold requests',
-        );
-      r.mode = clean;
-      await this.apply(r);
-    });
-  }
-
-  /**
-   * From Baton's record (what the driver last applied; OCI confirmed each change by its work request).
-   * OCI gives no per-backend request or connection counters here: they are 0, latency has no bounds.
-   */
-  async status(service: string): Promise<RouteStatus | undefined> {
-    const r = this.routes.get(service);
-    return r ? routeStatus(r) : undefined;
-  }
-
-  async close(): Promise<void> {
-    await this.queue;
-  }
-}
-
-function checkAddress(address: string): void {
-  if (!ADDRESS.test(address)) throw new InputError(`backend address "${address}" is not host:port`);
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { InputError } from '../../core/errors.js';
 import { duration } from '../../spec/primitives.js';
 import type { ProbeSpec } from '../../spec/schema.js';
+import { parseSettings } from '../external/settings.js';
 
 /** Defaults of an `oci-lb` route (deploy-inst's: health every 5 s for up to 120 s, 10 s drain). */
 export const OCI_LB_DEFAULTS = {
@@ -73,12 +73,8 @@ export const ociLbRouteSchema = z
 export type OciLbRouteSettings = z.output<typeof ociLbRouteSchema>;
 export type OciLbRouteInput = z.input<typeof ociLbRouteSchema>;
 
-export function parseRouteSettings(v: unknown): OciLbRouteSettings {
-  const r = ociLbRouteSchema.safeParse(v);
-  if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(router)'}: ${i.message}`);
-  throw new InputError(`router oci-lb: ${issues.join('; ')}`, { issues });
-}
+export const parseRouteSettings = (v: unknown): OciLbRouteSettings =>
+  parseSettings(ociLbRouteSchema, 'oci-lb', v);
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(v)));
 

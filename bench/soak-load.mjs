@@ -47,6 +47,7 @@ export function startSoakLoad({
   targets,
   rps,
   context,
+  onFailure = () => {},
   idleClients = 24,
   idleMs = [5000, 6500],
   ws = 4,
@@ -81,7 +82,7 @@ export function startSoakLoad({
   const fail = (kind, target, path, info) => {
     report.failed++;
     kindStats(kind).failed++;
-    report.failures.push({
+    const record = {
       at: new Date().toISOString(),
       tMs: Math.round(performance.now() - t0),
       kind,
@@ -89,7 +90,9 @@ export function startSoakLoad({
       path,
       ...info,
       deploy: context(),
-    });
+    };
+    report.failures.push(record);
+    onFailure(record);
   };
   const succeed = (kind, reused) => {
     report.ok++;

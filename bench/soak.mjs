@@ -63,6 +63,15 @@ const cleanup = () => {
   return cleaning;
 };
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+// A bug here must not leave the control plane, the proxy and the instances running.
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`soak: crashed: ${e.stack ?? e}\n`);
+  void cleanup().then(() => process.exit(3));
+});
+process.on('unhandledRejection', (e) => {
+  process.stderr.write(`soak: crashed: ${e?.stack ?? e}\n`);
+  void cleanup().then(() => process.exit(3));
+});
 process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
 
 const work = mkdtempSync(join(tmpdir(), 'baton-soak-'));
@@ -199,7 +208,14 @@ for (const a of APPS)
     a === 'hello'
       ? { url: `http://127.0.0.1:${ports[a]}`, paths: ['/version', '/'], slow: true }
       : { url: `http://127.0.0.1:${ports[a]}`, paths: ['/'] };
-const load = startSoakLoad({ targets, rps: RPS, context, idleClients: Number(args['idle-clients']) });
+const load = startSoakLoad({
+  targets,
+  rps: RPS,
+  context,
+  idleClients: Number(args['idle-clients']),
+  // As they happen (a long run can be watched, or stopped early with its records on screen).
+  onFailure: (f) => say(`failed: ${JSON.stringify(f)}`),
+});
 say(`load: ${RPS} req/s mixed, plus slow, idle keep-alive and WebSocket clients; ${DEPLOYS} deploys`);
 
 let deploys = 0;

@@ -88,6 +88,7 @@ export class RegistryFollower {
       service,
       listen: this.listenOf(spec),
       drainTimeoutMs: spec.traffic.drainTimeout,
+      keepAliveTimeoutMs: spec.traffic.keepAliveTimeout,
       router: spec.traffic.router,
     });
     const cur = this.followed.get(service);

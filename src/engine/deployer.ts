@@ -370,6 +370,7 @@ export class Deployer {
       service,
       listen: spec.traffic.listen,
       drainTimeoutMs: spec.traffic.drainTimeout,
+      keepAliveTimeoutMs: spec.traffic.keepAliveTimeout,
       preview: spec.traffic.preview,
       router: spec.traffic.router,
     });

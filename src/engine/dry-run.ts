@@ -74,6 +74,7 @@ export async function dryRunPlan(
     service: job.service,
     listen: spec.traffic.listen,
     drainTimeoutMs: spec.traffic.drainTimeout,
+    keepAliveTimeoutMs: spec.traffic.keepAliveTimeout,
     preview: spec.traffic.preview,
     router: spec.traffic.router,
   });

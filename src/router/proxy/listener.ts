@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { DriverError } from '../../core/errors.js';
 import { forwardPreview } from './forward.js';
 import { onRequest, onUpgrade } from './front.js';
+import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
 import { parseListen } from './paths.js';
 import type { DataPlane } from './plane.js';
 import type { ServiceTable } from './service.js';
@@ -21,6 +22,8 @@ export function openListener(
   const server = preview
     ? createServer((req, res) => forwardPreview(table, plane, req, res))
     : createServer((req, res) => onRequest(table, plane, req, res));
+  setKeepAlive(server, table.keepAliveTimeoutMs);
+  closeOnlyWhenIdle(server);
   if (preview) server.on('upgrade', (req, socket, head) => tunnel(table, plane, req, socket, head, true));
   else server.on('upgrade', (req, socket, head) => onUpgrade(table, plane, req, socket, head));
   server.on('clientError', (_err, socket) => {

@@ -11,6 +11,7 @@ import type { BackendEntry } from './backend.js';
 import { proxyHealth } from './client.js';
 import { Fleet } from './fleet.js';
 import { releaseHeld } from './front.js';
+import { KEEP_ALIVE_TIMEOUT_MS, setKeepAlive } from './keep-alive.js';
 import { runningProxyPid } from './launch.js';
 import { closeListener, type Listeners, openListener, relisten } from './listener.js';
 import type { Change, Changes } from './ops.js';
@@ -249,6 +250,8 @@ export class ProxyServer implements DataPlane, Changes {
       table.listen = listen;
       table.preview = preview;
       table.drainTimeoutMs = drainTimeoutMs;
+      table.keepAliveTimeoutMs = route.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
+      for (const s of [next.server, next.preview]) if (s) setKeepAlive(s, table.keepAliveTimeoutMs);
       this.routes.set(service, { table, ...next });
       retire(drainTimeoutMs);
       if (changed) this.log.info({ service, listen, preview }, 'route ready');

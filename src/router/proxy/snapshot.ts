@@ -71,6 +71,7 @@ export function snapshotOf(tables: ServiceTable[]): Snapshot {
       service: t.service,
       listen: t.listen,
       drainTimeoutMs: t.drainTimeoutMs,
+      keepAliveTimeoutMs: t.keepAliveTimeoutMs,
       ...(t.preview === undefined ? {} : { preview: t.preview }),
       split: t.split?.split ?? null,
       previewRevision: t.previewRevision,

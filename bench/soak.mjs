@@ -2,7 +2,7 @@
 // Soak: many rolling deploys under steady mixed load, and every failed request explained.
 //
 //   npm run bench:soak -- [--deploys 1000] [--rps 700] [--min-requests 0] [--router proxy|haproxy]
-//                         [--runtime process|docker] [--apps hello,python] [--idle-clients 24] [--json]
+//                         [--runtime process|docker] [--apps hello,python] [--copies 1] [--idle-clients 24] [--json]
 //
 // Services (2 replicas each, rolling maxSurge 1 / maxUnavailable 0, versions alternating): `hello`
 // (examples/hello: Node, keep-alive, /slow and /ws) and `python` (`python3 -m http.server`: HTTP/1.0,
@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     router: { type: 'string', default: 'proxy' },
     runtime: { type: 'string', default: 'process' },
     apps: { type: 'string' },
+    copies: { type: 'string', default: '1' },
     'idle-clients': { type: 'string', default: '24' },
     json: { type: 'boolean', default: false },
   },
@@ -50,6 +51,13 @@ if (!(RPS > 0)) bad('--rps must be a number > 0');
 if (!['proxy', 'haproxy'].includes(ROUTER)) bad('--router must be proxy or haproxy');
 if (!['process', 'docker'].includes(RUNTIME)) bad('--runtime must be process or docker');
 if (APPS.some((a) => !['hello', 'python'].includes(a))) bad('--apps: hello and/or python');
+const COPIES = Number(args.copies);
+if (!(COPIES >= 1 && Number.isInteger(COPIES))) bad('--copies must be a whole number >= 1');
+// Each app as --copies services (hello, hello-2, ...): more deploys run side by side.
+const SERVICES = APPS.flatMap((kind) =>
+  Array.from({ length: COPIES }, (_, i) => (i ? `${kind}-${i + 1}` : kind)),
+);
+const kindOf = (service) => service.replace(/-\d+$/, '');
 if (RUNTIME === 'docker' && APPS.includes('python'))
   bad('--runtime docker runs hello only (no image pulls: the hello image is built locally)');
 
@@ -62,7 +70,22 @@ const cleanup = () => {
   })();
   return cleaning;
 };
-process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+// First SIGINT/SIGTERM once the load runs: no new deploy, then the report as usual (a long run can be cut
+// short and still be recorded). Before that, or a second time: stop everything and exit.
+let stopRequested = false;
+let running = false;
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+])
+  process.on(sig, () => {
+    if (running && !stopRequested) {
+      stopRequested = true;
+      say(`${sig}: no new deploy; the report follows once the deploys under way end (again: stop now)`);
+      return;
+    }
+    void cleanup().then(() => process.exit(code));
+  });
 // A bug here must not leave the control plane, the proxy and the instances running.
 process.on('uncaughtException', (e) => {
   process.stderr.write(`soak: crashed: ${e.stack ?? e}\n`);
@@ -72,13 +95,12 @@ process.on('unhandledRejection', (e) => {
   process.stderr.write(`soak: crashed: ${e?.stack ?? e}\n`);
   void cleanup().then(() => process.exit(3));
 });
-process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
 
 const work = mkdtempSync(join(tmpdir(), 'baton-soak-'));
 cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
 
 // Ports of the services' listeners (the proxy's, or HAProxy's frontends).
-const ports = Object.fromEntries(await Promise.all(APPS.map(async (a) => [a, await freePort()])));
+const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (a) => [a, await freePort()])));
 
 let haproxy;
 if (ROUTER === 'haproxy') haproxy = await startHaproxy();
@@ -128,7 +150,7 @@ const common = (app) => ({
   stopTimeout: 5000,
 });
 function spec(app, version) {
-  if (app === 'python')
+  if (kindOf(app) === 'python')
     return {
       runtime: 'process',
       command: '/bin/sh',
@@ -199,11 +221,11 @@ async function deploy(app, version, n) {
 }
 
 const load0 = loadavg();
-say(`first deploy of ${APPS.join(', ')} (router ${ROUTER}, runtime ${RUNTIME})`);
-await Promise.all(APPS.map((a) => deploy(a, 'v0', 0)));
+say(`first deploy of ${SERVICES.join(', ')} (router ${ROUTER}, runtime ${RUNTIME})`);
+await Promise.all(SERVICES.map((a) => deploy(a, 'v0', 0)));
 
 const targets = {};
-for (const a of APPS)
+for (const a of SERVICES)
   targets[a] =
     a === 'hello'
       ? { url: `http://127.0.0.1:${ports[a]}`, paths: ['/version', '/'], slow: true }
@@ -220,7 +242,8 @@ say(`load: ${RPS} req/s mixed, plus slow, idle keep-alive and WebSocket clients;
 
 let deploys = 0;
 const deployFailures = [];
-const enough = () => deploys >= DEPLOYS && load.report.sent >= MIN_REQUESTS;
+const enough = () => stopRequested || (deploys >= DEPLOYS && load.report.sent >= MIN_REQUESTS);
+running = true;
 const progress = setInterval(() => {
   const r = load.report;
   say(
@@ -228,7 +251,7 @@ const progress = setInterval(() => {
   );
 }, 30_000);
 await Promise.all(
-  APPS.map(async (app) => {
+  SERVICES.map(async (app) => {
     for (let n = 1; !enough(); n++) {
       try {
         await deploy(app, n % 2 ? 'v1' : 'v2', n);
@@ -250,7 +273,9 @@ const summary = {
   router: ROUTER,
   runtime: RUNTIME,
   apps: APPS,
+  services: SERVICES,
   deploys,
+  stoppedEarly: stopRequested,
   deployFailures: deployFailures.length,
   requests: report.sent,
   ok: report.ok,
@@ -269,8 +294,9 @@ const summary = {
 };
 const out = (s) => process.stdout.write(`${s}\n`);
 out(
-  `soak: ${deploys} deploys (${deployFailures.length} failed) of ${APPS.join(' + ')} (${RUNTIME}, router ${ROUTER}) in ${summary.seconds} s`,
+  `soak: ${deploys} deploys (${deployFailures.length} failed) of ${SERVICES.join(' + ')} (${RUNTIME}, router ${ROUTER}) in ${summary.seconds} s`,
 );
+if (stopRequested) out(`(stopped early by a signal, after ${deploys} of ${DEPLOYS} deploys)`);
 out(`requests: ${report.sent}, failed: ${report.failed}`);
 for (const [k, s] of Object.entries(report.byKind))
   out(
@@ -305,7 +331,7 @@ async function startHaproxy() {
     '  timeout server 30s',
     // Like the embedded proxy's default client keep-alive (see BENCHMARKS.md / docs).
     '  timeout http-keep-alive 120s',
-    ...APPS.flatMap((a) => [
+    ...SERVICES.flatMap((a) => [
       `frontend fe_${a}`,
       `  bind 127.0.0.1:${ports[a]}`,
       `  default_backend ${a}`,
@@ -316,8 +342,11 @@ async function startHaproxy() {
     '',
   ].join('\n');
   writeFileSync(join(dir, 'haproxy.cfg'), cfg);
+  // Its log (every server added, drained, deleted) goes to a file, kept on the screen's side only by path.
+  const { openSync } = await import('node:fs');
+  const logFd = openSync(join(tmpdir(), `baton-soak-haproxy-${process.pid}.log`), 'w');
   const child = spawn('/usr/sbin/haproxy', ['-W', '-db', '-f', join(dir, 'haproxy.cfg')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', logFd],
   });
   cleanups.push(async () => {
     if (child.exitCode !== null) return;
@@ -339,7 +368,9 @@ async function startHaproxy() {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('haproxy did not start');
     await sleep(100);
   }
-  say(`haproxy pid ${child.pid}, socket ${socket}`);
+  say(
+    `haproxy pid ${child.pid}, socket ${socket}, log ${join(tmpdir(), `baton-soak-haproxy-${process.pid}.log`)}`,
+  );
   return { socket, pid: child.pid };
 }
 

@@ -115,12 +115,14 @@ describe('proxy: client keep-alive', () => {
 
   it('announces its timeout and closes an idle connection no sooner', async () => {
     const c = await rawClient(port);
-    c.sock.write(GET);
+    c.sock.write('GET / HTTP/1.1\r\nHost: x\r\nX-Baton-Debug: worker\r\n\r\n');
     await c.answers(1);
     const answeredAt = performance.now();
     expect(c.received()).toMatch(/\r\nKeep-Alive: timeout=2\r\n/i);
     // The upstream's own Keep-Alive (Node's timeout=5) is hop-by-hop: only the proxy's is announced.
     expect(c.received().match(/keep-alive: timeout/gi)).toHaveLength(1);
+    // The soak's worker header is opt-in on the proxy's side (BATON_PROXY_DEBUG_HEADER=1): asking is not enough.
+    expect(c.received()).not.toMatch(/x-baton-worker/i);
     await new Promise<void>((r) => c.sock.once('end', () => r()));
     expect(performance.now() - answeredAt).toBeGreaterThanOrEqual(2000);
     c.sock.destroy();

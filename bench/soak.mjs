@@ -311,6 +311,16 @@ out(
 for (const f of report.failures) out(`FAILED ${JSON.stringify(f)}`);
 for (const f of deployFailures) out(`DEPLOY FAILED ${JSON.stringify(f)}`);
 if (args.json) out(`SOAK_JSON ${JSON.stringify(summary)}`);
+// The proxy's log goes with the temporary data dir: keep it when something failed.
+if (report.failed > 0 || deployFailures.length > 0) {
+  const { copyFileSync, existsSync } = await import('node:fs');
+  const from = join(baton.dataDir, 'proxy', 'proxy.log');
+  const to = join(tmpdir(), `baton-soak-proxy-${process.pid}.log`);
+  if (existsSync(from)) {
+    copyFileSync(from, to);
+    out(`proxy log kept: ${to}`);
+  }
+}
 
 await cleanup();
 process.exit(report.failed === 0 && deployFailures.length === 0 ? 0 : 1);

@@ -39,7 +39,8 @@ export async function startBaton(prefix, { stderr = 'inherit' } = {}) {
     env: { ...process.env, BATON_LOG_LEVEL: 'warn' },
   });
   const apiFile = join(dataDir, 'api.json');
-  const deadline = Date.now() + 20_000;
+  // A loaded machine (CI on 2 cores, or one shared with other test runs) can take long to start it.
+  const deadline = Date.now() + 60_000;
   let url;
   while (!url && Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`baton serve exited with ${child.exitCode}`);
@@ -56,7 +57,11 @@ export async function startBaton(prefix, { stderr = 'inherit' } = {}) {
     }
     if (!url) await sleep(50);
   }
-  if (!url) throw new Error('baton serve did not answer within 20s');
+  if (!url) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error('baton serve did not answer within 60s');
+  }
   const token = readFileSync(join(dataDir, 'token'), 'utf8').trim();
 
   /** Stops the control plane, then every instance (its process group) and the proxy, and removes the dir. */

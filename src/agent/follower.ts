@@ -89,6 +89,7 @@ export class RegistryFollower {
       service,
       listen: this.listenOf(spec),
       drainTimeoutMs: spec.traffic.drainTimeout,
+      keepAliveTimeoutMs: spec.traffic.keepAliveTimeout,
       router: spec.traffic.router,
       limits: routeLimitsOf(spec.traffic),
     });

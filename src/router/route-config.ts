@@ -5,6 +5,7 @@ import type { RouteConfig, RouteLimits } from './router.js';
 export interface TrafficSpec {
   listen: string;
   drainTimeout: number;
+  keepAliveTimeout?: number | undefined;
   preview?: string | undefined;
   router: RouterSpec;
   timeouts?: { requestHead?: number; connect?: number; response?: number } | undefined;
@@ -17,6 +18,7 @@ export function routeConfigOf(service: string, t: TrafficSpec): RouteConfig {
     service,
     listen: t.listen,
     drainTimeoutMs: t.drainTimeout,
+    keepAliveTimeoutMs: t.keepAliveTimeout,
     preview: t.preview,
     router: t.router,
     limits: routeLimitsOf(t),

@@ -46,6 +46,11 @@ export interface RouteConfig {
   listen: string;
   drainTimeoutMs: number;
   /**
+   * Embedded proxy: idle timeout of client keep-alive connections (announced in `Keep-Alive: timeout=N`).
+   * Absent: the proxy's default (`DEFAULTS.keepAliveTimeout`). Other routers take it from their own config.
+   */
+  keepAliveTimeoutMs?: number | undefined;
+  /**
    * host:port of a second listener that sends every request to the backends of the preview revision
    * (`setPreview`), whatever their state: testers reach a blue-green set before it takes traffic.
    */

@@ -1,3 +1,5 @@
+import { KEEP_ALIVE_TIMEOUT_MS } from '../router/proxy/keep-alive.js';
+
 /** Defaults of `baton.yaml`, defined once (the schema, the starter file and the docs read them). */
 export const DEFAULTS = {
   replicas: 1,
@@ -9,6 +11,12 @@ export const DEFAULTS = {
     startTimeout: 30_000,
   },
   drainTimeout: 30_000,
+  /**
+   * How long the embedded proxy keeps an idle client connection open (announced as `Keep-Alive:
+   * timeout=120`). Above what common clients keep an idle socket (Go 90 s, Firefox 115 s, curl 118 s)
+   * and above nginx's 75 s, so the client retires its socket first; Node's own default is 5 s.
+   */
+  keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   stopTimeout: 10_000,
   // Kubernetes' defaults: surge one extra in four, lose at most one in four.
   maxSurge: '25%',

@@ -65,6 +65,15 @@ const trafficSchema = z
      */
     listen: hostPort,
     drainTimeout: duration('traffic.drainTimeout').default(DEFAULTS.drainTimeout),
+    /**
+     * Embedded proxy: how long an idle client keep-alive connection stays open, announced to clients
+     * (`Keep-Alive: timeout=N`) so they retire the socket before the proxy closes it. Whole seconds, >= 1s.
+     * Not set: the proxy's default (`DEFAULTS.keepAliveTimeout`), kept out of the spec so the revisions
+     * of specs written before this field keep their hash.
+     */
+    keepAliveTimeout: duration('traffic.keepAliveTimeout')
+      .refine((ms) => ms >= 1000 && ms % 1000 === 0, 'expected whole seconds, at least 1s (e.g. 120s)')
+      .optional(),
     /** A second listener that serves the new revision before it takes traffic (blue-green preview). */
     preview: hostPort.optional(),
     /** The load balancer: `proxy` (embedded, default) or `{kind: haproxy, sockets: [...]}`. */
@@ -92,6 +101,12 @@ const trafficSchema = z
         code: 'custom',
         path: ['preview'],
         message: `a preview listener needs the embedded proxy (router: proxy); with ${t.router.kind}, declare a second frontend in its own configuration`,
+      });
+    if (t.router.kind !== 'proxy' && t.keepAliveTimeout !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keepAliveTimeout'],
+        message: `keepAliveTimeout is the embedded proxy's (router: proxy); with ${t.router.kind}, set the client keep-alive timeout in its own configuration (HAProxy: timeout http-keep-alive)`,
       });
   });
 

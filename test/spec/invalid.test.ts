@@ -377,6 +377,32 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a keep-alive timeout that is not whole seconds (announced as Keep-Alive: timeout=N)',
+    files: {
+      'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      keepAliveTimeout: 1500ms\n`,
+    },
+    issue: {
+      file: 'baton.yaml',
+      line: 6,
+      column: 25,
+      path: 'services.web.traffic.keepAliveTimeout',
+      message: 'expected whole seconds, at least 1s',
+    },
+  },
+  {
+    name: 'a keep-alive timeout with router haproxy (set in its own configuration)',
+    files: {
+      'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      keepAliveTimeout: 2m\n      router:\n        kind: haproxy\n        sockets: [/run/haproxy.sock]\n`,
+    },
+    issue: {
+      file: 'baton.yaml',
+      line: 6,
+      column: 25,
+      path: 'services.web.traffic.keepAliveTimeout',
+      message: "keepAliveTimeout is the embedded proxy's (router: proxy)",
+    },
+  },
+  {
     name: 'an HAProxy backend name with a space',
     files: {
       'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      router: { kind: haproxy, sockets: [/s], backend: "a b" }\n`,

@@ -49,13 +49,14 @@ describe('valid files', () => {
 
   test('durations become milliseconds', async () => {
     const { spec } = await loadSpecText(
-      'services:\n  web:\n    command: [node, server.js]\n    probe: {http: {path: /up}, interval: 500ms, timeout: 2s, startTimeout: 1.5m}\n    traffic: {listen: "[::1]:8080", drainTimeout: 1h}\n    stopTimeout: 250\n',
+      'services:\n  web:\n    command: [node, server.js]\n    probe: {http: {path: /up}, interval: 500ms, timeout: 2s, startTimeout: 1.5m}\n    traffic: {listen: "[::1]:8080", drainTimeout: 1h, keepAliveTimeout: 90s}\n    stopTimeout: 250\n',
       'baton.yaml',
       { env: {} },
     );
     const web = spec.services.web!;
     expect(web.probe).toMatchObject({ interval: 500, timeout: 2000, startTimeout: 90_000 });
     expect(web.traffic.drainTimeout).toBe(3_600_000);
+    expect(web.traffic.keepAliveTimeout).toBe(90_000);
     expect(web.stopTimeout).toBe(250);
     expect(web.runtime === 'process' && web.command).toEqual(['node', 'server.js']);
   });

@@ -82,6 +82,8 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
         listen: str(b.listen, 'listen'),
         drainTimeoutMs: num(b.drainTimeoutMs ?? 30_000, 'drainTimeoutMs'),
       };
+      if (b.keepAliveTimeoutMs !== undefined && b.keepAliveTimeoutMs !== null)
+        route.keepAliveTimeoutMs = num(b.keepAliveTimeoutMs, 'keepAliveTimeoutMs');
       if (b.preview !== undefined && b.preview !== null) route.preview = str(b.preview, 'preview');
       if (b.limits !== undefined && b.limits !== null) route.limits = limits(b.limits);
       await proxy.ensureRoute(route);

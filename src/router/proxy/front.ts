@@ -8,6 +8,13 @@ import type { ServiceTable } from './service.js';
 import { rawReply, tunnel } from './upgrade.js';
 
 /**
+ * Soak and debugging aid, off unless the proxy runs with `BATON_PROXY_DEBUG_HEADER=1`: a request that
+ * carries `X-Baton-Debug: worker` gets `X-Baton-Worker: <pid>` in its answer, so a client can tell which
+ * proxy worker holds its connection. Off, nothing is added for anyone.
+ */
+const DEBUG_HEADER = process.env.BATON_PROXY_DEBUG_HEADER === '1';
+
+/**
  * The production listener's door: the route's mode decides whether a new request is proxied, answered
  * with the maintenance page, or held. (The preview listener has no door: modes are for user traffic.)
  */
@@ -17,6 +24,7 @@ export function onRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
+  if (DEBUG_HEADER && req.headers['x-baton-debug'] === 'worker') res.setHeader('X-Baton-Worker', process.pid);
   const mode = table.mode;
   if (mode.kind === 'serve') forward(table, plane, req, res);
   else if (mode.kind === 'maintenance') maintenanceReply(table, res);

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { DriverError } from '../../core/errors.js';
 import { forwardPreview } from './forward.js';
 import { onRequest, onUpgrade } from './front.js';
+import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
 import { clientErrorStatus, edgeServerOptions } from './limits.js';
 import { parseListen } from './paths.js';
 import type { DataPlane } from './plane.js';
@@ -26,6 +27,8 @@ export function openListener(
     : createServer(edge, (req, res) => onRequest(table, plane, req, res));
   // Header count is checked per request (431); node's own limit would drop the extra ones silently.
   server.maxHeadersCount = 0;
+  setKeepAlive(server, table.keepAliveTimeoutMs);
+  closeOnlyWhenIdle(server);
   if (preview) server.on('upgrade', (req, socket, head) => tunnel(table, plane, req, socket, head, true));
   else server.on('upgrade', (req, socket, head) => onUpgrade(table, plane, req, socket, head));
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

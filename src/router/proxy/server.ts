@@ -11,6 +11,7 @@ import type { BackendEntry } from './backend.js';
 import { proxyHealth } from './client.js';
 import { Fleet } from './fleet.js';
 import { releaseHeld } from './front.js';
+import { KEEP_ALIVE_TIMEOUT_MS, setKeepAlive } from './keep-alive.js';
 import { runningProxyPid } from './launch.js';
 import { applyEdgeLimits } from './limits.js';
 import { closeListener, type Listeners, relisten } from './listener.js';
@@ -233,6 +234,8 @@ export class ProxyServer implements DataPlane, Changes {
       table.drainTimeoutMs = drainTimeoutMs;
       table.setLimits(route.limits);
       applyEdgeLimits([next.server, next.preview], table.limits);
+      table.keepAliveTimeoutMs = route.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
+      for (const s of [next.server, next.preview]) if (s) setKeepAlive(s, table.keepAliveTimeoutMs);
       this.routes.set(service, { table, ...next });
       retire(drainTimeoutMs);
       if (changed) this.log.info({ service, listen, preview }, 'route ready');

@@ -12,6 +12,7 @@ import { defaultMaintenanceBody } from '../validate.js';
 import { BackendEntry } from './backend.js';
 import { LATENCY_BOUNDS_MS, RevisionCounters } from './histogram.js';
 import { HoldQueue } from './hold.js';
+import { KEEP_ALIVE_TIMEOUT_MS } from './keep-alive.js';
 import { routeLimits } from './limits.js';
 import { ANY, PREVIEW, SplitPlan } from './split.js';
 
@@ -25,6 +26,8 @@ export class ServiceTable {
   readonly service: string;
   listen: string;
   drainTimeoutMs: number;
+  /** Idle timeout of client keep-alive connections on this route's listeners. */
+  keepAliveTimeoutMs: number;
   /** host:port of the preview listener, if any. */
   preview: string | undefined;
   /** Every backend, in insertion order; replaced (not mutated) on add and remove. */
@@ -48,6 +51,7 @@ export class ServiceTable {
     this.service = route.service;
     this.listen = route.listen;
     this.drainTimeoutMs = route.drainTimeoutMs;
+    this.keepAliveTimeoutMs = route.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
     this.preview = route.preview;
     this.given = route.limits;
     this.limits = routeLimits(route.limits);

@@ -71,6 +71,7 @@ export function snapshotOf(tables: ServiceTable[]): Snapshot {
       service: t.service,
       listen: t.listen,
       drainTimeoutMs: t.drainTimeoutMs,
+      keepAliveTimeoutMs: t.keepAliveTimeoutMs,
       ...(t.preview === undefined ? {} : { preview: t.preview }),
       ...(t.given === undefined ? {} : { limits: t.given }),
       split: t.split?.split ?? null,

@@ -181,7 +181,10 @@ describe('proxy: client keep-alive', () => {
       req.end();
     });
     const undiciSockets: Socket[] = [];
-    const onConnect = ({ socket }: { socket: Socket }) => undiciSockets.push(socket);
+    // The in-process proxy speaks undici upstream too: only the client's socket to the proxy counts.
+    const onConnect = ({ socket }: { socket: Socket }) => {
+      if (socket.remotePort === port) undiciSockets.push(socket);
+    };
     diagnostics.subscribe('undici:client:connected', onConnect as never);
     const client = new Agent();
     try {

@@ -86,6 +86,26 @@ describe('proxy draining', () => {
     await router.removeBackends(S, ['a']);
   });
 
+  it('a streamed response: its head reaches the client at once, and the drain waits for its end', async () => {
+    let finish = () => {};
+    const a = await startBackend('a', (req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.flushHeaders();
+      finish = () => res.end('a, at last');
+    });
+    backends.push(a);
+    await router.addBackends(S, [{ id: 'a', address: a.address, revision: 1 }]);
+    // Resolves on the head: the backend holds the body until this test finishes it.
+    const res = await request(`http://127.0.0.1:${port}/stream`, { dispatcher: client });
+    expect(res.statusCode).toBe(200);
+    await router.drain(S, ['a']);
+    expect(await router.waitDrained(S, ['a'], 100)).toMatchObject({ drained: false, inFlight: 1 });
+    finish();
+    expect(await res.body.text()).toBe('a, at last');
+    expect(await router.waitDrained(S, ['a'], 10_000)).toMatchObject({ drained: true, inFlight: 0 });
+  });
+
   it('an open WebSocket on a draining backend keeps working until it closes', async () => {
     const a = await wsBackend('a');
     const b = await wsBackend('b');

@@ -129,6 +129,16 @@ function onResponseEnd(this: IncomingMessage & Tagged): void {
 function onClientDrain(this: ServerResponse & Tagged): void {
   this[EXCHANGE]!.upstreamResponse?.resume();
 }
+/**
+ * Sends a response head that came without its body at once (node holds a head back until the first body
+ * write): a client of a streamed or long response knows it is answered, as with HAProxy. Run after the
+ * reads that delivered the head, so a head and body that came together still go out in one write.
+ */
+function flushLoneHead(res: ServerResponse): void {
+  // (A head already sent with body bytes makes this a write of nothing.)
+  if (!res.writableEnded && !res.destroyed) res.flushHeaders();
+}
+
 function onClientDrainRaw(this: ServerResponse & Tagged): void {
   this[EXCHANGE]!.resumeRaw();
 }
@@ -274,6 +284,7 @@ class Exchange implements RawOwner, ResponseSink {
     if (cookie !== undefined) headers.push('Set-Cookie', cookie);
     try {
       this.res.writeHead(r.status, r.reason, headers);
+      setImmediate(flushLoneHead, this.res);
     } catch (e) {
       // Header values node refuses to send (control characters): handled as a malformed response.
       this.responded = false;
@@ -336,6 +347,7 @@ class Exchange implements RawOwner, ResponseSink {
     const cookie = this.sticky?.cookies.get(this.backend!.revision);
     if (cookie !== undefined) headers.push('Set-Cookie', cookie);
     this.res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
+    setImmediate(flushLoneHead, this.res);
     up.on('data', onResponseData);
     up.on('end', onResponseEnd);
   }

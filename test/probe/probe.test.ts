@@ -103,11 +103,14 @@ describe('tcp probe', () => {
 
 describe('exec probe', () => {
   const node = process.execPath;
+  // Node takes over the default 1 s timeout to start on a loaded 2-core machine: these cases are about
+  // exit codes and output, so the timeout is out of their way (the timeout has its own case).
+  const roomy = '30s';
 
   it('passes on exit 0 and sees PORT, HOST and the instance env', async () => {
     const script =
       'process.exit(process.env.PORT === "4321" && process.env.HOST === "127.0.0.2" && process.env.X === "y" ? 0 : 3)';
-    const r = await runProbe(probe({ exec: { command: node, args: ['-e', script] } }), {
+    const r = await runProbe(probe({ exec: { command: node, args: ['-e', script] }, timeout: roomy }), {
       host: '127.0.0.2',
       port: 4321,
       env: { X: 'y' },
@@ -117,7 +120,7 @@ describe('exec probe', () => {
 
   it('fails with the exit code and the last stderr line', async () => {
     const script = 'console.error("first"); console.error("database unreachable\\n"); process.exit(1)';
-    const r = await runProbe(probe({ exec: { command: node, args: ['-e', script] } }), {
+    const r = await runProbe(probe({ exec: { command: node, args: ['-e', script] }, timeout: roomy }), {
       host: 'h',
       port: 1,
     });

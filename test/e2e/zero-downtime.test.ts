@@ -102,7 +102,7 @@ describe('zero-downtime deploys of local processes behind the embedded proxy', (
       .services[0]!;
     // 21 revisions recorded, exactly 2 instances left, both of the last one.
     expect(svc.instances.map((i) => i.revision)).toEqual([DEPLOYS + 1, DEPLOYS + 1]);
-  }, 300_000);
+  }, 600_000);
 
   it('an open WebSocket to the old version stays open through the deploy until the drain timeout ends', async () => {
     writeHello(f.ws, { version: 'ws-old', listen: f.port, drainTimeout: '3s' });

@@ -66,7 +66,16 @@ await ensureDocker();
  * Otherwise warn loudly: the haproxy tests then skip locally and fail under CI=true.
  */
 function ensureHaproxy() {
-  if (existsSync('/usr/sbin/haproxy')) return;
+  if (existsSync('/usr/sbin/haproxy')) {
+    const v = /version (\d+)\.(\d+)/.exec(
+      spawnSync('/usr/sbin/haproxy', ['-v'], { encoding: 'utf8' }).stdout ?? '',
+    );
+    if (!v || Number(v[1]) * 100 + Number(v[2]) < 206)
+      loud(
+        `/usr/sbin/haproxy is ${v ? `${v[1]}.${v[2]}` : 'of an unknown version'}, older than 2.6: the haproxy tests will ${process.env.CI === 'true' ? 'FAIL (CI=true)' : 'be SKIPPED'}; install HAProxy 2.6+.`,
+      );
+    return;
+  }
   const root = process.getuid?.() === 0;
   if (!root || !has('apt-get'))
     return loud(

@@ -1,7 +1,9 @@
 // A tiny HTTP app to deploy with Baton. No dependencies, except `ws` (resolved from the repo root) for /ws.
 //
 // Env: PORT, HOST (default 127.0.0.1), VERSION, BOOT_DELAY_MS, FAIL_RATE, SLOW_MS, HEALTH=fail, CRASH_ON_BOOT=1.
-// Routes: GET / (text), GET /version (JSON: version, pid, inFlight), GET /health, GET /slow?ms=N[&head] (head: the response head at once, the body after N ms), WebSocket /ws (echo).
+// Routes: GET / (text), GET /version (JSON: version, pid, inFlight), GET /health, GET /slow?ms=N[&head][&key=K]
+// (head: the response head at once, with X-Pid, the body after N ms — or as soon as GET /release?key=K
+// reaches the same process), WebSocket /ws (echo).
 // SIGTERM: stop accepting, let in-flight requests finish and open WebSockets close, then exit.
 import http from 'node:http';
 
@@ -30,6 +32,8 @@ const send = (res, status, body, type = 'text/plain; charset=utf-8') => {
 
 // Requests being answered, shown by /version (tests wait on it before a graceful stop).
 let inFlight = 0;
+// Slow requests a test can end early (/release?key=K): key -> finish.
+const held = new Map();
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -63,14 +67,37 @@ const server = http.createServer((req, res) => {
       const delay = Number.isFinite(ms) ? ms : 1000;
       if (url.searchParams.has('head')) {
         // The head goes out at once, the body after the delay: a client knows its request is being
-        // answered (tests use it to be sure a request is in flight before they act).
-        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Version': version });
+        // answered, and by which process (tests use it to be sure a request is in flight before they act).
+        res.writeHead(200, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'X-Version': version,
+          'X-Pid': String(process.pid),
+        });
         res.flushHeaders();
-        setTimeout(() => res.end(`slow ${ms}ms from ${version}\n`), delay);
+        const key = url.searchParams.get('key');
+        const finish = () => {
+          clearTimeout(timer);
+          if (key) held.delete(key);
+          res.end(`slow ${ms}ms from ${version}\n`);
+        };
+        const timer = setTimeout(finish, delay);
+        if (key) {
+          held.set(key, finish);
+          res.on('close', () => {
+            clearTimeout(timer);
+            held.delete(key);
+          });
+        }
         return;
       }
       setTimeout(() => send(res, 200, `slow ${ms}ms from ${version}\n`), delay);
       return;
+    }
+    case '/release': {
+      const finish = held.get(url.searchParams.get('key'));
+      if (!finish) return send(res, 404, 'no such slow request\n');
+      finish();
+      return send(res, 200, 'released\n');
     }
     default:
       return send(res, 404, 'not found\n');

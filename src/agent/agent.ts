@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Registry } from '../cluster/registry.js';
+import { securePrivateTree } from '../core/private-state.js';
 import { createMultiRouter } from '../router/create.js';
 import type { Router } from '../router/router.js';
 import { createMultiRuntime } from '../runtime/create.js';
@@ -75,6 +76,13 @@ export class Agent {
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
+    // Owner-only whatever existed before (refused when another user owns it): records, logs, proxy state.
+    const tightened = securePrivateTree(o.dataDir);
+    if (tightened.length)
+      o.logger.warn(
+        { dataDir: o.dataDir, paths: tightened },
+        'state files were readable by others: made owner-only',
+      );
     const nc = await connectNats({ servers: o.nats, name: `baton-agent-${o.node}` });
     const replicas = replicasFor(nc);
     const ttlMs = o.ttlMs ?? 60_000;

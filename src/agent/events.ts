@@ -29,11 +29,11 @@ export type AgentEvent =
 export type Emit = (e: AgentEvent) => void;
 
 export function eventLog(file: string, node: string, logger: Logger): Emit {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   return (e) => {
     const line = { at: new Date().toISOString(), ms: Date.now(), node, ...e };
     // Synchronous and small: the order of lines is the order of events, also across a crash.
-    appendFileSync(file, `${JSON.stringify(line)}\n`);
+    appendFileSync(file, `${JSON.stringify(line)}\n`, { mode: 0o600 });
     logger.info(line, e.type);
   };
 }

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AwsClients } from '../cloud/aws/clients.js';
 import type { OciClients } from '../cloud/oci/clients.js';
 import { BatonError, InputError } from '../core/errors.js';
+import { securePrivateTree } from '../core/private-state.js';
 import { ServiceControl } from '../engine/control.js';
 import { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
@@ -82,10 +83,16 @@ async function refuseSecondDaemon(apiFile: string): Promise<void> {
  */
 export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const paths = dataPaths(opts.dataDir);
-  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  const { logger } = opts;
+  // Owner-only whatever existed before (refused when another user owns it), before anything is written.
+  const tightened = securePrivateTree(paths.root);
+  if (tightened.length)
+    logger.warn(
+      { dataDir: paths.root, paths: tightened },
+      'state files were readable by others: made owner-only',
+    );
   await refuseSecondDaemon(paths.api);
   const token = ensureToken(paths.token);
-  const { logger } = opts;
   const proxy = await ensureProxy(paths.root);
   logger.info(
     { pid: proxy.pid, started: proxy.started },

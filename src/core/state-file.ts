@@ -28,7 +28,7 @@ export function readStateFile<T>(file: string, driver: string): T | undefined {
  * the new one, never half of one), readable by the owner only (it may name private addresses).
  */
 export function writeStateFile(file: string, body: unknown): void {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, file);

@@ -5,6 +5,15 @@
 import { request as httpRequest } from 'node:http';
 import { Agent, request } from 'undici';
 
+/** What one kind of connection carried. */
+export interface KindReport {
+  sent: number;
+  ok: number;
+  failed: number;
+  /** Requests sent per second over the run (`sent` ÷ `LoadReport.elapsedMs`). */
+  rps: number;
+}
+
 export interface LoadReport {
   sent: number;
   ok: number;
@@ -14,6 +23,14 @@ export interface LoadReport {
   /** Response bodies seen, counted (the hello app answers with its version). */
   bodies: Map<string, number>;
   latenciesMs: number[];
+  /** From the start to now, or to `stop()` once stopped. */
+  elapsedMs: number;
+  /** The rate achieved: requests sent per second over `elapsedMs` (what was asked is `LoadOptions.rps`). */
+  rps: number;
+  /** Per connection kind: pooled keep-alive connections, and a new TCP connection per request. */
+  kinds: { keepAlive: KindReport; newConnection: KindReport };
+  /** The longest time between two requests sent: a generator held up (a busy event loop) shows here. */
+  maxGapMs: number;
 }
 
 export interface LoadOptions {
@@ -46,9 +63,14 @@ function freshGet(url: URL): Promise<{ status: number; body: string }> {
   });
 }
 
+/** At most this much of a late timer's backlog is sent at once (the rest is lost, and shows in `rps`). */
+const MAX_CATCH_UP_MS = 1000;
+
 /**
  * Continuous load against `base` until `stop()`: a steady rate, half on keep-alive connections (undici
  * pool), half on new connections. Counts anything but a 200 as failed. Bounded by the caller's stop().
+ * The schedule follows the clock, not the timer's ticks: a tick that comes late (a loaded machine) sends
+ * what was due since the last one (up to a second's worth), and the report says the rate achieved.
  */
 export function startLoad(
   base: string,
@@ -56,16 +78,41 @@ export function startLoad(
 ): { stop: () => Promise<LoadReport>; report: LoadReport } {
   const url = new URL(opts.path ?? '/', base);
   const agent = new Agent({ connections: opts.pool ?? 16, keepAliveTimeout: 10_000 });
-  const report: LoadReport = { sent: 0, ok: 0, failed: 0, errors: [], bodies: new Map(), latenciesMs: [] };
+  const kind = (): KindReport => ({ sent: 0, ok: 0, failed: 0, rps: 0 });
+  const report: LoadReport = {
+    sent: 0,
+    ok: 0,
+    failed: 0,
+    errors: [],
+    bodies: new Map(),
+    latenciesMs: [],
+    elapsedMs: 0,
+    rps: 0,
+    kinds: { keepAlive: kind(), newConnection: kind() },
+    maxGapMs: 0,
+  };
   const pending = new Set<Promise<void>>();
   const tickMs = 10;
-  const perTick = opts.rps / (1000 / tickMs);
-  let credit = 0;
+  const startedAt = performance.now();
+  let stoppedAt: number | undefined;
+  let lastSentAt = startedAt;
+  // Requests due by now, from the start: rps × elapsed. `scheduled` counts those already sent or given up.
+  let scheduled = 0;
   let n = 0;
+  const measure = () => {
+    report.elapsedMs = (stoppedAt ?? performance.now()) - startedAt;
+    const perSecond = (count: number) => (report.elapsedMs > 0 ? (count * 1000) / report.elapsedMs : 0);
+    report.rps = perSecond(report.sent);
+    for (const k of [report.kinds.keepAlive, report.kinds.newConnection]) k.rps = perSecond(k.sent);
+  };
   const fire = () => {
     const keepAlive = opts.connections === 'keep-alive' || n++ % 2 === 0;
+    const counts = keepAlive ? report.kinds.keepAlive : report.kinds.newConnection;
     const sentAt = performance.now();
+    report.maxGapMs = Math.max(report.maxGapMs, sentAt - lastSentAt);
+    lastSentAt = sentAt;
     report.sent++;
+    counts.sent++;
     const p = (async () => {
       try {
         let status: number;
@@ -82,13 +129,16 @@ export function startLoad(
         opts.onResponse?.({ sentAt, doneAt, status, body });
         if (status === 200) {
           report.ok++;
+          counts.ok++;
           report.bodies.set(body.trim(), (report.bodies.get(body.trim()) ?? 0) + 1);
         } else {
           report.failed++;
+          counts.failed++;
           if (report.errors.length < 10) report.errors.push(`HTTP ${status}: ${body.slice(0, 200)}`);
         }
       } catch (err) {
         report.failed++;
+        counts.failed++;
         if (report.errors.length < 10)
           report.errors.push(`${keepAlive ? 'keep-alive' : 'new-conn'}: ${(err as Error).message}`);
       }
@@ -97,11 +147,15 @@ export function startLoad(
     void p.finally(() => pending.delete(p));
   };
   const timer = setInterval(() => {
-    credit += perTick;
-    while (credit >= 1) {
-      credit--;
+    const now = performance.now();
+    const due = Math.floor(((now - startedAt) * opts.rps) / 1000);
+    // A backlog beyond a second's worth is dropped, not sent in one burst: the achieved rate shows it.
+    scheduled = Math.max(scheduled, due - Math.ceil((MAX_CATCH_UP_MS * opts.rps) / 1000));
+    while (scheduled < due) {
+      scheduled++;
       fire();
     }
+    measure();
   }, tickMs);
   let stopped: Promise<LoadReport> | undefined;
   return {
@@ -110,6 +164,8 @@ export function startLoad(
       // Idempotent: a test's finally may stop it again.
       stopped ??= (async () => {
         clearInterval(timer);
+        stoppedAt = performance.now();
+        measure();
         await Promise.all([...pending]);
         await agent.close();
         return report;

@@ -65,11 +65,9 @@ describe.skipIf(!requireNats())('Registry on a real nats-server', () => {
     const it = w[Symbol.asyncIterator]();
     try {
       expect(await nextSet(it, () => true)).toEqual([reg('a1')]);
-      const t0 = Date.now();
+      // Pushed by the server as it is written (how fast: bench/cluster-converge.mjs, a benchmark's claim).
       await agent.register(reg('a2', { address: '10.0.0.2', priority: 0 }));
       expect(names(await nextSet(it, (s) => s.length === 2))).toEqual(['a2', 'a1']);
-      // Pushed by the server: well under any polling interval a router could afford.
-      expect(Date.now() - t0).toBeLessThan(1000);
       await agent.deregister(reg('a1'));
       expect(names(await nextSet(it, (s) => s.length === 1))).toEqual(['a2']);
     } finally {

@@ -94,7 +94,8 @@ describe('blue-green, hooks and traffic hold', () => {
     const r = await f.deploy({ version: 'v3', strategy: check });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/check failed: GET .* does not contain "from v9"/);
-    expect((await f.status()).instances.every((i) => i.revision === 2)).toBe(true);
+    // Both replicas of revision 2, none of the failed one (an empty list would not pass).
+    expect((await f.status()).instances.map((i) => i.revision)).toEqual([2, 2]);
   });
 
   it('pause-traffic holds requests and loses none; maintenance serves a 503 page', async () => {

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baton, type HelloFixture, helloFixture, startDaemon, writeHello } from '../helpers/baton.js';
+import { ApiClient } from '../../src/cli/client.js';
+import {
+  baton,
+  type HelloFixture,
+  type HistoryJson,
+  helloFixture,
+  startDaemon,
+  writeHello,
+} from '../helpers/baton.js';
+import { expectOnlyProcesses, instanceProcesses } from '../helpers/fault-injection.js';
 import { startLoad } from '../helpers/load.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -93,4 +102,57 @@ describe('the control plane can die without dropping traffic', () => {
     expect(history.current).toBe(2);
     expect(history.revisions.find((r) => r.number === 3)?.status).toBe('failed');
   });
+
+  it('SIGKILL while a failed deploy rolls back: the restarted control plane finishes the rollback, nothing orphaned', async () => {
+    // Its own service name: the /proc scan must not count another test's hello instances.
+    const service = `crash-rollback-${Math.random().toString(36).slice(2, 8)}`;
+    const g = await helloFixture({ service, version: 'v1' });
+    const load = startLoad(g.base, { rps: 100 });
+    try {
+      const serving = (await g.status()).instances.map((i) => i.pid).sort((a, b) => a - b);
+      expect(serving).toHaveLength(2);
+      // Rolling, 2 replicas: step 1 starts a v2 instance, step 2 waits for its probe, which fails; the
+      // rollback's steps are journaled next (3, …): the control plane dies as the first one begins.
+      await g.restart('SIGTERM', { BATON_TEST_KILL_AT: '3:begin' });
+      const r = await g.deploy({ version: 'v2', env: { HEALTH: 'fail' }, startTimeout: '1s' });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/did not pass its probe within 1s/);
+      await waitFor(() => g.daemon.child.exitCode !== null || g.daemon.child.signalCode !== null, {
+        message: 'the control plane to die in the rollback',
+      });
+      // Died before the rollback stopped anything: the v2 instance is still running, for the restart to find.
+      expect(instanceProcesses(service)).toHaveLength(3);
+      await g.restart('SIGKILL');
+      await waitFor(
+        async () => {
+          const s = await g.status();
+          return (
+            !s.lock &&
+            s.instances.length === 2 &&
+            s.instances.every((i) => i.revision === 1 && i.routed === 'active' && i.healthy)
+          );
+        },
+        { timeoutMs: 60_000, message: 'the rollback to be finished by the restarted control plane' },
+      );
+      // The same two v1 processes serve; the v2 one is gone (polled: it may take its stopTimeout to exit).
+      expect((await g.status()).instances.map((i) => i.pid).sort((a, b) => a - b)).toEqual(serving);
+      await expectOnlyProcesses(service, serving, 'after the interrupted rollback was finished');
+      const h = await ApiClient.from({ dataDir: g.ws.dataDir }).json<HistoryJson>(
+        'GET',
+        `/v1/services/${service}/history?limit=10`,
+      );
+      const d = h.deployments.find((x) => x.toRevision === 2);
+      expect(d?.state).toBe('rolled-back');
+      expect(d?.error).toMatch(
+        /did not pass its probe[\s\S]*interrupted: the control plane stopped during the rollback/,
+      );
+      expect(h.current).toBe(1);
+      const report = await load.stop();
+      expect(report.errors).toEqual([]);
+      expect(report.failed).toBe(0);
+    } finally {
+      await load.stop();
+      await g.close();
+    }
+  }, 180_000);
 });

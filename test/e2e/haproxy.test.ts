@@ -160,25 +160,26 @@ describe.skipIf(!ok)('router: haproxy end to end (two HAProxy instances, process
     }
   }, 60_000);
 
-  it('HAProxy reloaded in steady state: Baton servers are back within one reconcile interval; no failed request after', async () => {
+  it('HAProxy reloaded in steady state: the next reconcile puts every Baton server back at once; no failed request after', async () => {
     const ids = (await status()).instances.map((i) => `baton-${i.id}`).sort();
+    const logFrom = daemon.output().length;
+    const reapplied = () =>
+      daemon
+        .output()
+        .slice(logFrom)
+        .split('\n')
+        .filter((l) => l.includes('re-applied them'));
     await h1.reload();
-    const reloadedAt = Date.now();
-    await waitFor(
-      async () =>
-        (await batonServers(h1))
-          .map((s) => s.name)
-          .sort()
-          .join() === ids.join(),
-      {
-        timeoutMs: 10_000,
-        intervalMs: 20,
-        message: 'Baton servers back in the reloaded HAProxy',
-      },
-    );
-    const back = Date.now() - reloadedAt;
-    // One interval, plus the supervisor tick (250 ms) that notices it is due and the batch itself.
-    expect(back).toBeLessThanOrEqual(RECONCILE_MS + 500);
+    // Measured in reconcile passes, not milliseconds (how soon depends on the machine's load): when the
+    // first pass that noticed the reload has logged, every server is back — a pass that missed some
+    // would leave them to the next one, a whole interval later.
+    await waitFor(() => reapplied().some((l) => l.includes(h1.socket)), {
+      timeoutMs: 20 * RECONCILE_MS,
+      message: 'a reconcile pass to notice the reload',
+    });
+    expect((await batonServers(h1)).map((s) => s.name).sort()).toEqual(ids);
+    expect(reapplied().filter((l) => l.includes(h1.socket))).toHaveLength(1);
+    expect(reapplied().filter((l) => l.includes(h2.socket))).toHaveLength(0);
     await waitFor(async () => (await batonServers(h1)).every((s) => s.status === 'UP'), {
       timeoutMs: 5_000,
       message: 'the restored servers to pass their HAProxy checks',

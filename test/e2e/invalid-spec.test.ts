@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/cli/client.js';
 import {
   baton,
   type Daemon,
@@ -10,6 +11,11 @@ import {
   type Workspace,
   workspace,
 } from '../helpers/baton.js';
+
+interface Snapshot {
+  status: { services: Array<{ service: string; current: number | null; instances: unknown[] }> };
+  history: { deployments: unknown[] };
+}
 
 const good = `services:
   web:
@@ -123,12 +129,16 @@ const CASES: Array<{
 describe('invalid baton.yaml: exit 2, file:line and field path, nothing changed', () => {
   let ws: Workspace;
   let daemon: Daemon;
-  let before: { status: string; history: string };
+  let before: Snapshot;
 
-  const snapshot = async () => ({
-    status: (await baton(['status', '--json'], { dataDir: ws.dataDir })).stdout,
-    history: (await baton(['history', 'hello', '--json'], { dataDir: ws.dataDir })).stdout,
-  });
+  /** What `status --json` and `history --json` print, from the API (cheap enough to take per case). */
+  const snapshot = async (): Promise<Snapshot> => {
+    const api = ApiClient.from({ dataDir: ws.dataDir });
+    return {
+      status: await api.json<Snapshot['status']>('GET', '/v1/status'),
+      history: await api.json<Snapshot['history']>('GET', '/v1/services/hello/history?limit=10'),
+    };
+  };
 
   beforeAll(async () => {
     ws = workspace();
@@ -136,6 +146,11 @@ describe('invalid baton.yaml: exit 2, file:line and field path, nothing changed'
     writeFileSync(ws.specFile, helloYaml({ version: 'v1', listen: await freePort() }));
     expect((await baton(['deploy', '-f', ws.specFile], { dataDir: ws.dataDir })).code).toBe(0);
     before = await snapshot();
+    // Something to change: revision 1 serving on 2 instances, one deployment in the history.
+    expect(before.status.services.map((s) => [s.service, s.current, s.instances.length])).toEqual([
+      ['hello', 1, 2],
+    ]);
+    expect(before.history.deployments).toHaveLength(1);
   });
 
   afterAll(async () => {
@@ -169,12 +184,10 @@ describe('invalid baton.yaml: exit 2, file:line and field path, nothing changed'
       };
       expect(parsed.error.code).toBe('SPEC_INVALID');
       expect(parsed.error.details.issues.some((i) => i.line === c.line && i.path === c.path)).toBe(true);
+      // Changed nothing: same instances, same history (each case checks its own commands).
+      expect(await snapshot()).toEqual(before);
     });
   }
-
-  it('changed nothing: same instances, same history', async () => {
-    expect(await snapshot()).toEqual(before);
-  });
 
   it('validates before contacting any daemon: exit 2 with no control plane, data dir untouched', async () => {
     const dataDir = join(ws.dir, 'never-created');

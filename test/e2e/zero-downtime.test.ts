@@ -5,6 +5,30 @@ import { baton, type HelloFixture, helloFixture, writeHello } from '../helpers/b
 import { startLoad } from '../helpers/load.js';
 import { waitFor } from '../helpers/wait.js';
 
+/**
+ * GET /slow with `head`: resolves once the response head is back (the request is in flight at the
+ * instance it names) with that instance's pid and version; the body ends when the test releases it.
+ */
+async function slowRequest(base: string, key: string) {
+  const res = await request(`${base}/slow?ms=60000&head&key=${key}`);
+  expect(res.statusCode).toBe(200);
+  let ended = false;
+  const body = res.body.text().then((t) => {
+    ended = true;
+    return t.trim();
+  });
+  // Not awaited until released: an error then fails the test there, not as an unhandled rejection.
+  body.catch(() => undefined);
+  return {
+    pid: Number(res.headers['x-pid']),
+    version: String(res.headers['x-version']),
+    done: () => ended,
+    body,
+  };
+}
+
+const DEPLOYS = 20;
+
 describe('zero-downtime deploys of local processes behind the embedded proxy', () => {
   let f: HelloFixture;
 
@@ -18,42 +42,67 @@ describe('zero-downtime deploys of local processes behind the embedded proxy', (
 
   it('20 consecutive deploys alternating v1/v2 under 200+ requests/s drop no request; slow requests straddling each switch complete', async () => {
     const load = startLoad(f.base, { rps: 240 });
-    const slow: Array<Promise<{ status: number; body: string }>> = [];
-    const versions: string[] = [];
-    for (let i = 0; i < 20; i++) {
+    let previous = 'v0';
+    for (let i = 0; i < DEPLOYS; i++) {
       const version = i % 2 === 0 ? 'v1' : 'v2';
-      versions.push(version);
-      writeHello(f.ws, { version, listen: f.port });
-      // A 2 s request started just before the deploy straddles the switch away from its backend.
-      slow.push(
-        request(`${f.base}/slow?ms=2000`).then(async (r) => ({
-          status: r.statusCode,
-          body: await r.body.text(),
-        })),
+      // A slow request, its head back before the deploy starts (so surely in flight), held open by the
+      // old instance until this test releases it.
+      const key = `slow-${i}`;
+      const slow = await slowRequest(f.base, key);
+      expect(slow.version).toBe(previous);
+      const inst = (await f.status()).instances.find((x) => x.pid === slow.pid);
+      expect(inst, `the instance of pid ${slow.pid}`).toMatchObject({ revision: i + 1, routed: 'active' });
+
+      writeHello(f.ws, { version, listen: f.port, drainTimeout: '30s' });
+      const deploying = baton(['deploy', '-f', f.ws.specFile, '--json'], { dataDir: f.ws.dataDir });
+      // The switch away from its instance: the proxy sends it no new request (draining), and the slow
+      // request is still in flight there — seen by the proxy and by this client.
+      await waitFor(
+        async () => {
+          const s = (await f.status()).instances.find((x) => x.id === inst!.id);
+          return s?.routed === 'draining' && s.inFlight >= 1;
+        },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 100,
+          message: `deploy ${i + 1}: ${inst!.id} draining with the slow request in flight`,
+        },
       );
-      const r = await baton(['deploy', '-f', f.ws.specFile, '--json'], { dataDir: f.ws.dataDir });
+      expect(slow.done(), `deploy ${i + 1}: the slow request ended before the switch`).toBe(false);
+      // Only now may it finish: the drain waits for it, and it is answered by the instance that started it.
+      const released = await request(`http://127.0.0.1:${inst!.port}/release?key=${key}`);
+      expect(released.statusCode).toBe(200);
+      await released.body.dump();
+      expect(await slow.body).toBe(`slow 60000ms from ${previous}`);
+
+      const r = await deploying;
       expect(r.code, `deploy ${i + 1}: ${r.stdout}${r.stderr}`).toBe(0);
       const out = JSON.parse(r.stdout) as { ok: boolean; results: Array<{ revision: number }> };
       expect(out.ok).toBe(true);
       const body = (await (await request(`${f.base}/`)).body.text()).trim();
       expect(body).toBe(`hello from ${version}`);
+      previous = version;
     }
     const report = await load.stop();
-    const slowResults = await Promise.all(slow);
     expect(report.errors, `failed: ${report.errors.join('; ')}`).toEqual([]);
     expect(report.failed).toBe(0);
-    expect(report.sent).toBeGreaterThan(2000);
+    // The load it claims: 200+ requests/s achieved over the whole run (asked: 240), on both kinds of
+    // connection (alternating, so each carries half), every one answered 200.
+    const { keepAlive, newConnection } = report.kinds;
+    const rates = `${report.rps.toFixed(1)}/s over ${(report.elapsedMs / 1000).toFixed(1)} s (keep-alive ${keepAlive.rps.toFixed(1)}/s, new connections ${newConnection.rps.toFixed(1)}/s, longest gap ${report.maxGapMs.toFixed(0)} ms)`;
+    expect(report.rps, rates).toBeGreaterThanOrEqual(200);
+    expect(keepAlive.rps, rates).toBeGreaterThanOrEqual(99);
+    expect(newConnection.rps, rates).toBeGreaterThanOrEqual(99);
+    expect([keepAlive.ok, newConnection.ok]).toEqual([keepAlive.sent, newConnection.sent]);
+    console.log(`zero-downtime load: ${report.sent} requests, ${rates}`);
     expect([...report.bodies.keys()].sort()).toEqual(['hello from v0', 'hello from v1', 'hello from v2']);
-    for (const s of slowResults) expect(s.status).toBe(200);
-    // Each slow request was answered by the version that served when it started, not cut off.
-    expect(slowResults.every((s) => /^slow 2000ms from v[0-2]$/m.test(s.body))).toBe(true);
 
     const status = await baton(['status', '--json'], { dataDir: f.ws.dataDir });
     const svc = (JSON.parse(status.stdout) as { services: Array<{ instances: Array<{ revision: number }> }> })
       .services[0]!;
     // 21 revisions recorded, exactly 2 instances left, both of the last one.
-    expect(svc.instances.map((i) => i.revision)).toEqual([21, 21]);
-  }, 240_000);
+    expect(svc.instances.map((i) => i.revision)).toEqual([DEPLOYS + 1, DEPLOYS + 1]);
+  }, 600_000);
 
   it('an open WebSocket to the old version stays open through the deploy until the drain timeout ends', async () => {
     writeHello(f.ws, { version: 'ws-old', listen: f.port, drainTimeout: '3s' });

@@ -245,6 +245,8 @@ export interface StatusJson {
       state: string;
       routed: string;
       healthy: boolean | null;
+      /** Requests and WebSockets the router counts in flight to it. */
+      inFlight: number;
       restarts: number;
     }>;
   }>;

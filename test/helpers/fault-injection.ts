@@ -5,7 +5,7 @@ import { startLoad } from './load.js';
 import { waitFor } from './wait.js';
 
 /** Pids of every live process whose environment says it is an instance of `service`. */
-function instanceProcesses(service: string): number[] {
+export function instanceProcesses(service: string): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -18,6 +18,32 @@ function instanceProcesses(service: string): number[] {
     } catch {}
   }
   return out.sort((a, b) => a - b);
+}
+
+/**
+ * Waits until the live processes of `service` are exactly `pids`: an instance being stopped may take up
+ * to its stopTimeout to exit, so one look could see it; one that never goes (an orphan, a duplicate)
+ * fails after `timeoutMs`, showing the last difference.
+ */
+export async function expectOnlyProcesses(
+  service: string,
+  pids: number[],
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const want = [...pids].sort((a, b) => a - b);
+  let seen: number[] = [];
+  try {
+    await waitFor(
+      () => {
+        seen = instanceProcesses(service);
+        return seen.join() === want.join();
+      },
+      { timeoutMs, intervalMs: 100, message: what },
+    );
+  } catch {
+    expect(seen, `orphaned or duplicated instances ${what}`).toEqual(want);
+  }
 }
 
 /**
@@ -61,8 +87,10 @@ export async function killAtEveryStep(strategy: string, replicas = 2): Promise<{
           },
           { timeoutMs: 60_000, message: `${service} to converge after a kill at step ${step}:${phase}` },
         );
-        expect(instanceProcesses(service), `orphaned or duplicated instances after ${step}:${phase}`).toEqual(
-          converged.instances.map((i) => i.pid).sort((a, b) => a - b),
+        await expectOnlyProcesses(
+          service,
+          converged.instances.map((i) => i.pid),
+          `after a kill at ${step}:${phase}`,
         );
         points++;
       }

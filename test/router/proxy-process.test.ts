@@ -8,6 +8,7 @@ import { ProxyRouter } from '../../src/router/proxy/client.js';
 import { ensureProxy, stopProxy } from '../../src/router/proxy/launch.js';
 import { proxyPaths } from '../../src/router/proxy/paths.js';
 import { ProxyServer } from '../../src/router/proxy/server.js';
+import { requireBuilt } from '../helpers/services.js';
 import {
   freePort,
   startBackend,
@@ -128,7 +129,7 @@ describe('proxy process', () => {
     expect(() => createRouter('nope', { dataDir: tmp.dir })).toThrow(/unknown router kind/);
   });
 
-  it.runIf(existsSync(ENTRY))(
+  it.runIf(requireBuilt(ENTRY))(
     'runs as its own process: ensureProxy, serve, survive its caller, stopProxy',
     async () => {
       const tmp = await tempDir();

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { get as httpGet, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProxyRouter } from '../../src/router/proxy/client.js';
 import { ensureProxy, stopProxy } from '../../src/router/proxy/launch.js';
 import { isAlive } from '../../src/runtime/process/proc.js';
+import { requireBuilt } from '../helpers/services.js';
 import { freePort, startBackend, type TestBackend, tempDir, waitFor } from './helpers.js';
 
 const S = 'web';
@@ -64,7 +65,7 @@ function sockets(
   return ports;
 }
 
-describe.runIf(existsSync(ENTRY) && existsSync(WORKER))('proxy workers (real processes)', () => {
+describe.runIf(requireBuilt(ENTRY, WORKER))('proxy workers (real processes)', () => {
   const undo: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
     for (const f of undo.splice(0).reverse()) await f();

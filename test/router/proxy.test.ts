@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import { describe } from 'vitest';
 import { ProxyRouter } from '../../src/router/proxy/client.js';
 import { ensureProxy, stopProxy } from '../../src/router/proxy/launch.js';
+import { requireBuilt } from '../helpers/services.js';
 import { startInProcessProxy, tempDir } from './helpers.js';
 import { runRouterContract } from './router.contract.js';
 
@@ -13,7 +13,7 @@ runRouterContract('proxy', async () => {
 // The same contract against the proxy as it runs in production: its own process, with two workers that
 // get every change from the primary (needs `npm run build`).
 const ENTRY = new URL('../../dist/router/proxy/main.js', import.meta.url).pathname;
-describe.runIf(existsSync(ENTRY))('proxy process with 2 workers', () => {
+describe.runIf(requireBuilt(ENTRY))('proxy process with 2 workers', () => {
   runRouterContract('proxy (2 workers)', async () => {
     const tmp = await tempDir();
     await ensureProxy(tmp.dir, { entry: ENTRY, workers: 2 });

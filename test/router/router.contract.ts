@@ -146,9 +146,11 @@ export function runRouterContract(
     it('waitDrained with no traffic resolves drained at once', async () => {
       await r.addBackends(S, [a, b]);
       await r.drain(S, ['a']);
-      const res = await r.waitDrained(S, ['a'], 5000);
+      // A timeout far beyond the test's own: only a wait that ends when drained (not at the timeout)
+      // lets the test finish, and it reports a wait shorter than the timeout, whatever the machine's load.
+      const res = await r.waitDrained(S, ['a'], 3_600_000);
       expect(res).toMatchObject({ drained: true, inFlight: 0 });
-      expect(res.waitedMs).toBeLessThan(1000);
+      expect(res.waitedMs).toBeLessThan(3_600_000);
       expect(await r.waitDrained(S, ['gone'], 5000)).toMatchObject({ drained: true, inFlight: 0 });
       expect(await r.waitDrained('nope', ['a'], 5000)).toMatchObject({ drained: true, inFlight: 0 });
     });

@@ -1,12 +1,13 @@
 import { constants, existsSync } from 'node:fs';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { dataPaths } from '../../api/paths.js';
 import { awsChecks } from '../../cloud/aws/checks.js';
 import { ociChecks } from '../../cloud/oci/checks.js';
 import type { Check } from '../../core/check.js';
 import { BatonError } from '../../core/errors.js';
+import { loosePaths, ownerProblem } from '../../core/private-state.js';
 import { haproxyChecks } from '../../router/haproxy/checks.js';
 import { proxyHealth } from '../../router/proxy/client.js';
 import { proxyPaths } from '../../router/proxy/paths.js';
@@ -21,9 +22,8 @@ async function dataDirCheck(dir: string): Promise<Check> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await access(dir, constants.W_OK);
     const probe = join(dir, `.doctor-${process.pid}`);
-    await writeFile(probe, 'ok');
+    await writeFile(probe, 'ok', { mode: 0o600 });
     await rm(probe, { force: true });
-    return { name: 'data dir', status: 'ok', detail: `${dir} is writable` };
   } catch (err) {
     return {
       name: 'data dir',
@@ -32,6 +32,27 @@ async function dataDirCheck(dir: string): Promise<Check> {
       fix: 'choose another with --data-dir / BATON_DATA_DIR, or fix its owner and mode',
     };
   }
+  const owner = ownerProblem(dir);
+  if (owner)
+    return {
+      name: 'data dir',
+      status: 'fail',
+      detail: owner,
+      fix: `choose another with --data-dir / BATON_DATA_DIR, or: chown -R ${process.geteuid?.()} ${dir}`,
+    };
+  // The store's WAL holds secret values in clear: nothing in the data dir is for other users.
+  const loose = loosePaths(dir);
+  if (loose.length)
+    return {
+      name: 'data dir',
+      status: 'fail',
+      detail: `readable by other users: ${loose
+        .slice(0, 5)
+        .map((p) => `${relative(dir, p.path) || '.'} (${p.mode.toString(8).padStart(4, '0')})`)
+        .join(', ')}${loose.length > 5 ? ` and ${loose.length - 5} more` : ''}`,
+      fix: `chmod -R go-rwx ${dir} (baton serve does it when it starts)`,
+    };
+  return { name: 'data dir', status: 'ok', detail: `${dir} is writable and owner-only` };
 }
 
 async function controlPlaneCheck(cmd: Command): Promise<Check> {

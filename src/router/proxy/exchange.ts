@@ -30,6 +30,15 @@ type Tagged = ServerResponse & { [EXCHANGE]?: Exchange };
 function onClientClose(this: Tagged): void {
   this[EXCHANGE]!.close();
 }
+/**
+ * Sends a response head that came without its body at once (node holds a head back until the first body
+ * write), so a client of a long or streamed response knows it is answered, as with HAProxy. Run after the
+ * reads that delivered the head: a head and body that came together still go out in one write.
+ */
+function flushLoneHead(x: Exchange): void {
+  if (!x.wroteBody && !x.res.writableEnded && !x.res.destroyed) x.res.flushHeaders();
+}
+
 function onClientDrain(this: Tagged): void {
   this[EXCHANGE]!.resume?.();
 }
@@ -65,6 +74,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private abort: ((err?: Error) => void) | undefined;
   resume: (() => void) | undefined;
   private bodyStarted = false;
+  /** Some of the response body went to the client (its head with it). */
+  wroteBody = false;
   private tooLarge = false;
   private responded = false;
   private failed = false;
@@ -151,6 +162,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.responded = true;
     this.resume = resume;
+    setImmediate(flushLoneHead, this);
     return true;
   }
 
@@ -174,6 +186,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.wroteBody = true;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', onClientDrain);
     return false;

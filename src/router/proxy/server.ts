@@ -119,7 +119,7 @@ export class ProxyServer implements DataPlane, Changes {
       throw e;
     }
     await chmod(p.paths.socket, 0o600);
-    await writeFile(p.paths.pid, `${process.pid}\n`);
+    await writeFile(p.paths.pid, `${process.pid}\n`, { mode: 0o600 });
     p.log.info({ socket: p.paths.socket, routes: p.routes.size, workers: p.fleet?.pids }, 'proxy started');
     return p;
   }

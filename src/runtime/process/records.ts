@@ -57,7 +57,7 @@ export class RecordDir {
   }
 
   async write(rec: InstanceRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const file = this.file(rec.id);
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
@@ -69,7 +69,7 @@ export class RecordDir {
    * a caller killed right after (an agent SIGKILLed mid-update) leaves no instance that nobody can find.
    */
   writeSync(rec: InstanceRecord): void {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const file = this.file(rec.id);
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
@@ -82,7 +82,7 @@ export class RecordDir {
    * (fork and exec take milliseconds) leaves an intent from which the process can still be found.
    */
   writeIntentSync(intent: SpawnIntent): void {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const file = this.intentFile(intent.base.id);
     writeFileSync(`${file}.tmp`, JSON.stringify(intent), { mode: 0o600 });
     renameSync(`${file}.tmp`, file);

@@ -37,8 +37,9 @@ export async function spawnDetached(
   const [file, ...args] = argv(spec);
   if (!file) throw new DriverError('process', `instance ${t.id}: empty command`);
   const cwd = path.resolve(spec.cwd ?? '.');
-  mkdirSync(path.dirname(logFile), { recursive: true });
-  const out = openSync(logFile, 'a', 0o640);
+  // Owner-only: an app's output may quote its secrets.
+  mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
+  const out = openSync(logFile, 'a', 0o600);
   try {
     const child = spawn(file, args, {
       cwd,

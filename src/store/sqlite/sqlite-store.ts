@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BatonError, ConflictError, DriverError } from '../../core/errors.js';
+import { ensurePrivateDir, ensurePrivateFile, tighten } from '../../core/private-state.js';
 import { checkKey, checkPrefix, toJson } from '../check.js';
 import type { Entry, LogRecord, Store } from '../store.js';
 
@@ -63,7 +63,11 @@ export class SqliteStore implements Store {
     const file = path.join(dataDir, 'baton.db');
     let db: Database.Database | undefined;
     try {
-      fs.mkdirSync(dataDir, { recursive: true });
+      ensurePrivateDir(dataDir);
+      // Owner-only before SQLite opens it: the WAL and SHM it creates take the database file's mode, and
+      // the WAL holds secret values in clear. Ones left wider by an older Baton are narrowed.
+      ensurePrivateFile(file);
+      for (const side of ['-wal', '-shm', '-journal']) tighten(`${file}${side}`);
       db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma('journal_mode = WAL');

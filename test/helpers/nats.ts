@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -100,6 +101,69 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     }
   }
   throw new Error(`could not start a ${size}-node nats cluster: ${String(lastError)}`, { cause: lastError });
+}
+
+/** A user's credentials on a secure server, as the CLI and agents take them from the environment. */
+export interface SecureNats {
+  server: NatsServer;
+  /** Env for Baton (user BATON_NATS_USER/PASSWORD, CA BATON_NATS_TLS_CA): limited to Baton's subjects. */
+  env: Record<string, string>;
+  ca: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * One nats-server that speaks only TLS (a throwaway CA, `makePki`) and has two accounts: BATON (with
+ * JetStream) whose user `baton` may publish and subscribe only to Baton's subjects and buckets, and
+ * OTHER, another tenant on the same server. The cluster e2e tests run against it.
+ */
+export async function startSecureNats(pki: { ca: string; cert: string; key: string }): Promise<SecureNats> {
+  const password = randomBytes(12).toString('hex');
+  // Baton's subjects: its own (baton.>), its KV buckets (baton, baton-services, baton-nodes), the
+  // JetStream API of its account, acks and flow control, and reply inboxes.
+  const subjects = ['"baton.>"', '"$KV.baton.>"', '"$KV.baton-services.>"', '"$KV.baton-nodes.>"'];
+  const js = ['"$JS.API.>"', '"$JS.ACK.>"', '"$JS.FC.>"'];
+  const server = await spawnServer('secure', [
+    `tls { cert_file: "${pki.cert}", key_file: "${pki.key}", timeout: 5 }`,
+    'accounts {',
+    '  BATON: {',
+    '    jetstream: enabled',
+    `    users: [{ user: baton, password: "${password}", permissions: {`,
+    `      publish: { allow: [${[...subjects, ...js].join(', ')}] }`,
+    `      subscribe: { allow: [${[...subjects, '"_INBOX.>"', '"$JS.FC.>"'].join(', ')}] }`,
+    '    } }]',
+    '  }',
+    '  OTHER: { jetstream: enabled, users: [{ user: other, password: other }] }',
+    '}',
+  ]);
+  const env = {
+    BATON_NATS_USER: 'baton',
+    BATON_NATS_PASSWORD: password,
+    BATON_NATS_TLS_CA: pki.ca,
+  };
+  try {
+    const nc = await connect({
+      servers: server.url,
+      reconnect: false,
+      user: 'baton',
+      pass: password,
+      tls: { ca: await readFile(pki.ca, 'utf8') },
+    });
+    try {
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      await waitFor(async () => Boolean(await jsm.getAccountInfo()), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        message: 'JetStream ready on the secure server',
+      });
+    } finally {
+      await nc.close();
+    }
+  } catch (e) {
+    await server.stop();
+    throw new Error(`secure nats-server did not come up: ${(e as Error).message}\n${server.log()}`);
+  }
+  return { server, env, ca: pki.ca, stop: () => server.stop() };
 }
 
 async function spawnServer(name: string, extra: string[]): Promise<NatsServer> {

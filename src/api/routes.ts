@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BatonError, InputError, NotFoundError, SpecError } from '../core/errors.js';
+import { InputError, NotFoundError, SpecError } from '../core/errors.js';
 import { hideValues, secretsOf } from '../core/secrets.js';
 import type { ServiceControl } from '../engine/control.js';
 import type { Deployer } from '../engine/deployer.js';
@@ -7,7 +7,8 @@ import type { EngineDeps } from '../engine/deps.js';
 import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
 import { type Principal, type Rule, requireService, sees } from './access.js';
-import { ndjson, sendJson } from './http.js';
+import { sendJson } from './http.js';
+import { stream } from './job-stream.js';
 import { streamLogs } from './logs.js';
 import { redactFor, redactRevision, serviceSecrets } from './redact.js';
 import { allStatus, serviceStatus } from './status.js';
@@ -81,32 +82,6 @@ function parseServiceSpec(body: DeployBody) {
     );
   }
   return { service: body.service, spec: parsed.data };
-}
-
-/** Runs a deploy-like job, streaming its events; errors after the first event become the result line. */
-async function stream(
-  res: ServerResponse,
-  job: (emit: (e: unknown) => void) => Promise<unknown>,
-): Promise<void> {
-  const out = ndjson(res);
-  try {
-    await job(out.write);
-  } catch (err) {
-    if (!out.started) throw err;
-    out.write({
-      type: 'result',
-      ok: false,
-      message: err instanceof Error ? err.message : String(err),
-      error: errorJson(err),
-    });
-  }
-  res.end();
-}
-
-function errorJson(err: unknown): Record<string, unknown> {
-  return err instanceof BatonError
-    ? err.toJSON()
-    : { code: 'DRIVER', message: err instanceof Error ? err.message : String(err) };
 }
 
 const deploy: Handler = async (ctx, { res, body: raw, actor }) => {

@@ -141,7 +141,7 @@ function secureConfig(s: NatsSecurity): string[] {
   // Baton's subjects: its own (baton.>), its KV buckets (baton, baton-services, baton-nodes), the
   // JetStream API of its account, acks and flow control, and reply inboxes.
   const subjects = ['"baton.>"', '"$KV.baton.>"', '"$KV.baton-services.>"', '"$KV.baton-nodes.>"'];
-  const js = ['"$JS.API.>"', '"$JS.ACK.>"', '"$JS.FC.>"'];
+  const js = ['"$JS.API.>"', '"$JS.ACK.>"', '"$JS.FC.>"', '"_INBOX.>"'];
   return [
     `tls { cert_file: "${s.pki.cert}", key_file: "${s.pki.key}", timeout: 5 }`,
     'accounts {',

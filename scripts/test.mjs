@@ -115,6 +115,22 @@ function ensureNats() {
 
 ensureNats();
 
+/**
+ * The TLS tests (HTTPS API, NATS with TLS) make a throwaway CA and certificates with openssl. Installed:
+ * nothing to do. Else, as root with apt: apt-get install -y openssl; otherwise warn loudly.
+ */
+function ensureOpenssl() {
+  if (has('openssl')) return;
+  const root = process.getuid?.() === 0;
+  if (!root || !has('apt-get'))
+    return loud(
+      `openssl is missing and I cannot install it (${root ? 'no apt-get' : 'not root'}): the TLS tests will fail.`,
+    );
+  if (!aptInstall('openssl', 'openssl')) loud('could not install openssl: the TLS tests will fail');
+}
+
+ensureOpenssl();
+
 const steps = [
   ['tsc', ['-p', 'tsconfig.json', '--noEmit']],
   ['biome', ['check', '.']],

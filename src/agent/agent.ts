@@ -8,7 +8,7 @@ import type { Router } from '../router/router.js';
 import { createMultiRuntime } from '../runtime/create.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { clusterOf } from '../spec/cluster.js';
-import { connectNats } from '../store/nats/connect.js';
+import { connectNats, type NatsAuth } from '../store/nats/connect.js';
 import { NatsStore } from '../store/nats/nats-store.js';
 import { Repo } from '../store/repo.js';
 import {
@@ -35,6 +35,8 @@ const PURGE_EVERY_MS = 10_000;
 
 export interface AgentOptions {
   nats: string[];
+  /** Credentials and TLS trust for NATS (`--nats-creds`, `--nats-tls-ca`, BATON_NATS_*). */
+  natsAuth?: NatsAuth | undefined;
   node: string;
   dataDir: string;
   logger: Logger;
@@ -83,7 +85,7 @@ export class Agent {
         { dataDir: o.dataDir, paths: tightened },
         'state files were readable by others: made owner-only',
       );
-    const nc = await connectNats({ servers: o.nats, name: `baton-agent-${o.node}` });
+    const nc = await connectNats({ servers: o.nats, name: `baton-agent-${o.node}`, auth: o.natsAuth });
     const replicas = replicasFor(nc);
     const ttlMs = o.ttlMs ?? 60_000;
     const store = await NatsStore.open(nc, { replicas });

@@ -3,7 +3,6 @@ import { InputError, NotFoundError } from '../core/errors.js';
 import type { Revision } from '../core/types.js';
 import { clusterOf } from '../spec/cluster.js';
 import type { ServiceSpec } from '../spec/schema.js';
-import { specHash } from '../store/hash.js';
 import { Repo } from '../store/repo.js';
 import type { Store } from '../store/store.js';
 import { type Desired, readDesired, setDesired } from './desired.js';
@@ -36,7 +35,7 @@ export async function deployToCluster(
   },
 ): Promise<ClusterDeployResult> {
   const repo = new Repo(store);
-  const found = await repo.findRevisionByHash(req.service, specHash(req.spec));
+  const found = await repo.findRevisionBySpec(req.service, req.spec);
   const rev: Revision =
     found ??
     (

@@ -20,10 +20,12 @@ import { openStore } from '../store/open.js';
 import { Repo } from '../store/repo.js';
 import { lazyAwsClients } from './aws.js';
 import { dryDriversFor } from './dry-drivers.js';
+import { checkListen, parseListen } from './listen.js';
 import { lazyOciClients, ociSettingsFromEnv } from './oci.js';
 import { dataPaths } from './paths.js';
 import { watchProxy } from './proxy-watchdog.js';
 import { createApiServer } from './server.js';
+import { TokenBook } from './token-book.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -37,6 +39,9 @@ export interface ServeOptions {
   ociClients?: (() => OciClients) | undefined;
   /** AWS clients (tests); default from the SDK's chain and BATON_AWS_* on first need (src/api/aws.ts). */
   awsClients?: (() => AwsClients) | undefined;
+  /** PEM files: the API speaks HTTPS. Required to listen beyond loopback, unless `insecureListen`. */
+  tls?: { certFile: string; keyFile: string } | undefined;
+  insecureListen?: boolean | undefined;
 }
 
 export interface RunningDaemon {
@@ -56,6 +61,17 @@ export function ensureToken(path: string): string {
   const token = randomBytes(24).toString('base64url');
   writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
   return token;
+}
+
+function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new InputError(`${flag} ${file}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: read('--tls-cert', files.certFile), key: read('--tls-key', files.keyFile) };
 }
 
 function writeAtomic(path: string, text: string): void {
@@ -82,6 +98,9 @@ async function refuseSecondDaemon(apiFile: string): Promise<void> {
  * serves the API. Stopping it leaves instances and the proxy running: traffic does not depend on it.
  */
 export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
+  // Bad flags change nothing: checked before the data dir, the proxy or the store are touched.
+  checkListen(opts.listen, { tls: Boolean(opts.tls), insecure: Boolean(opts.insecureListen) });
+  const tls = opts.tls && readTls(opts.tls);
   const paths = dataPaths(opts.dataDir);
   const { logger } = opts;
   // Owner-only whatever existed before (refused when another user owns it), before anything is written.
@@ -163,18 +182,24 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const watchdog = watchProxy(paths.root, logger);
 
   const server = createApiServer(
-    { deps, deployer, control: new ServiceControl(deps, deployer), version: opts.version },
-    token,
+    {
+      deps,
+      deployer,
+      control: new ServiceControl(deps, deployer),
+      version: opts.version,
+      tokens: new TokenBook(store),
+    },
+    { localToken: token, tls },
   );
-  const colon = opts.listen.lastIndexOf(':');
-  const host = opts.listen.slice(0, colon);
-  const port = Number(opts.listen.slice(colon + 1));
+  const { host, port } = parseListen(opts.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  // Bound to every address: the local CLI comes in over loopback (which a certificate can name).
+  const local = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address;
+  const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${local}]` : local}:${addr.port}`;
   writeAtomic(paths.api, `${JSON.stringify({ url, pid: process.pid })}\n`);
   logger.info({ url, dataDir: paths.root }, 'control plane ready');
 

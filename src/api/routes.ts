@@ -1,30 +1,50 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BatonError, InputError, NotFoundError, SpecError } from '../core/errors.js';
+import { InputError, NotFoundError, SpecError } from '../core/errors.js';
 import { hideValues, secretsOf } from '../core/secrets.js';
 import type { ServiceControl } from '../engine/control.js';
 import type { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
 import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
-import { ndjson, readJson, sendJson } from './http.js';
+import { type Principal, type Rule, requireService, sees } from './access.js';
+import { sendJson } from './http.js';
+import { stream } from './job-stream.js';
 import { streamLogs } from './logs.js';
 import { redactFor, redactRevision, serviceSecrets } from './redact.js';
 import { allStatus, serviceStatus } from './status.js';
+import type { TokenBook } from './token-book.js';
+import { TOKEN_ROUTES } from './token-routes.js';
 
 export interface ApiContext {
   deps: EngineDeps;
   deployer: Deployer;
   control: ServiceControl;
   version: string;
+  /** Named tokens (`baton token`); without it only the data dir's token is known. */
+  tokens?: TokenBook | undefined;
 }
 
-type Handler = (
-  ctx: ApiContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  params: string[],
-  url: URL,
-) => Promise<void>;
+/** One authenticated request, as a handler sees it (the server read the body and checked the rule). */
+export interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: string[];
+  url: URL;
+  /** The JSON body of a POST, `{}` otherwise. */
+  body: Record<string, unknown>;
+  principal: Principal;
+  /** Who to record in the audit log: what the client says it is, and the token it used. */
+  actor: string;
+}
+
+export type Handler = (ctx: ApiContext, call: Call) => Promise<void>;
+
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  rule: Rule;
+  handler: Handler;
+}
 
 interface DeployBody {
   service?: string;
@@ -37,8 +57,14 @@ interface DeployBody {
   dryRun?: boolean;
 }
 
-const actorOf = (req: IncomingMessage, body: { actor?: string }) =>
-  typeof body.actor === 'string' && body.actor ? body.actor : `api@${req.socket.remoteAddress ?? 'unknown'}`;
+/** The client's own word for who it is (`cli:alice`) is kept, but the token's name is what vouches. */
+export function actorOf(req: IncomingMessage, body: { actor?: unknown }, principal: Principal): string {
+  const said =
+    typeof body.actor === 'string' && body.actor
+      ? body.actor
+      : `api@${req.socket.remoteAddress ?? 'unknown'}`;
+  return `${said} [token ${principal.name}]`;
+}
 
 function parseServiceSpec(body: DeployBody) {
   if (typeof body.service !== 'string' || !body.service) throw new InputError('body.service is required');
@@ -58,34 +84,8 @@ function parseServiceSpec(body: DeployBody) {
   return { service: body.service, spec: parsed.data };
 }
 
-/** Runs a deploy-like job, streaming its events; errors after the first event become the result line. */
-async function stream(
-  res: ServerResponse,
-  job: (emit: (e: unknown) => void) => Promise<unknown>,
-): Promise<void> {
-  const out = ndjson(res);
-  try {
-    await job(out.write);
-  } catch (err) {
-    if (!out.started) throw err;
-    out.write({
-      type: 'result',
-      ok: false,
-      message: err instanceof Error ? err.message : String(err),
-      error: errorJson(err),
-    });
-  }
-  res.end();
-}
-
-function errorJson(err: unknown): Record<string, unknown> {
-  return err instanceof BatonError
-    ? err.toJSON()
-    : { code: 'DRIVER', message: err instanceof Error ? err.message : String(err) };
-}
-
-const deploy: Handler = async (ctx, req, res) => {
-  const body = await readJson<DeployBody>(req);
+const deploy: Handler = async (ctx, { res, body: raw, actor }) => {
+  const body = raw as DeployBody;
   const { service, spec } = parseServiceSpec(body);
   const strings = (x: unknown) => (Array.isArray(x) ? x.filter((s) => typeof s === 'string') : []);
   const secrets = { secretEnv: strings(body.secretEnv), secretPaths: strings(body.secretPaths) };
@@ -94,34 +94,34 @@ const deploy: Handler = async (ctx, req, res) => {
     sendJson(res, 200, await ctx.deployer.preview(service, spec, secrets));
     return;
   }
-  await stream(res, (emit) =>
-    ctx.deployer.deploy({ service, spec, ...secrets, actor: actorOf(req, body) }, emit),
-  );
+  await stream(res, (emit) => ctx.deployer.deploy({ service, spec, ...secrets, actor }, emit));
 };
 
-const rollback: Handler = async (ctx, req, res, [name]) => {
-  const body = await readJson<{ to?: number; actor?: string }>(req);
-  if (body.to !== undefined && (!Number.isInteger(body.to) || body.to < 1))
+const rollback: Handler = async (ctx, { res, params: [name], body, actor }) => {
+  if (body.to !== undefined && (!Number.isInteger(body.to) || (body.to as number) < 1))
     throw new InputError('"to" must be a revision number');
-  const to = body.to;
+  const to = body.to as number | undefined;
   await stream(res, (emit) =>
-    ctx.deployer.rollback(
-      { service: name!, actor: actorOf(req, body), ...(to !== undefined ? { to } : {}) },
-      emit,
-    ),
+    ctx.deployer.rollback({ service: name!, actor, ...(to !== undefined ? { to } : {}) }, emit),
   );
 };
 
-const status: Handler = async (ctx, _req, res) =>
-  sendJson(res, 200, { services: await allStatus(ctx.deps, (n) => ctx.deployer.activity(n)) });
+const status: Handler = async (ctx, { res, principal }) =>
+  sendJson(res, 200, {
+    services: await allStatus(
+      ctx.deps,
+      (n) => ctx.deployer.activity(n),
+      (n) => sees(principal, n),
+    ),
+  });
 
-const oneStatus: Handler = async (ctx, _req, res, [name]) => {
+const oneStatus: Handler = async (ctx, { res, params: [name] }) => {
   const s = await serviceStatus(ctx.deps, name!, (n) => ctx.deployer.activity(n));
   if (!s) throw new NotFoundError(`service ${name}`);
   sendJson(res, 200, s);
 };
 
-const history: Handler = async (ctx, _req, res, [name], url) => {
+const history: Handler = async (ctx, { res, params: [name], url }) => {
   const limit = Number(url.searchParams.get('limit') ?? 20);
   const record = await ctx.deps.repo.getService(name!);
   if (!record) throw new NotFoundError(`service ${name}`);
@@ -139,25 +139,22 @@ const history: Handler = async (ctx, _req, res, [name], url) => {
   });
 };
 
-const journal: Handler = async (ctx, _req, res, [id]) => {
+const journal: Handler = async (ctx, { res, params: [id], principal }) => {
   const d = await ctx.deps.repo.getDeployment(id!);
   if (!d) throw new NotFoundError(`deployment ${id}`);
+  requireService(principal, d.service, `read deployment ${id}`);
   const journal = await ctx.deps.repo.readJournal(id!);
   sendJson(res, 200, await redactFor(ctx.deps.repo, d.service, { deployment: d, journal }));
 };
 
-const stop: Handler = async (ctx, req, res, [name]) => {
-  const body = await readJson<{ actor?: string }>(req);
-  sendJson(res, 200, await ctx.control.stop(name!, actorOf(req, body)));
-};
+const stop: Handler = async (ctx, { res, params: [name], actor }) =>
+  sendJson(res, 200, await ctx.control.stop(name!, actor));
 
 /** Drain, delete backends and instances, remove the route; the service is marked destroyed. */
-const destroy: Handler = async (ctx, req, res, [name]) => {
-  const body = await readJson<{ actor?: string }>(req);
-  sendJson(res, 200, await ctx.control.destroy(name!, actorOf(req, body)));
-};
+const destroy: Handler = async (ctx, { res, params: [name], actor }) =>
+  sendJson(res, 200, await ctx.control.destroy(name!, actor));
 
-const logs: Handler = async (ctx, req, res, [name], url) => {
+const logs: Handler = async (ctx, { req, res, params: [name], url }) => {
   const follow = url.searchParams.get('follow') === '1';
   const tail = url.searchParams.has('tail') ? Number(url.searchParams.get('tail')) : 100;
   const abort = new AbortController();
@@ -166,10 +163,15 @@ const logs: Handler = async (ctx, req, res, [name], url) => {
   await streamLogs(ctx.deps, name!, { follow, tail, signal: abort.signal }, res);
 };
 
-const audit: Handler = async (ctx, _req, res, _p, url) => {
+const audit: Handler = async (ctx, { res, url, principal }) => {
   const service = url.searchParams.get('service') ?? undefined;
+  if (service) requireService(principal, service, 'read the audit');
   const limit = Number(url.searchParams.get('limit') ?? 50);
-  const events = await ctx.deps.repo.listAudit({ ...(service ? { service } : {}), limit });
+  // Scoped tokens see their services' events only (token management has none: every-service tokens).
+  const all = principal.services.includes('*');
+  const events = (await ctx.deps.repo.listAudit(service ? { service } : {}))
+    .filter((e) => all || (e.service !== undefined && sees(principal, e.service)))
+    .slice(0, limit);
   const services = [...new Set(events.flatMap((e) => (e.service ? [e.service] : [])))];
   const secrets = (await Promise.all(services.map((s) => serviceSecrets(ctx.deps.repo, s)))).flat();
   sendJson(res, 200, { events: hideValues(events, secrets) });
@@ -179,12 +181,11 @@ type Control = 'promote' | 'abort' | 'pause' | 'resume';
 
 const control =
   (what: Control): Handler =>
-  async (ctx, req, res, [name]) => {
-    const body = await readJson<{ actor?: string; reason?: string }>(req);
-    const actor = actorOf(req, body);
+  async (ctx, { res, params: [name], body, actor }) => {
+    const reason = typeof body.reason === 'string' ? body.reason : undefined;
     const r =
       what === 'abort'
-        ? ctx.deployer.abort(name!, body.reason ?? `aborted by ${actor}`)
+        ? ctx.deployer.abort(name!, reason ?? `aborted by ${actor}`)
         : ctx.deployer[what](name!);
     await ctx.deps.repo.audit({
       actor,
@@ -196,8 +197,7 @@ const control =
     sendJson(res, 200, { ok: true, service: name, ...r });
   };
 
-const unlock: Handler = async (ctx, req, res, [name]) => {
-  const body = await readJson<{ actor?: string }>(req);
+const unlock: Handler = async (ctx, { res, params: [name], actor }) => {
   const held = await ctx.deps.repo.getLock(name!);
   if (!held) throw new InputError(`service ${name} is not locked`);
   if (ctx.deployer.isBusy(name!)) {
@@ -207,7 +207,7 @@ const unlock: Handler = async (ctx, req, res, [name]) => {
   }
   await ctx.deps.repo.releaseLock(name!);
   await ctx.deps.repo.audit({
-    actor: actorOf(req, body),
+    actor,
     action: 'unlock',
     service: name!,
     result: 'ok',
@@ -219,14 +219,8 @@ const unlock: Handler = async (ctx, req, res, [name]) => {
 // The proxy holds a request at most 5 minutes (node gives up on a request body after 300 s).
 const MAX_HOLD_MS = 300_000;
 
-const mode: Handler = async (ctx, req, res, [name]) => {
-  const body = await readJson<{
-    maintenance?: boolean;
-    message?: string;
-    hold?: boolean;
-    maxMs?: number;
-    actor?: string;
-  }>(req);
+const mode: Handler = async (ctx, { res, params: [name], body: raw, actor }) => {
+  const body = raw as { maintenance?: boolean; message?: string; hold?: boolean; maxMs?: number };
   if (!(await ctx.deps.router.status(name!))) throw new NotFoundError(`route of service ${name}`);
   let next: RouteMode;
   if (body.maintenance === true)
@@ -239,7 +233,7 @@ const mode: Handler = async (ctx, req, res, [name]) => {
   } else next = { kind: 'serve' };
   await ctx.deps.router.setMode(name!, next);
   await ctx.deps.repo.audit({
-    actor: actorOf(req, body),
+    actor,
     action: `traffic:${next.kind}`,
     service: name!,
     result: 'ok',
@@ -247,25 +241,41 @@ const mode: Handler = async (ctx, req, res, [name]) => {
   sendJson(res, 200, { ok: true, service: name, mode: next });
 };
 
-const health: Handler = async (ctx, _req, res) =>
-  sendJson(res, 200, { ok: true, pid: process.pid, version: ctx.version });
+/** Anonymous callers learn only that it answers: no pid, no version (nothing to fingerprint). */
+const health: Handler = async (_ctx, { res }) => sendJson(res, 200, { ok: true });
 
-export const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
-  ['GET', /^\/v1\/health$/, health],
-  ['POST', /^\/v1\/deploy$/, deploy],
-  ['GET', /^\/v1\/status$/, status],
-  ['GET', /^\/v1\/services\/([a-z][a-z0-9-]*)$/, oneStatus],
-  ['GET', /^\/v1\/services\/([a-z][a-z0-9-]*)\/history$/, history],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/rollback$/, rollback],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/stop$/, stop],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/destroy$/, destroy],
-  ['GET', /^\/v1\/services\/([a-z][a-z0-9-]*)\/logs$/, logs],
-  ['GET', /^\/v1\/deployments\/([a-f0-9]+)$/, journal],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/promote$/, control('promote')],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/abort$/, control('abort')],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/pause$/, control('pause')],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/resume$/, control('resume')],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/unlock$/, unlock],
-  ['POST', /^\/v1\/services\/([a-z][a-z0-9-]*)\/mode$/, mode],
-  ['GET', /^\/v1\/audit$/, audit],
+const SERVICE = '([a-z][a-z0-9-]*)';
+const svc = (tail = '') => new RegExp(`^/v1/services/${SERVICE}${tail}$`);
+const read = { role: 'viewer', scope: 'service' } as const;
+const act = { role: 'deployer', scope: 'service' } as const;
+const admin = { role: 'admin', scope: 'service' } as const;
+
+/**
+ * Every route with its access rule (src/api/access.ts). test/api/access.test.ts holds the expected
+ * answer of every route for every kind of token and fails when a route here has no row there.
+ */
+export const ROUTES: Route[] = [
+  { method: 'GET', pattern: /^\/v1\/health$/, rule: { public: true }, handler: health },
+  { method: 'POST', pattern: /^\/v1\/deploy$/, rule: { role: 'deployer', scope: 'body' }, handler: deploy },
+  { method: 'GET', pattern: /^\/v1\/status$/, rule: { role: 'viewer', scope: 'listing' }, handler: status },
+  { method: 'GET', pattern: svc(), rule: read, handler: oneStatus },
+  { method: 'GET', pattern: svc('/history'), rule: read, handler: history },
+  { method: 'GET', pattern: svc('/logs'), rule: read, handler: logs },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/deployments\/([a-f0-9]+)$/,
+    rule: { role: 'viewer', scope: 'deployment' },
+    handler: journal,
+  },
+  { method: 'GET', pattern: /^\/v1\/audit$/, rule: { role: 'viewer', scope: 'listing' }, handler: audit },
+  { method: 'POST', pattern: svc('/rollback'), rule: act, handler: rollback },
+  { method: 'POST', pattern: svc('/stop'), rule: act, handler: stop },
+  { method: 'POST', pattern: svc('/promote'), rule: act, handler: control('promote') },
+  { method: 'POST', pattern: svc('/abort'), rule: act, handler: control('abort') },
+  { method: 'POST', pattern: svc('/pause'), rule: act, handler: control('pause') },
+  { method: 'POST', pattern: svc('/resume'), rule: act, handler: control('resume') },
+  { method: 'POST', pattern: svc('/mode'), rule: act, handler: mode },
+  { method: 'POST', pattern: svc('/destroy'), rule: admin, handler: destroy },
+  { method: 'POST', pattern: svc('/unlock'), rule: admin, handler: unlock },
+  ...TOKEN_ROUTES,
 ];

@@ -63,8 +63,13 @@ export async function serviceStatus(
   };
 }
 
-export async function allStatus(deps: EngineDeps, activity?: Deployer['activity']): Promise<ServiceStatus[]> {
-  const services = await deps.repo.listServices();
+/** Every service's status; with `only`, just the services it keeps (a token's scope). */
+export async function allStatus(
+  deps: EngineDeps,
+  activity?: Deployer['activity'],
+  only: (service: string) => boolean = () => true,
+): Promise<ServiceStatus[]> {
+  const services = (await deps.repo.listServices()).filter((s) => only(s.name));
   const out = await Promise.all(services.map((s) => serviceStatus(deps, s.name, activity)));
   return out.filter((s): s is ServiceStatus => s !== undefined);
 }

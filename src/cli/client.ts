@@ -1,30 +1,30 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { DEFAULT_API, dataPaths } from '../api/paths.js';
+import { type Dispatcher, fetch, type Response } from 'undici';
 import { BatonError, UnavailableError } from '../core/errors.js';
+import { type ApiConnection, dispatcherFor, localConnection, normalUrl, unreachable } from './connection.js';
 
 export interface GlobalOptions {
   dataDir: string;
   api?: string | undefined;
   token?: string | undefined;
+  caFile?: string | undefined;
 }
 
-/** The CLI's view of the control plane's API. */
+/** The CLI's view of a control plane's API. */
 export class ApiClient {
   private constructor(
     readonly url: string,
     private readonly token: string | undefined,
+    private readonly dispatcher: Dispatcher | undefined,
   ) {}
+
+  /** A client for one connection (an `environments:` entry, or the CLI's flags via `from`). */
+  static connect(conn: ApiConnection): ApiClient {
+    return new ApiClient(normalUrl(conn.url), conn.token, dispatcherFor(conn));
+  }
 
   /** Address: --api / BATON_API, else what the daemon wrote into the data dir, else the default. */
   static from(opts: GlobalOptions): ApiClient {
-    const paths = dataPaths(opts.dataDir);
-    let url = opts.api ? (opts.api.startsWith('http') ? opts.api : `http://${opts.api}`) : undefined;
-    if (!url && existsSync(paths.api))
-      url = (JSON.parse(readFileSync(paths.api, 'utf8')) as { url: string }).url;
-    url ??= `http://${DEFAULT_API}`;
-    const token =
-      opts.token ?? (existsSync(paths.token) ? readFileSync(paths.token, 'utf8').trim() : undefined);
-    return new ApiClient(url.replace(/\/$/, ''), token);
+    return ApiClient.connect(localConnection(opts));
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
@@ -37,12 +37,10 @@ export class ApiClient {
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
       });
     } catch (err) {
-      throw new UnavailableError(
-        `cannot reach the control plane at ${this.url}: is \`baton serve\` running?`,
-        err,
-      );
+      throw new UnavailableError(unreachable(this.url, err), err);
     }
     if (!res.ok) {
       const text = await res.text();
@@ -52,7 +50,9 @@ export class ApiClient {
       } catch {}
       const e = parsed.error;
       const code = (e?.code ?? 'DRIVER') as ConstructorParameters<typeof BatonError>[0];
-      const exitCode = res.status === 400 || res.status === 404 ? 2 : res.status === 401 ? 2 : 1;
+      // 2: bad input; 4: refused (no valid token, or its role or scope does not allow it).
+      const exitCode =
+        res.status === 400 || res.status === 404 ? 2 : [401, 403, 429].includes(res.status) ? 4 : 1;
       throw new BatonError(
         code,
         e?.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`,

@@ -14,11 +14,12 @@ export const stdio: Io = {
 };
 
 export function globals(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals<{ dataDir?: string; api?: string; token?: string }>();
+  const o = cmd.optsWithGlobals<{ dataDir?: string; api?: string; token?: string; ca?: string }>();
   return {
     dataDir: o.dataDir ?? defaultDataDir(),
     api: o.api ?? process.env.BATON_API,
     token: o.token ?? process.env.BATON_TOKEN,
+    caFile: o.ca ?? process.env.BATON_CA,
   };
 }
 

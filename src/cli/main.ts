@@ -19,6 +19,7 @@ import { registerRollback } from './commands/rollback.js';
 import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 import { registerStop } from './commands/stop.js';
+import { registerToken } from './commands/token.js';
 import { registerTraffic } from './commands/traffic.js';
 import { registerUnlock } from './commands/unlock.js';
 import { VERSION } from './version.js';
@@ -27,8 +28,12 @@ const program = new Command('baton')
   .description('zero-downtime deploys of processes and containers, without a cluster')
   .version(VERSION)
   .option('--data-dir <dir>', `state directory (env BATON_DATA_DIR, default ${defaultDataDir()})`)
-  .option('--api <host:port>', 'control plane API address (env BATON_API; default: from the data dir)')
+  .option(
+    '--api <url>',
+    'control plane API: host:port or https://host:port (env BATON_API; default: from the data dir)',
+  )
   .option('--token <token>', 'API token (env BATON_TOKEN; default: read from the data dir)')
+  .option('--ca <file>', "PEM of the CA that signed the API's certificate (env BATON_CA)")
   .showHelpAfterError()
   .exitOverride();
 
@@ -46,6 +51,7 @@ registerAudit(program);
 registerControl(program);
 registerTraffic(program);
 registerUnlock(program);
+registerToken(program);
 registerDoctor(program);
 registerAgent(program);
 registerSetTag(program);

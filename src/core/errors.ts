@@ -12,7 +12,9 @@ export type ErrorCode =
   | 'DEPLOY_FAILED'
   | 'DRIVER'
   | 'UNAVAILABLE'
-  | 'UNAUTHORIZED';
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'RATE_LIMITED';
 
 export class BatonError extends Error {
   readonly code: ErrorCode;
@@ -114,6 +116,20 @@ export class DriverError extends BatonError {
 export class UnavailableError extends BatonError {
   constructor(message: string, cause?: unknown) {
     super('UNAVAILABLE', message, { cause, exitCode: 3 });
+  }
+}
+
+/**
+ * The API refused the caller: no valid token (UNAUTHORIZED), a token whose role or service scope does
+ * not allow the request (FORBIDDEN), or too many failed authentications (RATE_LIMITED). Exit code 4.
+ */
+export class AccessError extends BatonError {
+  constructor(
+    code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'RATE_LIMITED',
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(code, message, { exitCode: 4, ...(details ? { details } : {}) });
   }
 }
 

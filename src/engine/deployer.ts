@@ -9,7 +9,6 @@ import { routeConfigOf } from '../router/route-config.js';
 import { isAlive } from '../runtime/process/proc.js';
 import { HOOK_NAMES } from '../spec/hooks.js';
 import type { ServiceSpec } from '../spec/schema.js';
-import { specHash } from '../store/hash.js';
 import type { EngineDeps } from './deps.js';
 import { dryRunPlan, type PlannedStep } from './dry-run.js';
 import type { DeployEvent, Emit } from './events.js';
@@ -150,7 +149,9 @@ export class Deployer {
     const current =
       record?.current != null ? await this.deps.repo.getRevision(service, record.current) : undefined;
     const revision =
-      current && current.hash === specHash(spec) ? current.number : (record?.lastRevision ?? 0) + 1;
+      current && current.hash === (await this.deps.repo.specHash(spec))
+        ? current.number
+        : (record?.lastRevision ?? 0) + 1;
     const p = await this.planFor(service, revision, spec, spec.strategy, 'dry-run', record?.current ?? null);
     const dry = this.deps.dryRun?.(spec);
     if (!dry) return { plan: p, current: record?.current ?? null, revision, calls: null };
@@ -169,7 +170,7 @@ export class Deployer {
     const current = record?.current != null ? await repo.getRevision(req.service, record.current) : undefined;
     // The same spec as the serving revision records nothing new: the deploy only converges it.
     const target =
-      current && current.hash === specHash(req.spec)
+      current && current.hash === (await repo.specHash(req.spec))
         ? current
         : (
             await repo.recordRevision(req.service, req.spec, {

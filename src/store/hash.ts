@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 /**
  * JSON with object keys sorted at every depth, so equal values give equal text whatever order their keys
@@ -21,7 +21,15 @@ function write(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** sha256 (hex) of the canonical JSON of a spec: the content hash of a revision. */
+/** sha256 (hex) of the canonical JSON of a spec (unkeyed: for identities that reveal no secret). */
 export function specHash(spec: unknown): string {
   return createHash('sha256').update(canonicalJson(spec)).digest('hex');
+}
+
+/**
+ * HMAC-SHA256 (hex) of the canonical JSON of a spec under the store's secret key: the content hash of a
+ * revision. Keyed, so a weak secret in a spec cannot be guessed offline from a hash shown in history.
+ */
+export function keyedSpecHash(key: Buffer, spec: unknown): string {
+  return createHmac('sha256', key).update(canonicalJson(spec)).digest('hex');
 }

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { ConflictError, LockHeldError, NotFoundError } from '../core/errors.js';
 import type { Deployment, Revision, RevisionStatus, ServiceRecord } from '../core/types.js';
 import { DEFAULTS, type ServiceSpec } from '../spec/schema.js';
 import { checkToken } from './check.js';
-import { specHash } from './hash.js';
+import { keyedSpecHash } from './hash.js';
 import type { Store } from './store.js';
 
 /** One journal line: a step's effect is journaled `begin` before it is attempted, `done`/`failed` after. */
@@ -44,6 +45,8 @@ export const DEFAULT_HISTORY_LIMIT: number = DEFAULTS.historyLimit;
 /** How many times a read-modify-write is retried when another writer got there first. */
 const CAS_ATTEMPTS = 10;
 const AUDIT_LOG = 'audit';
+/** The per-store secret that keys revision hashes (made once, by whichever writer comes first). */
+const HASH_KEY = 'meta.hash-key';
 
 const key = {
   service: (name: string) => `services.${name}`,
@@ -71,6 +74,7 @@ const newestFirst = <T>(items: T[], limit?: number): T[] => items.reverse().slic
 export class Repo {
   private readonly store: Store;
   private readonly now: () => number;
+  private hashKey: Promise<Buffer> | undefined;
 
   constructor(store: Store, opts: { now?: () => number } = {}) {
     this.store = store;
@@ -97,17 +101,46 @@ export class Repo {
 
   // Revisions
 
+  /** The content hash of a spec in this store: HMAC-SHA256 under the store's own secret key. */
+  async specHash(spec: ServiceSpec): Promise<string> {
+    return keyedSpecHash(await this.key(), spec);
+  }
+
+  private key(): Promise<Buffer> {
+    this.hashKey ??= (async () => {
+      const found = await this.store.get<string>(HASH_KEY);
+      if (found) return Buffer.from(found.value, 'base64');
+      const made = randomBytes(32).toString('base64');
+      try {
+        await this.store.create(HASH_KEY, made);
+        return Buffer.from(made, 'base64');
+      } catch (e) {
+        if (!(e instanceof ConflictError)) throw e;
+        return Buffer.from((await this.store.get<string>(HASH_KEY))!.value, 'base64');
+      }
+    })();
+    this.hashKey.catch(() => {
+      this.hashKey = undefined;
+    });
+    return this.hashKey;
+  }
+
+  /** Revisions as read: the hash is always the keyed one (revisions recorded before keys get it too). */
+  private async keyed(r: Revision): Promise<Revision> {
+    return { ...r, hash: await this.specHash(r.spec) };
+  }
+
   /**
    * Records `spec` as the service's next revision (status `pending`), then prunes history beyond
    * `historyLimit`, never the service's `current` revision. It always creates: to reuse an identical
-   * spec's revision, look it up first with `findRevisionByHash`.
+   * spec's revision, look it up first with `findRevisionBySpec`.
    */
   async recordRevision(
     name: string,
     spec: ServiceSpec,
     opts: { historyLimit?: number; secretEnv?: string[]; secretPaths?: string[] } = {},
   ): Promise<{ revision: Revision; created: boolean }> {
-    const hash = specHash(spec);
+    const hash = await this.specHash(spec);
     const record = await this.updateService(name, (cur) => ({
       ...(cur ?? { name, current: null }),
       lastRevision: (cur?.lastRevision ?? 0) + 1,
@@ -128,17 +161,20 @@ export class Repo {
   }
 
   async getRevision(name: string, n: number): Promise<Revision | undefined> {
-    return (await this.store.get<Revision>(key.revision(service(name), n)))?.value;
+    const r = (await this.store.get<Revision>(key.revision(service(name), n)))?.value;
+    return r && this.keyed(r);
   }
 
   /** The service's kept revisions, newest first. */
   async listRevisions(name: string): Promise<Revision[]> {
     const entries = await this.store.list<Revision>(key.revisions(service(name)));
-    return entries.map((e) => e.value).sort((a, b) => b.number - a.number);
+    const revisions = await Promise.all(entries.map((e) => this.keyed(e.value)));
+    return revisions.sort((a, b) => b.number - a.number);
   }
 
-  /** The newest kept revision whose spec has this content hash. */
-  async findRevisionByHash(name: string, hash: string): Promise<Revision | undefined> {
+  /** The newest kept revision with this spec (by keyed content hash). */
+  async findRevisionBySpec(name: string, spec: ServiceSpec): Promise<Revision | undefined> {
+    const hash = await this.specHash(spec);
     return (await this.listRevisions(name)).find((r) => r.hash === hash);
   }
 

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type NatsAuth, natsAuthFromEnv } from '../../src/store/nats/connect.js';
 import {
   baton,
   CLI,
@@ -12,7 +14,8 @@ import {
   killAll,
   ROOT,
 } from '../helpers/baton.js';
-import { type NatsCluster, startNatsCluster } from '../helpers/nats.js';
+import { type NatsCluster, secureEnv, startNatsCluster } from '../helpers/nats.js';
+import { makePki } from '../helpers/tls.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -103,6 +106,8 @@ export interface AgentEventLine {
 export interface ClusterFixture {
   dir: string;
   nats: NatsCluster;
+  /** Baton's NATS user and the CA, for test code that connects itself (`connectNats({ auth })`). */
+  natsAuth: NatsAuth;
   agents: AgentProc[];
   specFile: string;
   cli(args: string[]): Promise<CliResult>;
@@ -136,12 +141,15 @@ export interface ClusterStatusJson {
 
 export async function startClusterFixture(opts: { nodes: number; ttl?: string }): Promise<ClusterFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
-  const nats = await startNatsCluster(3);
+  // As in production: NATS speaks TLS only, and Baton's user is limited to Baton's subjects.
+  const security = { pki: makePki(dir), password: randomBytes(12).toString('hex') };
+  const natsEnv = secureEnv(security);
+  const nats = await startNatsCluster(3, security);
   const ports = await Promise.all(Array.from({ length: opts.nodes }, () => freePort()));
   const agents: AgentProc[] = [];
   const specFile = join(dir, 'baton.yaml');
   const cli = (args: string[]) =>
-    baton([...args, '--nats', nats.urls.join(',')], { dataDir: join(dir, 'cli') });
+    baton([...args, '--nats', nats.urls.join(',')], { dataDir: join(dir, 'cli'), env: natsEnv });
 
   const startAgent = async (i: number): Promise<AgentProc> => {
     const node = `n${i + 1}`;
@@ -168,6 +176,7 @@ export async function startClusterFixture(opts: { nodes: number; ttl?: string })
           ...process.env,
           BATON_LOG_LEVEL: process.env.BATON_LOG_LEVEL ?? 'warn',
           BATON_PROXY_WORKERS: '0',
+          ...natsEnv,
           [MARK]: dir,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -202,6 +211,7 @@ export async function startClusterFixture(opts: { nodes: number; ttl?: string })
   const f: ClusterFixture = {
     dir,
     nats,
+    natsAuth: natsAuthFromEnv({}, natsEnv),
     agents,
     specFile,
     cli,

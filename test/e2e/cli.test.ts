@@ -175,7 +175,7 @@ describe('the CLI around a running service', () => {
 
   it('the token guards the API; the daemon logs structured JSON', async () => {
     const r = await baton(['status'], { dataDir: f.ws.dataDir, env: { BATON_TOKEN: 'wrong' } });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/token/);
     expect(existsSync(join(f.ws.dataDir, 'token'))).toBe(true);
     const line = f.daemon

@@ -86,7 +86,7 @@ describe.skipIf(!requireNats())('cluster: revert, maintenance, watched files', (
     // One agent saw the failure and reverted for everybody; no instance of r2 ever took traffic.
     expect(events.filter((e) => e.type === 'revert')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'update.end' && e.revision === 2)).toHaveLength(0);
-    const store = await NatsStore.connect({ servers: f.nats.urls });
+    const store = await NatsStore.connect({ servers: f.nats.urls, auth: f.natsAuth });
     try {
       const repo = new Repo(store);
       const rev2 = await repo.getRevision('hello', 2);

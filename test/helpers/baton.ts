@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { ApiClient } from '../../src/cli/client.js';
 import { waitFor } from './wait.js';
 
@@ -91,7 +92,12 @@ export async function startDaemon(
       if (!existsSync(apiFile)) return undefined;
       const { url, pid } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url: string; pid: number };
       if (pid !== child.pid) return undefined;
-      const r = await fetch(`${url}/v1/health`);
+      // An HTTPS API is checked with the CA the test gives the CLI (BATON_CA).
+      const ca = env?.BATON_CA ? readFileSync(env.BATON_CA) : undefined;
+      const r = await undiciFetch(
+        `${url}/v1/health`,
+        ca ? { dispatcher: new Agent({ connect: { ca } }) } : {},
+      );
       return r.ok ? url : undefined;
     },
     { timeoutMs: 20_000, message: 'baton serve to answer' },

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,7 @@ export async function startNats(): Promise<NatsServer> {
  * ports must be known before any server starts (every server lists all routes), so they are taken from
  * free ports and the whole start is retried when one was grabbed in between.
  */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(size = 3, security?: NatsSecurity): Promise<NatsCluster> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
@@ -89,10 +90,12 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
           `  routes: [${routes.map((r) => `"${r}"`).join(', ')}]`,
           '}',
         ];
-        servers.push(await spawnServer(`n${i + 1}`, cluster));
+        servers.push(
+          await spawnServer(`n${i + 1}`, [...cluster, ...(security ? secureConfig(security) : [])]),
+        );
       }
       const urls = servers.map((s) => s.url);
-      await waitJetStream(urls, servers);
+      await waitJetStream(urls, servers, security);
       return { servers, urls, stop: async () => void (await Promise.all(servers.map((s) => s.stop()))) };
     } catch (e) {
       lastError = e;
@@ -100,6 +103,71 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     }
   }
   throw new Error(`could not start a ${size}-node nats cluster: ${String(lastError)}`, { cause: lastError });
+}
+
+/** A user's credentials on a secure server, as the CLI and agents take them from the environment. */
+export interface SecureNats {
+  server: NatsServer;
+  /** Env for Baton (user BATON_NATS_USER/PASSWORD, CA BATON_NATS_TLS_CA): limited to Baton's subjects. */
+  env: Record<string, string>;
+  ca: string;
+  stop(): Promise<void>;
+}
+
+export interface NatsSecurity {
+  pki: { ca: string; cert: string; key: string };
+  password: string;
+}
+
+/** Client options of Baton's user on a secure server (for test code that connects itself). */
+export const secureClient = (s: NatsSecurity) => ({
+  user: 'baton',
+  pass: s.password,
+  tls: { caFile: s.pki.ca },
+});
+
+/** The env the CLI and agents read Baton's user and the CA from. */
+export const secureEnv = (s: NatsSecurity): Record<string, string> => ({
+  BATON_NATS_USER: 'baton',
+  BATON_NATS_PASSWORD: s.password,
+  BATON_NATS_TLS_CA: s.pki.ca,
+});
+
+/**
+ * Server config for TLS only (a throwaway CA, `makePki`) and two accounts: BATON (with JetStream) whose
+ * user `baton` may publish and subscribe only to Baton's subjects and buckets, and OTHER, another tenant.
+ */
+function secureConfig(s: NatsSecurity): string[] {
+  // Baton's subjects: its own (baton.>), its KV buckets (baton, baton-services, baton-nodes), the
+  // JetStream API of its account, acks and flow control, and reply inboxes.
+  const subjects = ['"baton.>"', '"$KV.baton.>"', '"$KV.baton-services.>"', '"$KV.baton-nodes.>"'];
+  const js = ['"$JS.API.>"', '"$JS.ACK.>"', '"$JS.FC.>"', '"_INBOX.>"'];
+  return [
+    `tls { cert_file: "${s.pki.cert}", key_file: "${s.pki.key}", timeout: 5 }`,
+    'accounts {',
+    '  BATON: {',
+    '    jetstream: enabled',
+    `    users: [{ user: baton, password: "${s.password}", permissions: {`,
+    `      publish: { allow: [${[...subjects, ...js].join(', ')}] }`,
+    `      subscribe: { allow: [${[...subjects, '"_INBOX.>"', '"$JS.FC.>"'].join(', ')}] }`,
+    '    } }]',
+    '  }',
+    '  OTHER: { jetstream: enabled, users: [{ user: other, password: other }] }',
+    '}',
+  ];
+}
+
+/** One nats-server with TLS and accounts (`secureConfig`). */
+export async function startSecureNats(pki: { ca: string; cert: string; key: string }): Promise<SecureNats> {
+  const security = { pki, password: randomBytes(12).toString('hex') };
+  const server = await spawnServer('secure', secureConfig(security));
+  try {
+    await waitJetStream([server.url], [], security);
+  } catch (e) {
+    await server.stop();
+    throw new Error(`secure nats-server did not come up: ${(e as Error).message}\n${server.log()}`);
+  }
+  return { server, env: secureEnv(security), ca: pki.ca, stop: () => server.stop() };
 }
 
 async function spawnServer(name: string, extra: string[]): Promise<NatsServer> {
@@ -165,8 +233,12 @@ async function spawnServer(name: string, extra: string[]): Promise<NatsServer> {
  * JetStream answers; in a cluster, a meta leader was elected and enough servers joined to place a stream
  * with one replica per server (checked by creating and deleting one).
  */
-async function waitJetStream(urls: string[], servers: NatsServer[] = []): Promise<void> {
-  const nc = await connect({ servers: urls, reconnect: false });
+async function waitJetStream(
+  urls: string[],
+  servers: NatsServer[] = [],
+  security?: NatsSecurity,
+): Promise<void> {
+  const nc = await connect({ servers: urls, reconnect: false, ...(security ? secureClient(security) : {}) });
   try {
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     await waitFor(

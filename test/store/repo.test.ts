@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, LockHeldError, NotFoundError } from '../../src/core/errors.js';
 import type { Deployment } from '../../src/core/types.js';
@@ -161,7 +161,7 @@ describe.each(stores)('Repo over %s', (_name, make) => {
       expect((await repo.recordRevision('api', spec())).revision.number).toBe(1);
     });
 
-    it('hashes the canonical JSON of the spec: same spec, same hash, whatever the key order', async () => {
+    it('hashes the canonical JSON of the spec, keyed by the store: same spec, same hash, whatever the key order', async () => {
       const a = spec({ env: { A: '1', B: '2' } });
       const entries: [string, unknown][] = Object.entries({ ...a, env: { B: '2', A: '1' } });
       const reordered = Object.fromEntries(entries.reverse()) as unknown as ServiceSpec;
@@ -169,11 +169,20 @@ describe.each(stores)('Repo over %s', (_name, make) => {
       const r2 = await repo.recordRevision('web', reordered);
       const r3 = await repo.recordRevision('web', spec({ env: { A: '1', B: '3' } }));
       expect(r1.revision.hash).toMatch(/^[0-9a-f]{64}$/);
-      expect(r1.revision.hash).toBe(createHash('sha256').update(canonicalJson(a)).digest('hex'));
+      // An HMAC under the store's secret: not the plain digest anyone could recompute from a guess.
+      expect(r1.revision.hash).not.toBe(createHash('sha256').update(canonicalJson(a)).digest('hex'));
+      const secret = (await store.get<string>('meta.hash-key'))!.value;
+      expect(Buffer.from(secret, 'base64')).toHaveLength(32);
+      expect(r1.revision.hash).toBe(
+        createHmac('sha256', Buffer.from(secret, 'base64')).update(canonicalJson(a)).digest('hex'),
+      );
       expect(r2.revision.hash).toBe(r1.revision.hash);
       expect(r3.revision.hash).not.toBe(r1.revision.hash);
-      expect((await repo.findRevisionByHash('web', r1.revision.hash))?.number).toBe(2);
-      expect(await repo.findRevisionByHash('web', 'nope')).toBeUndefined();
+      expect((await repo.findRevisionBySpec('web', reordered))?.number).toBe(2);
+      expect(await repo.findRevisionBySpec('web', spec({ replicas: 9 }))).toBeUndefined();
+      // Another store, another key: the same spec hashes differently; a second Repo on this store agrees.
+      expect(await new Repo(new MemoryStore()).specHash(a)).not.toBe(r1.revision.hash);
+      expect(await new Repo(store).specHash(a)).toBe(r1.revision.hash);
     });
 
     it('prunes beyond the history limit but never the current revision', async () => {

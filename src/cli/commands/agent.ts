@@ -4,11 +4,14 @@ import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { checkToken } from '../../store/check.js';
+import { natsAuthFromEnv } from '../../store/nats/connect.js';
 import { action, globals } from '../context.js';
 import { natsOption, natsServers } from './cluster-common.js';
 
 interface AgentFlags {
   nats?: string;
+  natsCreds?: string;
+  natsTlsCa?: string;
   node: string;
   ttl: string;
   listenOffset: string;
@@ -38,6 +41,7 @@ export function registerAgent(program: Command): void {
       const logger = createLogger('baton-agent');
       const agent = await Agent.start({
         nats: natsServers(opts),
+        natsAuth: natsAuthFromEnv(opts),
         node: opts.node,
         dataDir: globals(cmd).dataDir,
         logger,

@@ -7,16 +7,33 @@ import { createLogger } from '../../core/logger.js';
 import { action, globals } from '../context.js';
 import { VERSION } from '../version.js';
 
+interface ServeFlags {
+  listen: string;
+  purgeInterval: string;
+  purgeMinAge: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecureListen?: boolean;
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('run the control plane (API, engine, supervisor); starts the embedded proxy if needed')
     .option('--listen <host:port>', 'API address (env BATON_API)', process.env.BATON_API ?? DEFAULT_API)
+    .option('--tls-cert <file>', 'PEM certificate: the API speaks HTTPS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option(
+      '--insecure-listen',
+      'allow --listen beyond loopback without TLS (tokens cross the network in clear)',
+    )
     .option('--purge-interval <duration>', 'how often stray labelled containers are purged', '10s')
     .option('--purge-min-age <duration>', 'containers younger than this are never purged', '30s')
     .action(
-      action(async (opts: { listen: string; purgeInterval: string; purgeMinAge: string }, cmd: Command) => {
+      action(async (opts: ServeFlags, cmd: Command) => {
         const { dataDir } = globals(cmd);
+        if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey))
+          throw new InputError('--tls-cert and --tls-key go together');
         const purge = {
           intervalMs: flagDuration('--purge-interval', opts.purgeInterval),
           minAgeMs: flagDuration('--purge-min-age', opts.purgeMinAge),
@@ -28,6 +45,8 @@ export function registerServe(program: Command): void {
           logger,
           version: VERSION,
           purge,
+          tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
+          insecureListen: opts.insecureListen,
         });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {

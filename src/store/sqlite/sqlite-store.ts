@@ -69,6 +69,9 @@ export class SqliteStore implements Store {
       ensurePrivateFile(file);
       for (const side of ['-wal', '-shm', '-journal']) tighten(`${file}${side}`);
       db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+      // Owner-only: it holds revisions' secrets, token hashes and the key of revision hashes (SQLite
+      // gives the -wal and -shm files the same mode).
+      if (fs.statSync(file).uid === process.getuid?.()) fs.chmodSync(file, 0o600);
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma('journal_mode = WAL');
       migrate(db, file);

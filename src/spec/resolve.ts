@@ -91,6 +91,21 @@ export class Resolver {
     this.positions.deleteUnder(p);
   }
 
+  /**
+   * The values at `from` + each of `paths` were merged to `to` + the same path (an environment's
+   * overrides): errors there point at the override, and secrets stay secret.
+   */
+  merged(from: readonly PropertyKey[], to: readonly PropertyKey[], paths: readonly PropertyKey[][]): void {
+    for (const p of paths) {
+      const src = [...from, ...p];
+      const dst = [...to, ...p];
+      if (this.positions.has(src))
+        this.positions.set(dst, this.positions.value(src), this.positions.key(src));
+      if (this.isSecret(src)) this.secrets.set(dotted(dst), dst);
+      else this.secrets.delete(dotted(dst));
+    }
+  }
+
   /** Checks made once the whole tree is resolved. */
   finish(): void {
     const { profile } = this.opts;

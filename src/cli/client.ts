@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { DEFAULT_API, dataPaths } from '../api/paths.js';
 import { BatonError, UnavailableError } from '../core/errors.js';
+import { caFetch } from './ca-fetch.js';
 
 export interface GlobalOptions {
   dataDir: string;
@@ -13,7 +14,13 @@ export class ApiClient {
   private constructor(
     readonly url: string,
     private readonly token: string | undefined,
+    private readonly fetcher: typeof fetch = fetch,
   ) {}
+
+  /** An environment's control plane (`cli/environment.ts`): its URL, token and CA file. */
+  static forTarget(t: { url: string; token: string | undefined; caFile: string | undefined }): ApiClient {
+    return new ApiClient(t.url, t.token, t.caFile ? caFetch(t.caFile) : fetch);
+  }
 
   /** Address: --api / BATON_API, else what the daemon wrote into the data dir, else the default. */
   static from(opts: GlobalOptions): ApiClient {
@@ -30,7 +37,7 @@ export class ApiClient {
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(`${this.url}${path}`, {
+      res = await this.fetcher(`${this.url}${path}`, {
         method,
         headers: {
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
@@ -52,7 +59,13 @@ export class ApiClient {
       } catch {}
       const e = parsed.error;
       const code = (e?.code ?? 'DRIVER') as ConstructorParameters<typeof BatonError>[0];
-      const exitCode = res.status === 400 || res.status === 404 ? 2 : res.status === 401 ? 2 : 1;
+      if (res.status === 401)
+        throw new BatonError(
+          'UNAUTHORIZED',
+          `the control plane at ${this.url} refused the token (HTTP 401): check --token, BATON_TOKEN or the environment's token`,
+          { exitCode: 3 },
+        );
+      const exitCode = res.status === 400 || res.status === 404 ? 2 : 1;
       throw new BatonError(
         code,
         e?.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`,

@@ -21,10 +21,11 @@ export interface EnvFlags {
   env?: string | undefined;
 }
 
-/** Adds `--env NAME` and, when the command has none, `-f FILE` (where the environment is declared). */
-export function envOption(cmd: Command, withFile = true): Command {
+/** Adds `--env NAME` and, when the command has none, `-f FILE` (where the environment is declared; `--file` where -f is taken). */
+export function envOption(cmd: Command, file: 'short' | 'long' | 'none' = 'short'): Command {
   cmd.option('--env <name>', 'act on this environment of baton.yaml (default: the local control plane)');
-  if (withFile) cmd.option('-f, --file <path>', 'spec file declaring the environment', 'baton.yaml');
+  const flags = file === 'short' ? '-f, --file <path>' : '--file <path>';
+  if (file !== 'none') cmd.option(flags, 'spec file declaring the environment', 'baton.yaml');
   return cmd;
 }
 

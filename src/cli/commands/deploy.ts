@@ -25,7 +25,7 @@ export function registerDeploy(program: Command, io: Io = stdio): void {
       'cluster mode: record the revision and make it desired in NATS; the agents roll it out',
     )
     .option('--nats <urls>', 'with --cluster: NATS server URL(s), comma-separated (env BATON_NATS)');
-  envOption(cmd, false).action(
+  envOption(cmd, 'none').action(
     action(
       async (
         service: string | undefined,

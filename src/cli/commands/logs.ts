@@ -10,6 +10,7 @@ export function registerLogs(program: Command, _io: Io = stdio): void {
       .argument('<service>')
       .option('-f, --follow', 'keep streaming')
       .option('-n, --tail <lines>', 'lines of existing output per instance', '100'),
+    'long',
   ).action(
     action(
       async (

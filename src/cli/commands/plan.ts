@@ -76,7 +76,7 @@ export function registerPlan(program: Command, io: Io = stdio): void {
     .option('--profile <name>', 'profile picked by !profile values')
     .option('--set <key=value>', 'override a value (repeatable)', collect)
     .option('--json', 'print as JSON');
-  envOption(cmd, false).action(
+  envOption(cmd, 'none').action(
     action(
       async (
         service: string | undefined,

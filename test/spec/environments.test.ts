@@ -179,3 +179,14 @@ describe('pipeline: ref patterns to actions', () => {
     expect(refMatches('refs/tags/*-prod', 'refs/tags/v1-prod-x')).toBe(false);
   });
 });
+
+describe('examples/pipeline/baton.yaml', () => {
+  test('is valid, with and without each environment', async () => {
+    const { loadSpecFile } = await import('../../src/spec/load.js');
+    const file = new URL('../../examples/pipeline/baton.yaml', import.meta.url).pathname;
+    for (const environment of [undefined, 'staging', 'production']) {
+      const r = await loadSpecFile(file, { env: { REGISTRY_PASSWORD: 'x' }, environment });
+      expect(Object.keys(r.spec.environments ?? {})).toEqual(['staging', 'production']);
+    }
+  });
+});

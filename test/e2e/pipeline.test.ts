@@ -8,6 +8,7 @@ import {
   CLI,
   type Daemon,
   freePort,
+  HELLO,
   startDaemon,
   type Workspace,
   workspace,
@@ -131,7 +132,10 @@ pipeline:
     };
 
     beforeAll(async () => {
-      [registry, staging, production] = await Promise.all([startRegistry(), startEnv(), startEnv()]);
+      // One after the other: two daemons starting at once on a loaded 2-core machine can miss startDaemon's wait.
+    registry = await startRegistry();
+    staging = await startEnv();
+    production = await startEnv();
       image = `${registry.host}/${REPO}`;
       localPort = await freePort();
       home = workspace();
@@ -311,6 +315,63 @@ pipeline:
       // No control plane was touched.
       expect([await current(staging), await current(production)]).toEqual(before);
     }, 90_000);
+
+    /** `baton run ARGS` in the foreground, as a user would start it. */
+    const startRun = (args: string[]) => {
+      const child: ChildProcess = spawn(process.execPath, [CLI, '--data-dir', home.dataDir, 'run', ...args], {
+        cwd: home.dir,
+        env: { ...process.env, PROD_TOKEN: production.token },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c;
+      });
+      child.stderr!.on('data', (c: Buffer) => {
+        out += c;
+      });
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      return { child, exited, out: () => out };
+    };
+
+    it('baton run of a process service: the env file wins over the spec; SIGINT leaves no process behind', async () => {
+      const envFile = join(home.dir, 'local.env');
+      writeFileSync(envFile, 'export VERSION=from-env-file\n');
+      const spec = join(home.dir, 'process.yaml');
+      writeFileSync(
+        spec,
+        `services:\n  hi:\n    command: node\n    args: [server.js]\n    cwd: ${HELLO}\n    env: { VERSION: from-spec }\n    traffic: { listen: "127.0.0.1:${localPort}" }\n`,
+      );
+      const port = await freePort();
+      const run = startRun(['hi', '-f', spec, '--env-file', envFile, '--port', String(port)]);
+      const v = await waitFor(
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/version`).catch(() => undefined))?.json() as
+            | Promise<{ version: string; pid: number }>
+            | undefined,
+        { timeoutMs: 20_000, message: 'baton run (process) to answer' },
+      );
+      expect(v.version).toBe('from-env-file');
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(0);
+      expect(() => process.kill(v.pid, 0)).toThrow();
+      expect(run.out()).toContain('nothing left behind');
+    }, 60_000);
+
+    it('baton run --env staging --revision 1 runs that recorded revision (its image tag), read-only', async () => {
+      const before = [await current(staging), await current(production)];
+      const port = await freePort();
+      const run = startRun(['hello', '--env', 'staging', '--revision', '1', '--port', String(port)]);
+      const answer = await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.text(),
+        { timeoutMs: 30_000, message: 'baton run --revision to answer' },
+      );
+      expect(answer.trim()).toBe('hello from staging');
+      expect(run.out()).toContain(`(${image}:${SHA_A})`);
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(0);
+      expect([await current(staging), await current(production)]).toEqual(before);
+    }, 60_000);
 
     it('an unknown environment in a pipeline rule: exit 2 with file:line and field path, nothing built', async () => {
       writeFileSync(home.specFile, yaml().replace('{ deploy: production }', '{ deploy: prod }'));

@@ -133,9 +133,9 @@ pipeline:
 
     beforeAll(async () => {
       // One after the other: two daemons starting at once on a loaded 2-core machine can miss startDaemon's wait.
-    registry = await startRegistry();
-    staging = await startEnv();
-    production = await startEnv();
+      registry = await startRegistry();
+      staging = await startEnv();
+      production = await startEnv();
       image = `${registry.host}/${REPO}`;
       localPort = await freePort();
       home = workspace();

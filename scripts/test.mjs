@@ -131,6 +131,27 @@ function ensureOpenssl() {
 
 ensureOpenssl();
 
+/**
+ * The pipeline tests push images to a local registry: Debian's docker-registry (/usr/bin/docker-registry),
+ * which each test starts itself on 127.0.0.1 with its own storage (the package's service is not used).
+ * Installed: nothing to do. Else, as root with apt: apt-get install -y docker-registry. Otherwise warn
+ * loudly: those tests then skip locally and fail under CI=true.
+ */
+function ensureRegistry() {
+  if (existsSync('/usr/bin/docker-registry')) return;
+  const root = process.getuid?.() === 0;
+  if (!root || !has('apt-get'))
+    return loud(
+      `/usr/bin/docker-registry is missing and I cannot install it (${root ? 'no apt-get' : 'not root'}): install docker-registry; the pipeline tests will ${process.env.CI === 'true' ? 'FAIL (CI=true)' : 'be SKIPPED'}.`,
+    );
+  if (!aptInstall('docker-registry', '/usr/bin/docker-registry')) {
+    return loud('could not install docker-registry: the pipeline tests will skip (or fail under CI=true)');
+  }
+  say('installed docker-registry');
+}
+
+ensureRegistry();
+
 const steps = [
   ['tsc', ['-p', 'tsconfig.json', '--noEmit']],
   ['biome', ['check', '.']],

@@ -22,6 +22,11 @@ export class ApiClient {
     return new ApiClient(normalUrl(conn.url), conn.token, dispatcherFor(conn));
   }
 
+  /** An environment's control plane (`cli/environment.ts`): its URL, token and CA file. */
+  static forTarget(t: { url: string; token: string | undefined; caFile: string | undefined }): ApiClient {
+    return ApiClient.connect({ url: t.url, token: t.token, caFile: t.caFile });
+  }
+
   /** Address: --api / BATON_API, else what the daemon wrote into the data dir, else the default. */
   static from(opts: GlobalOptions): ApiClient {
     return ApiClient.connect(localConnection(opts));
@@ -50,9 +55,15 @@ export class ApiClient {
       } catch {}
       const e = parsed.error;
       const code = (e?.code ?? 'DRIVER') as ConstructorParameters<typeof BatonError>[0];
-      // 2: bad input; 4: refused (no valid token, or its role or scope does not allow it).
+      if (res.status === 401)
+        throw new BatonError(
+          'UNAUTHORIZED',
+          `the control plane at ${this.url} refused the token (HTTP 401)${e?.message ? `: ${e.message}` : ''} — check --token, BATON_TOKEN or the environment's token`,
+          { exitCode: 3 },
+        );
+      // 2: bad input; 3: refused (its role or scope does not allow it, or too many failed authentications).
       const exitCode =
-        res.status === 400 || res.status === 404 ? 2 : [401, 403, 429].includes(res.status) ? 4 : 1;
+        res.status === 400 || res.status === 404 ? 2 : res.status === 403 || res.status === 429 ? 3 : 1;
       throw new BatonError(
         code,
         e?.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`,

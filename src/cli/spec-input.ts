@@ -6,6 +6,8 @@ export interface SpecFlags {
   file: string;
   profile?: string;
   set?: string[];
+  /** `--env NAME`: that environment's overrides are merged onto the services. */
+  env?: string | undefined;
 }
 
 export interface SelectedService {
@@ -22,6 +24,7 @@ export async function selectServices(flags: SpecFlags, name: string | undefined)
   const loaded = await loadSpecFile(flags.file, {
     ...(flags.profile ? { profile: flags.profile } : {}),
     ...(flags.set ? { set: flags.set } : {}),
+    ...(flags.env ? { environment: flags.env } : {}),
   });
   const names = Object.keys(loaded.spec.services);
   if (name !== undefined && !names.includes(name)) {

@@ -121,7 +121,8 @@ export class UnavailableError extends BatonError {
 
 /**
  * The API refused the caller: no valid token (UNAUTHORIZED), a token whose role or service scope does
- * not allow the request (FORBIDDEN), or too many failed authentications (RATE_LIMITED). Exit code 4.
+ * not allow the request (FORBIDDEN), or too many failed authentications (RATE_LIMITED). Exit code 3, as for a control plane that cannot
+ * be reached: nothing was done, and it is not the input that is wrong.
  */
 export class AccessError extends BatonError {
   constructor(
@@ -129,7 +130,7 @@ export class AccessError extends BatonError {
     message: string,
     details?: Record<string, unknown>,
   ) {
-    super(code, message, { exitCode: 4, ...(details ? { details } : {}) });
+    super(code, message, { exitCode: 3, ...(details ? { details } : {}) });
   }
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SpecError, type SpecIssue } from '../core/errors.js';
+import { environmentNames, overrideIssues, withEnvironment } from './environment-merge.js';
 import { errorMap, toSpecIssues } from './issues.js';
 import { isUnder } from './positions.js';
 import { FAILED, Resolver } from './resolve.js';
@@ -12,6 +13,8 @@ export interface LoadOptions {
   profile?: string | undefined;
   /** `KEY=VALUE` overrides: a dotted path and a YAML scalar, applied after tags and before validation. */
   set?: readonly string[] | undefined;
+  /** Merges this environment's overrides onto the services (before `--set`). */
+  environment?: string | undefined;
   /** Where `!env` looks (default: `process.env`). */
   env?: NodeJS.ProcessEnv | undefined;
 }
@@ -43,6 +46,22 @@ export async function loadSpecText(text: string, file: string, opts: LoadOptions
   let raw = await resolver.text(text, file, path.resolve(file), [], []);
   resolver.finish();
 
+  // Every environment's merged services are validated, whichever one (if any) this command targets.
+  const envIssues = raw === FAILED ? [] : overrideIssues(raw, resolver);
+  if (raw !== FAILED && opts.environment !== undefined) {
+    const merged = withEnvironment(raw, opts.environment, (from, to, paths) =>
+      resolver.merged(from, to, paths),
+    );
+    if (merged === undefined) {
+      const names = environmentNames(raw);
+      resolver.issues.push({
+        ...resolver.positions.key(['environments']),
+        path: 'environments',
+        message: `no environment "${opts.environment}" (declared: ${names.join(', ') || 'none'})`,
+      });
+    } else raw = merged;
+  }
+
   const { overrides, issues: setIssues } = parseOverrides(opts.set ?? []);
   if (raw !== FAILED) {
     for (const o of overrides) {
@@ -56,7 +75,7 @@ export async function loadSpecText(text: string, file: string, opts: LoadOptions
       for (const p of [...applied.created, o.path]) resolver.positions.set(p, SET_POS);
     }
   }
-  const issues: SpecIssue[] = [...resolver.issues, ...setIssues];
+  const issues: SpecIssue[] = [...resolver.issues, ...envIssues, ...setIssues];
   if (raw === FAILED) throw new SpecError(sorted(issues, resolver.files));
 
   const { error, knownKeys } = errorMap();
@@ -70,7 +89,10 @@ export async function loadSpecText(text: string, file: string, opts: LoadOptions
     for (const i of toSpecIssues(parsed.error.issues, ctx, knownKeys)) {
       // A value whose tag failed is already reported; do not report it again as missing or mistyped.
       const p = i.path === '' ? [] : i.path.split('.');
-      if (!resolver.failedPaths.some((f) => isUnder(p, f))) issues.push(i);
+      // With --env, an override's error is also found by the merged validation: report it once.
+      const same = (o: SpecIssue) =>
+        o.file === i.file && o.line === i.line && o.column === i.column && o.message === i.message;
+      if (!resolver.failedPaths.some((f) => isUnder(p, f)) && !envIssues.some(same)) issues.push(i);
     }
   }
   if (issues.length > 0 || !parsed.success) throw new SpecError(sorted(issues, resolver.files));

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  type Document,
   isAlias,
   isMap,
   isNode,
@@ -10,26 +9,18 @@ import {
   LineCounter,
   type Node,
   parseDocument,
-  type YAMLError,
   type YAMLMap,
 } from 'yaml';
 import type { SpecIssue } from '../core/errors.js';
 import { dotted, isUnder, type Pos, PositionMap } from './positions.js';
+import { nodeAt, posAt, type Source } from './source.js';
 import { CUSTOM_TAGS, isYamlTag, KNOWN_TAGS, lookupEnv, parseEnvRef } from './tags.js';
+import { syntaxMessage } from './yaml-errors.js';
 
 /** A value that could not be produced; the issue saying why is already recorded. */
 export const FAILED: unique symbol = Symbol('failed');
 type Resolved = unknown;
 
-/** One YAML source being resolved: the top file or an included one. */
-interface Source {
-  /** The name issues show: the path as given, or joined onto the including file's. */
-  label: string;
-  abs: string;
-  text: string;
-  lines: LineCounter;
-  doc: Document.Parsed;
-}
 type Stack = readonly { abs: string; label: string }[];
 
 export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true, customTags: CUSTOM_TAGS } as const;
@@ -64,11 +55,11 @@ export class Resolver {
     const src: Source = { label, abs, text, lines, doc };
     if (!this.files.includes(label)) this.files.push(label);
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) this.issue(this.at(src, e.pos[0]), at, syntaxMessage(e, text));
+      for (const e of doc.errors) this.issue(posAt(src, e.pos[0]), at, syntaxMessage(e, text));
       this.failedPaths.push(at);
       return FAILED;
     }
-    if (!doc.contents) this.positions.set(at, this.at(src, 0));
+    if (!doc.contents) this.positions.set(at, posAt(src, 0));
     return this.node(doc.contents, at, src, [...stack, { abs, label }]);
   }
 
@@ -91,6 +82,20 @@ export class Resolver {
     this.positions.deleteUnder(p);
   }
 
+  /** `from`+p was merged to `to`+p for each of `paths` (environment overrides): positions and secrecy follow. */
+  merged(from: readonly PropertyKey[], to: readonly PropertyKey[], paths: readonly PropertyKey[][]): void {
+    for (const p of paths) {
+      const [src, dst] = [
+        [...from, ...p],
+        [...to, ...p],
+      ];
+      if (this.positions.has(src))
+        this.positions.set(dst, this.positions.value(src), this.positions.key(src));
+      if (this.isSecret(src)) this.secrets.set(dotted(dst), dst);
+      else this.secrets.delete(dotted(dst));
+    }
+  }
+
   /** Checks made once the whole tree is resolved. */
   finish(): void {
     const { profile } = this.opts;
@@ -105,18 +110,16 @@ export class Resolver {
 
   private async node(n: unknown, at: PropertyKey[], src: Source, stack: Stack): Promise<Resolved> {
     if (!isNode(n) && !isAlias(n)) return null;
-    if (at.length > MAX_DEPTH) return this.fail(this.nodeAt(src, n), at, 'nested too deeply (alias cycle?)');
+    if (at.length > MAX_DEPTH) return this.fail(nodeAt(src, n), at, 'nested too deeply (alias cycle?)');
     if (isAlias(n)) {
       const target = n.resolve(src.doc);
-      if (!target) return this.fail(this.nodeAt(src, n), at, `unknown alias *${n.source}`);
+      if (!target) return this.fail(nodeAt(src, n), at, `unknown alias *${n.source}`);
       if (this.expanding.has(target)) {
-        return this.fail(this.nodeAt(src, n), at, `alias *${n.source} refers to a value that contains it`);
+        return this.fail(nodeAt(src, n), at, `alias *${n.source} refers to a value that contains it`);
       }
       if (++this.aliases > MAX_ALIASES) {
         // Reported once: a "billion laughs" document would otherwise yield an issue per expansion.
-        return this.aliases === MAX_ALIASES + 1
-          ? this.fail(this.nodeAt(src, n), at, 'too many aliases')
-          : FAILED;
+        return this.aliases === MAX_ALIASES + 1 ? this.fail(nodeAt(src, n), at, 'too many aliases') : FAILED;
       }
       this.expanding.add(target);
       try {
@@ -125,7 +128,7 @@ export class Resolver {
         this.expanding.delete(target);
       }
     }
-    const here = this.nodeAt(src, n);
+    const here = nodeAt(src, n);
     this.positions.set(at, here);
     if (n.tag && !isYamlTag(n.tag)) return this.tagged(n, n.tag, here, at, src, stack);
     if (isMap(n)) return this.map(n, at, src, stack);
@@ -145,17 +148,13 @@ export class Resolver {
     for (const pair of n.items) {
       const k = pair.key;
       if (!isScalar(k) || (k.tag && !isYamlTag(k.tag))) {
-        this.issue(
-          isNode(k) ? this.nodeAt(src, k) : this.positions.value(at),
-          at,
-          'keys must be plain scalars',
-        );
+        this.issue(isNode(k) ? nodeAt(src, k) : this.positions.value(at), at, 'keys must be plain scalars');
         continue;
       }
       const key = String(k.value);
       const child = [...at, key];
-      const keyAt = this.nodeAt(src, k);
-      this.positions.set(child, isNode(pair.value) ? this.nodeAt(src, pair.value) : keyAt, keyAt);
+      const keyAt = nodeAt(src, k);
+      this.positions.set(child, isNode(pair.value) ? nodeAt(src, pair.value) : keyAt, keyAt);
       const v = await this.node(pair.value, child, src, stack);
       // `__proto__` and friends become plain own keys (and then unknown keys), never prototypes.
       if (v !== FAILED)
@@ -273,32 +272,6 @@ export class Resolver {
     this.failedPaths.push(at);
     return FAILED;
   }
-
-  /** Where a node starts; for a tagged node, where its tag is written. */
-  private nodeAt(src: Source, n: Node | { range?: unknown; tag?: string }): Pos {
-    const range = (n as { range?: [number, number, number] | null }).range;
-    let offset = range?.[0] ?? 0;
-    const tag = (n as { tag?: string }).tag;
-    if (tag && !isYamlTag(tag)) {
-      const i = src.text.lastIndexOf(tag, offset);
-      if (i >= 0 && offset - i < 512) offset = i;
-    }
-    return this.at(src, offset);
-  }
-
-  private at(src: Source, offset: number): Pos {
-    const { line, col } = src.lines.linePos(offset);
-    return { file: src.label, line, column: col };
-  }
 }
 
 const list = (names: Iterable<string>): string => [...names].join(', ') || '(none)';
-
-function syntaxMessage(e: YAMLError, text: string): string {
-  if (e.code === 'DUPLICATE_KEY') {
-    const rest = text.slice(e.pos[0]).split('\n')[0] ?? '';
-    const key = (/^(.*?):(\s|$)/.exec(rest)?.[1] ?? rest).trim().replace(/^(["'])(.*)\1$/, '$2');
-    return `duplicate key ${JSON.stringify(key)}`;
-  }
-  return `invalid YAML: ${e.message}`;
-}

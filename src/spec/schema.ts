@@ -10,7 +10,9 @@ import {
 import { clusterSchema } from './cluster.js';
 import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';
+import { checkTargets, environmentsSchema } from './environment.js';
 import { hooksSchema } from './hooks.js';
+import { pipelineSchema } from './pipeline.js';
 import { byteSize, duration, envMap, hostPort } from './primitives.js';
 import { routerSchema } from './router.js';
 import { strategySchema } from './strategy.js';
@@ -147,18 +149,25 @@ export const serviceSchema = z
   .superRefine(checkAnalysisRouter)
   .transform(withCloudDefaults);
 
+/** A service as written in the file: a missing `runtime` means the embedded default. */
+export const serviceEntrySchema = z.preprocess(
+  (v) => (v && typeof v === 'object' && !('runtime' in v) ? { runtime: 'process', ...v } : v),
+  serviceSchema,
+);
+
 export const fileSchema = z
   .strictObject({
     version: z.literal(1).default(1),
     services: z.record(
       z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'service names are lower-case letters, digits and dashes'),
-      // A missing `runtime` means the embedded default.
-      z.preprocess(
-        (v) => (v && typeof v === 'object' && !('runtime' in v) ? { runtime: 'process', ...v } : v),
-        serviceSchema,
-      ),
+      serviceEntrySchema,
     ),
+    /** Named deploy targets (`--env NAME`): their control plane or cluster, checks and overrides. */
+    environments: environmentsSchema.optional(),
+    /** What `baton release --ref REF` does for each git ref. */
+    pipeline: pipelineSchema.optional(),
   })
+  .superRefine(checkTargets)
   .superRefine((f, ctx) => {
     const seen = new Map<string, string>();
     for (const [name, svc] of Object.entries(f.services)) {

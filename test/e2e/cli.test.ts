@@ -175,8 +175,9 @@ describe('the CLI around a running service', () => {
 
   it('the token guards the API; the daemon logs structured JSON', async () => {
     const r = await baton(['status'], { dataDir: f.ws.dataDir, env: { BATON_TOKEN: 'wrong' } });
-    expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/token/);
+    // Like an unreachable control plane: nothing was done, and it is not the input that is wrong.
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/refused the token \(HTTP 401\)/);
     expect(existsSync(join(f.ws.dataDir, 'token'))).toBe(true);
     const line = f.daemon
       .output()

@@ -18,7 +18,7 @@ import { waitFor } from '../helpers/wait.js';
 
 /**
  * Two teams on one control plane, through the built CLI: a `team-a-*` deployer deploys, promotes and
- * rolls back team-a-web and is refused everything on team-b-web (exit 4, naming its token and scope); a
+ * rolls back team-a-web and is refused everything on team-b-web (exit 3, naming its token and scope); a
  * viewer reads but acts on nothing; revoked and expired tokens are refused on their next call; the audit
  * names the token of each action. Then the API beyond loopback: refused without TLS, HTTPS with --ca.
  */
@@ -76,7 +76,7 @@ describe('scoped tokens: two teams on one daemon', { timeout: 240_000 }, () => {
     for (const s of Object.values(secrets)) expect(r.stdout).not.toContain(s);
     // Only an every-service admin manages tokens.
     const refused = await as('team-a-deployer', ['token', 'list']);
-    expect(refused.code).toBe(4);
+    expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/token team-a-deployer .*may not GET \/v1\/tokens: that needs role admin/);
   });
 
@@ -118,7 +118,7 @@ describe('scoped tokens: two teams on one daemon', { timeout: 240_000 }, () => {
     const results = await Promise.all(attempts.map((args) => as('team-a-deployer', args)));
     for (const [i, args] of attempts.entries()) {
       const r = results[i]!;
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(4);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(3);
       expect(r.stderr).toMatch(
         /token team-a-deployer \(role deployer\) may not .*team-b-web.* outside its scope \(services team-a-\*\)/,
       );
@@ -146,7 +146,7 @@ describe('scoped tokens: two teams on one daemon', { timeout: 240_000 }, () => {
       ['destroy', 'team-a-web', '--yes'],
     ]) {
       const r = await as('viewer', args);
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(4);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(3);
       expect(r.stderr).toMatch(
         /token viewer \(role viewer, services \*\) may not .*: that needs role (deployer|admin)/,
       );
@@ -158,13 +158,13 @@ describe('scoped tokens: two teams on one daemon', { timeout: 240_000 }, () => {
     expect(short.code, short.stderr).toBe(0);
     secrets.short = short.stdout.split('\n')[1]!;
     const expired = await as('short', ['status']);
-    expect(expired.code).toBe(4);
+    expect(expired.code).toBe(3);
     expect(expired.stderr).toMatch(/token short has expired/);
     expect((await as('viewer', ['status'])).code).toBe(0);
     const revoked = await as(undefined, ['token', 'revoke', 'viewer']);
     expect(revoked.code, revoked.stderr).toBe(0);
     const after = await as('viewer', ['status']);
-    expect(after.code).toBe(4);
+    expect(after.code).toBe(3);
     expect(after.stderr).toMatch(/wrong bearer token/);
     // Each failure is logged with the caller's address (and never the secret).
     expect(daemon.output()).toMatch(/API authentication failed/);

@@ -87,7 +87,7 @@ describe.skipIf(!requireNats())('NATS with TLS, accounts and credentials', () =>
     expect((untrusted as Error).message).toMatch(new RegExp(`NATS at ${nats.server.url}.*--nats-tls-ca`));
   });
 
-  it('the CLI takes the credentials from the env and --nats-tls-ca; wrong ones exit 4 naming the server', async () => {
+  it('the CLI takes the credentials from the env and --nats-tls-ca; wrong ones exit 3 naming the server', async () => {
     const data = join(dir, 'cli');
     const { BATON_NATS_TLS_CA: ca, ...creds } = nats.env;
     const ok = await baton(['status', '--cluster', '--nats', nats.server.url, '--nats-tls-ca', ca!], {
@@ -99,7 +99,7 @@ describe.skipIf(!requireNats())('NATS with TLS, accounts and credentials', () =>
       dataDir: data,
       env: { ...nats.env, BATON_NATS_PASSWORD: 'wrong' },
     });
-    expect(bad.code).toBe(4);
+    expect(bad.code).toBe(3);
     expect(bad.stderr).toContain(`NATS at ${nats.server.url} refused the credentials`);
   });
 });

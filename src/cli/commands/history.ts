@@ -3,7 +3,8 @@ import { redactRevision } from '../../api/redact.js';
 import { NotFoundError } from '../../core/errors.js';
 import type { Deployment, Revision } from '../../core/types.js';
 import { Repo } from '../../store/repo.js';
-import { action, client, type Io, stdio } from '../context.js';
+import { action, type Io, stdio } from '../context.js';
+import { clusterFlags, envClient, envOption } from '../environment.js';
 import { natsOption, withCluster } from './cluster-common.js';
 
 interface History {
@@ -28,23 +29,27 @@ async function clusterHistory(service: string, flags: { nats?: string }): Promis
 
 export function registerHistory(program: Command, io: Io = stdio): void {
   natsOption(
-    program
-      .command('history')
-      .description("a service's revisions and recent deployments")
-      .argument('<service>')
-      .option('--json', 'print as JSON')
-      .option('--limit <n>', 'deployments to show', '10')
-      .option('--cluster', 'cluster mode: the revisions recorded in NATS (active = every node runs it)'),
+    envOption(
+      program
+        .command('history')
+        .description("a service's revisions and recent deployments")
+        .argument('<service>')
+        .option('--json', 'print as JSON')
+        .option('--limit <n>', 'deployments to show', '10')
+        .option('--cluster', 'cluster mode: the revisions recorded in NATS (active = every node runs it)'),
+    ),
   ).action(
     action(
       async (
         service: string,
-        opts: { json?: boolean; limit: string; cluster?: boolean; nats?: string },
+        opts: { json?: boolean; limit: string; cluster?: boolean; nats?: string; env?: string; file: string },
         cmd: Command,
       ) => {
+        const cluster = await clusterFlags(opts);
+        if (cluster) opts = { ...opts, ...cluster };
         const h = opts.cluster
           ? await clusterHistory(service, opts)
-          : await client(cmd).json<History>(
+          : await (await envClient(cmd, opts)).json<History>(
               'GET',
               `/v1/services/${encodeURIComponent(service)}/history?limit=${Number(opts.limit) || 10}`,
             );

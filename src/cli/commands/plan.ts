@@ -3,7 +3,8 @@ import { CallLog, type PlannedCall } from '../../cloud/planned.js';
 import { describeStep } from '../../plan/plan.js';
 import type { Plan } from '../../plan/types.js';
 import type { ApiClient } from '../client.js';
-import { action, client, type Io, stdio } from '../context.js';
+import { action, type Io, stdio } from '../context.js';
+import { envClient, envOption } from '../environment.js';
 import { collect, type SelectedService, selectServices } from '../spec-input.js';
 
 /** The API calls of one step (step 0: the route), as the daemon's dry run recorded them. */
@@ -67,28 +68,28 @@ function printCalls(io: Io, steps: PlannedStep[]): void {
 }
 
 export function registerPlan(program: Command, io: Io = stdio): void {
-  program
+  const cmd = program
     .command('plan')
     .description('print the steps a deploy would take; change nothing')
     .argument('[service]', 'service (default: all in the file)')
     .option('-f, --file <path>', 'spec file', 'baton.yaml')
     .option('--profile <name>', 'profile picked by !profile values')
     .option('--set <key=value>', 'override a value (repeatable)', collect)
-    .option('--json', 'print as JSON')
-    .action(
-      action(
-        async (
-          service: string | undefined,
-          opts: { file: string; profile?: string; set?: string[]; json?: boolean },
-          cmd: Command,
-        ) => {
-          const selected = await selectServices(opts, service);
-          const api = client(cmd);
-          const plans = await fetchPreviews(api, selected);
-          if (opts.json) io.out(JSON.stringify({ ok: true, plans }, null, 2));
-          else for (const p of plans) printPlan(io, p.service, p);
-          return 0;
-        },
-      ),
-    );
+    .option('--json', 'print as JSON');
+  envOption(cmd, 'none').action(
+    action(
+      async (
+        service: string | undefined,
+        opts: { file: string; profile?: string; set?: string[]; json?: boolean; env?: string },
+        cmd: Command,
+      ) => {
+        const selected = await selectServices(opts, service);
+        const api = await envClient(cmd, opts);
+        const plans = await fetchPreviews(api, selected);
+        if (opts.json) io.out(JSON.stringify({ ok: true, plans }, null, 2));
+        else for (const p of plans) printPlan(io, p.service, p);
+        return 0;
+      },
+    ),
+  );
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ServiceStatus } from '../../api/status.js';
-import { action, client, type Io, stdio } from '../context.js';
+import { action, type Io, stdio } from '../context.js';
+import { clusterFlags, envClient, envOption } from '../environment.js';
 import { natsOption } from './cluster-common.js';
 import { clusterStatus, printClusterStatus } from './cluster-nodes.js';
 
@@ -47,26 +48,29 @@ function printService(io: Io, s: ServiceStatus): void {
 
 export function registerStatus(program: Command, io: Io = stdio): void {
   natsOption(
-    program
-      .command('status')
-      .description('services, their revisions and instances')
-      .argument('[service]')
-      .option('--json', 'print as JSON')
-      .option('--cluster', 'cluster mode: the desired revision and every node’s instances, from NATS'),
+    envOption(
+      program
+        .command('status')
+        .description('services, their revisions and instances')
+        .argument('[service]')
+        .option('--json', 'print as JSON')
+        .option('--cluster', 'cluster mode: the desired revision and every node’s instances, from NATS'),
+    ),
   ).action(
     action(
       async (
         service: string | undefined,
-        opts: { json?: boolean; cluster?: boolean; nats?: string },
+        opts: { json?: boolean; cluster?: boolean; nats?: string; env?: string; file: string },
         cmd: Command,
       ) => {
-        if (opts.cluster) {
-          const services = await clusterStatus(opts, service);
+        const cluster = await clusterFlags(opts);
+        if (opts.cluster || cluster) {
+          const services = await clusterStatus({ ...opts, ...cluster }, service);
           if (opts.json) io.out(JSON.stringify({ services }, null, 2));
           else printClusterStatus(io, services);
           return 0;
         }
-        const api = client(cmd);
+        const api = await envClient(cmd, opts);
         const services = service
           ? [await api.json<ServiceStatus>('GET', `/v1/services/${encodeURIComponent(service)}`)]
           : (await api.json<{ services: ServiceStatus[] }>('GET', '/v1/status')).services;

@@ -76,7 +76,7 @@ const TLS_TRUST =
 /**
  * Connects to NATS for the store, the governor and the registry. Reconnects forever once connected
  * (a restarted or failed-over server is not fatal to a long-running agent); a first connection that
- * cannot be made says why, naming the servers: refused credentials (exit 4), an untrusted certificate or
+ * cannot be made says why, naming the servers: refused credentials (exit 3), an untrusted certificate or
  * an unreachable server (exit 3) — never a hang.
  */
 export async function connectNats(opts: NatsConnectOptions): Promise<NatsConnection> {

@@ -65,13 +65,10 @@ export class SqliteStore implements Store {
     try {
       ensurePrivateDir(dataDir);
       // Owner-only before SQLite opens it: the WAL and SHM it creates take the database file's mode, and
-      // the WAL holds secret values in clear. Ones left wider by an older Baton are narrowed.
+      // the WAL holds secret values in clear (and the store token hashes and the key of revision hashes). Ones left wider by an older Baton are narrowed.
       ensurePrivateFile(file);
       for (const side of ['-wal', '-shm', '-journal']) tighten(`${file}${side}`);
       db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-      // Owner-only: it holds revisions' secrets, token hashes and the key of revision hashes (SQLite
-      // gives the -wal and -shm files the same mode).
-      if (fs.statSync(file).uid === process.getuid?.()) fs.chmodSync(file, 0o600);
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma('journal_mode = WAL');
       migrate(db, file);

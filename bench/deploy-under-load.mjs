@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile, startLoad } from '../dist/testing/load.js';
-import { freePort, root, sleep, startBaton } from '../scripts/lib/local-baton.mjs';
+import { deployStream, freePort, root, sleep, startBaton } from '../scripts/lib/local-baton.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,25 +46,8 @@ const spec = (version) => ({
 });
 
 /** Deploys through the API, timestamping each event as it arrives (same clock as the load generator). */
-async function deploy(version, onEvent) {
-  const res = await fetch(`${api}/v1/deploy`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ service: 'hello', spec: spec(version), actor: 'bench' }),
-  });
-  let buf = '';
-  let last;
-  for await (const chunk of res.body) {
-    buf += Buffer.from(chunk).toString();
-    const lines = buf.split('\n');
-    buf = lines.pop();
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      last = JSON.parse(line);
-      onEvent(last, performance.now());
-    }
-  }
-  if (!last?.ok) throw new Error(`deploy failed: ${last?.message}`);
+function deploy(version, onEvent) {
+  return deployStream({ url: api, token, service: 'hello', spec: spec(version), actor: 'bench' }, onEvent);
 }
 
 const responses = [];

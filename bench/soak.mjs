@@ -20,7 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { freePort, root, sleep, startBaton } from '../scripts/lib/local-baton.mjs';
+import { deployStream, freePort, root, sleep, startBaton } from '../scripts/lib/local-baton.mjs';
 import { startSoakLoad } from './soak-load.mjs';
 
 const { values: args } = parseArgs({
@@ -195,29 +195,25 @@ function context() {
 async function deploy(app, version, n) {
   const d = { n, version, step: 'requested', since: performance.now() };
   doing.set(app, d);
-  const res = await fetch(`${baton.url}/v1/deploy`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${baton.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ service: app, spec: spec(app, version), actor: 'soak' }),
-  });
-  let buf = '';
-  let last;
-  for await (const chunk of res.body) {
-    buf += Buffer.from(chunk).toString();
-    const lines = buf.split('\n');
-    buf = lines.pop();
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      last = JSON.parse(line);
-      if (last.type === 'step') {
-        d.step = `[${last.index}/${last.total}] ${last.op} ${last.phase}: ${last.message ?? ''}`.trim();
-        d.since = performance.now();
-      }
-    }
+  const onEvent = (e, at) => {
+    if (e.type !== 'step') return;
+    d.step = `[${e.index}/${e.total}] ${e.op} ${e.phase}: ${e.message ?? ''}`.trim();
+    d.since = at;
+  };
+  try {
+    const target = {
+      url: baton.url,
+      token: baton.token,
+      service: app,
+      spec: spec(app, version),
+      actor: 'soak',
+    };
+    await deployStream(target, onEvent);
+  } catch (e) {
+    throw new Error(`deploy #${n} of ${app} (${version}): ${e.message}`);
+  } finally {
+    doing.set(app, { n, version, step: undefined, since: performance.now() });
   }
-  doing.set(app, { n, version, step: undefined, since: performance.now() });
-  if (!last?.ok)
-    throw new Error(`deploy #${n} of ${app} (${version}) failed: ${last?.message ?? res.status}`);
 }
 
 const load0 = loadavg();

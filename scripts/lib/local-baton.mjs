@@ -95,3 +95,30 @@ export async function startBaton(prefix, { stderr = 'inherit' } = {}) {
   }
   return { dir, dataDir, url, token, child, stop };
 }
+
+/**
+ * Deploys through the API and reads its event stream (one JSON event per line), calling `onEvent` with
+ * each event and the time it arrived (the load generators' clock). Resolves with the last event, throws
+ * when the deploy did not end ok.
+ */
+export async function deployStream({ url, token, service, spec, actor }, onEvent = () => {}) {
+  const res = await fetch(`${url}/v1/deploy`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ service, spec, actor }),
+  });
+  let buf = '';
+  let last;
+  for await (const chunk of res.body) {
+    buf += Buffer.from(chunk).toString();
+    const lines = buf.split('\n');
+    buf = lines.pop();
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      last = JSON.parse(line);
+      onEvent(last, performance.now());
+    }
+  }
+  if (!last?.ok) throw new Error(`deploy of ${service} failed: ${last?.message ?? `HTTP ${res.status}`}`);
+  return last;
+}

@@ -113,10 +113,12 @@ export function startSoakLoad({
     return new Promise((resolve) => {
       let socket;
       let idleFor;
+      let head = false;
       const req = http.request(
         url,
         agent ? { agent, headers: DEBUG } : { agent: false, headers: { ...DEBUG, connection: 'close' } },
         (res) => {
+          head = true;
           const info = sockInfo(res.socket);
           const w = res.headers['x-baton-worker'];
           if (w) info.worker = Number(w);
@@ -143,6 +145,8 @@ export function startSoakLoad({
           idleMs: idleFor,
           worker: info?.worker,
           socketUses: info?.uses,
+          // A reset before the head: the request went unanswered; after it: the response was cut.
+          head,
           error: `${e.code ?? ''} ${e.message}`.trim(),
         });
         resolve({ ok: false });

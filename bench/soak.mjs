@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { deployStream, freePort, root, sleep, startBaton } from '../scripts/lib/local-baton.mjs';
+import { watchAcceptQueues } from './accept-queue.mjs';
 import { startSoakLoad } from './soak-load.mjs';
 
 const { values: args } = parseArgs({
@@ -226,6 +227,10 @@ for (const a of SERVICES)
     a === 'hello'
       ? { url: `http://127.0.0.1:${ports[a]}`, paths: ['/version', '/'], slow: true }
       : { url: `http://127.0.0.1:${ports[a]}`, paths: ['/'] };
+// The proxy's (or HAProxy's) listeners: a full accept queue marks overload, not a lost request.
+const acceptQueues = watchAcceptQueues(Object.fromEntries(SERVICES.map((a) => [a, ports[a]])), {
+  now: () => performance.now() - t0,
+});
 const load = startSoakLoad({
   targets,
   rps: RPS,
@@ -262,6 +267,7 @@ await Promise.all(
 );
 clearInterval(progress);
 const report = await load.stop();
+acceptQueues.stop();
 const seconds = (performance.now() - t0) / 1000;
 const load1 = loadavg();
 
@@ -285,6 +291,8 @@ const summary = {
   wsMessages: report.wsMessages,
   cpus: availableParallelism(),
   loadavg: { start: load0.map((x) => +x.toFixed(2)), end: load1.map((x) => +x.toFixed(2)) },
+  // Per listener: the longest accept queue seen, and when (ms into the run) it passed 128.
+  acceptQueues: acceptQueues.stats(),
   failures: report.failures,
   deployFailureRecords: deployFailures,
 };
@@ -304,6 +312,17 @@ out(
 out(
   `machine: ${summary.cpus} CPUs, load average ${load0[0].toFixed(2)} at start, ${load1[0].toFixed(2)} at end`,
 );
+for (const [app, q] of Object.entries(summary.acceptQueues))
+  out(
+    `  accept queue of ${app}'s listener: longest ${q.max}${
+      q.longAt.length
+        ? `, over 128 at ${q.longAt
+            .slice(0, 5)
+            .map((t) => `${(t / 1000).toFixed(1)} s`)
+            .join(', ')}${q.longAt.length > 5 ? ', ...' : ''}`
+        : ''
+    }`,
+  );
 for (const f of report.failures) out(`FAILED ${JSON.stringify(f)}`);
 for (const f of deployFailures) out(`DEPLOY FAILED ${JSON.stringify(f)}`);
 if (args.json) out(`SOAK_JSON ${JSON.stringify(summary)}`);

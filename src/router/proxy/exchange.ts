@@ -205,6 +205,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.res.end();
       } else {
         // The backend went away in the middle of its response: the client sees its connection cut.
+        this.plane.cut(this.table.service, this.backend!, (err as NodeJS.ErrnoException).code ?? err.message);
         this.failed = true;
         this.res.destroy();
       }

@@ -6,6 +6,8 @@ export interface DataPlane {
   readonly passiveUnhealthyMs: number;
   /** Called when a backend's last request or WebSocket ends (wakes `waitDrained`). */
   idle(b: BackendEntry): void;
+  /** A response already begun was cut because its backend failed (logged: the client saw a reset). */
+  cut(service: string, b: BackendEntry, code: string): void;
 }
 
 /** Ends one request or WebSocket on a backend. */

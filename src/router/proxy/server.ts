@@ -391,6 +391,11 @@ export class ProxyServer implements DataPlane, Changes {
     if (this.waiters.size > 0) this.wake();
   }
 
+  /** DataPlane: a client saw a reset because its backend failed mid-response. */
+  cut(service: string, b: BackendEntry, code: string): void {
+    this.log.warn({ service, id: b.id, code }, 'response cut: backend failed mid-response');
+  }
+
   private wake(): void {
     for (const w of this.waiters) {
       const live = this.routes.get(w.table.service)?.table === w.table;

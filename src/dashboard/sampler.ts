@@ -123,7 +123,10 @@ export class Sampler {
       };
     }
     let ring = this.rings.get(service);
-    if (!ring) this.rings.set(service, (ring = new Ring(this.capacity)));
+    if (!ring) {
+      ring = new Ring(this.capacity);
+      this.rings.set(service, ring);
+    }
     const point = { t, revisions };
     ring.push(point);
     for (const l of this.listeners) l(service, point);

@@ -33,6 +33,8 @@ export const events: Handler = async (ctx, { req, res, url, principal }) => {
     res.write(`id: ${++seq}\nevent: ${kind}\ndata: ${JSON.stringify(data)}\n\n`);
   };
   const unsubscribe = h.subscribe((s) => (only ? s === only : sees(principal, s)), send);
+  // `ready` says the subscription is in place: a client that saw it misses no later event.
+  res.write('event: ready\ndata: {}\n\n');
   const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
   await new Promise<void>((resolve) => {
     const done = () => {

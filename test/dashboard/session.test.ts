@@ -189,7 +189,7 @@ describe('dashboard sessions', () => {
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
-    while (!text.includes('retry:')) text += decoder.decode((await reader.read()).value);
+    while (!text.includes('event: ready')) text += decoder.decode((await reader.read()).value);
     const warning = (service: string) =>
       hub.publish({
         kind: 'deploy',

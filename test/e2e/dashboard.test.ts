@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baton, freePort, type HelloFixture, helloFixture, helloYaml, ROOT } from '../helpers/baton.js';
+import { baton, CLI, freePort, type HelloFixture, helloFixture, helloYaml, ROOT } from '../helpers/baton.js';
 import { startLoad } from '../helpers/load.js';
 import { missing } from '../helpers/services.js';
 
@@ -71,7 +72,17 @@ describe.runIf(requireChromium())('the dashboard in a browser', () => {
   });
 
   it('follows a canary started from the CLI live, promotes it from the page, and says it finished', async () => {
-    const deploying = f.deploy({ version: 'v2', strategy: CANARY }, ['--json']);
+    // `baton follow` reads the same event stream as the page: its progress must print as `deploy`'s does.
+    const follow = spawn(process.execPath, [CLI, '--data-dir', f.ws.dataDir, 'follow', 'hello'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let followed = '';
+    follow.stderr.on('data', (c: Buffer) => {
+      followed += c;
+    });
+    const followExit = new Promise<number | null>((r) => follow.once('close', r));
+    await expect.poll(() => followed, { timeout: 30_000 }).toContain('following hello: waiting for a deploy');
+    const deploying = f.deploy({ version: 'v2', strategy: CANARY });
     const hello = service('hello');
     // The split and the waiting step, as they happen.
     await hello.locator('[data-split="1:50,2:50"]').waitFor({ timeout: 60_000 });
@@ -102,14 +113,26 @@ describe.runIf(requireChromium())('the dashboard in a browser', () => {
     }
     const r = await deploying;
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).results[0]).toMatchObject({ ok: true, revision: 2 });
+    expect(r.stderr).toMatch(/✓ hello revision 2 is serving/);
+    expect(await followExit).toBe(0);
+    // The same lines, bar the seconds each measured and follow's first line.
+    const lines = (t: string) =>
+      t
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/\(\d+\.\d+s\)$/, '(…s)'));
+    expect(lines(followed).slice(1)).toEqual(lines(r.stderr));
     await hello.locator('[data-serving="2"]').waitFor();
     await hello.locator('[data-split="2:100"]').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-1280x800.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-390x844.png'), fullPage: false });
     // Nothing wider than the phone's screen outside scrollable tables.
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
-    expect(overflow).toBeLessThanOrEqual(390);
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !e.closest('.scroll'))
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`),
+    );
+    expect(wide).toEqual([]);
   });
 });

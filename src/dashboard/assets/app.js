@@ -135,7 +135,7 @@ function Chart({ title, points, field, scale = 1 }) {
     ),
   ];
   useEffect(() => {
-    const width = () => Math.max(240, box.current.clientWidth);
+    const width = () => Math.max(200, box.current.clientWidth);
     plot.current?.destroy();
     plot.current = new uPlot(
       {
@@ -160,10 +160,11 @@ function Chart({ title, points, field, scale = 1 }) {
       data,
       box.current,
     );
-    const onResize = () => plot.current?.setSize({ width: width(), height: 150 });
-    window.addEventListener('resize', onResize);
+    // The box's width comes from the layout, never from the chart (min-width: 0), so this cannot loop.
+    const observer = new ResizeObserver(() => plot.current?.setSize({ width: width(), height: 150 }));
+    observer.observe(box.current);
     return () => {
-      window.removeEventListener('resize', onResize);
+      observer.disconnect();
       plot.current?.destroy();
       plot.current = null;
     };

@@ -131,7 +131,9 @@ describe.runIf(requireChromium())('the dashboard in a browser', () => {
     const wide = await page.evaluate(() =>
       [...document.querySelectorAll('body *')]
         .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !e.closest('.scroll'))
-        .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`),
+        .map(
+          (e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`,
+        ),
     );
     expect(wide).toEqual([]);
   });

@@ -69,6 +69,9 @@ export async function handleUi(
 async function session(deps: UiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   res.setHeader('cache-control', 'no-store');
   if (req.method === 'POST') {
+    // A form of another site cannot send JSON: no signing a browser into someone else's session.
+    if (!/^application\/json\b/.test(req.headers['content-type'] ?? ''))
+      throw new InputError('sign in with a JSON body {"token": "..."} (content-type: application/json)');
     const body = await readJson<{ token?: unknown }>(req);
     const secret = typeof body?.token === 'string' ? body.token.trim() : '';
     if (!secret) throw new InputError('paste an API token to sign in');

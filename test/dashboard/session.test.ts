@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiContext } from '../../src/api/routes.js';
 import { createApiServer } from '../../src/api/server.js';
@@ -14,6 +18,7 @@ import { FakeRuntime } from '../../src/runtime/fake/fake-runtime.js';
 import { serviceSchema } from '../../src/spec/schema.js';
 import { MemoryStore } from '../../src/store/fake/memory-store.js';
 import { Repo } from '../../src/store/repo.js';
+import { makePki } from '../helpers/tls.js';
 
 const spec = (port: number) =>
   serviceSchema.parse({
@@ -32,6 +37,7 @@ const spec = (port: number) =>
 describe('dashboard sessions', () => {
   const LOCAL = 'local-secret-token-for-tests';
   let server: Server;
+  let ctx: ApiContext;
   let url: string;
   let clock = Date.now();
   const hub = new EventHub();
@@ -49,7 +55,7 @@ describe('dashboard sessions', () => {
     };
     const deployer = new Deployer(deps);
     const tokens = new TokenBook(store);
-    const ctx: ApiContext = {
+    ctx = {
       deps,
       deployer,
       control: new ServiceControl(deps, deployer),
@@ -107,6 +113,40 @@ describe('dashboard sessions', () => {
     // The cookie alone reads the API; the token never travels again.
     const status = await fetch(`${url}/v1/status`, { headers: { cookie: s.session } });
     expect(status.status).toBe(200);
+  });
+
+  it('marks the cookie Secure when the API speaks TLS', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-ui-tls-'));
+    const pki = makePki(dir);
+    const tls = createApiServer(ctx, {
+      localToken: LOCAL,
+      tls: { cert: readFileSync(pki.cert), key: readFileSync(pki.key) },
+    });
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    try {
+      const res = await undiciFetch(`https://127.0.0.1:${(tls.address() as AddressInfo).port}/ui/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: LOCAL }),
+        dispatcher: new Agent({ connect: { ca: readFileSync(pki.ca) } }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('set-cookie')).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+    } finally {
+      tls.closeAllConnections();
+      await new Promise((r) => tls.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('signs in only from a JSON body (a cross-site form cannot)', async () => {
+    const res = await fetch(`${url}/ui/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ token: LOCAL }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('set-cookie')).toBeNull();
   });
 
   it('refuses a wrong token with a clear message, and sets no cookie', async () => {

@@ -30,6 +30,7 @@ describe.runIf(requireChromium())('the dashboard in a browser', () => {
   let f: HelloFixture;
   let browser: Browser;
   let page: Page;
+  const problems: string[] = [];
   const service = (name: string) => page.locator(`[data-service="${name}"]`);
 
   beforeAll(async () => {
@@ -44,7 +45,12 @@ describe.runIf(requireChromium())('the dashboard in a browser', () => {
     // Root in a container has no user namespace for chromium's sandbox.
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (err) => console.error('dashboard page error:', err));
+    // Script errors and CSP refusals ("Refused to …") fail the test; the expected 401s (not signed in yet,
+    // the wrong token) are the only console errors allowed.
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
     mkdirSync(ARTIFACTS, { recursive: true });
   }, 120_000);
   afterAll(async () => {
@@ -136,5 +142,6 @@ describe.runIf(requireChromium())('the dashboard in a browser', () => {
         ),
     );
     expect(wide).toEqual([]);
+    expect(problems).toEqual([]);
   });
 });

@@ -107,7 +107,11 @@ function sseClients(n) {
       })().catch(() => {}),
     );
   }
-  return { got, close: async () => (abort.abort(), await Promise.all(done)) };
+  const close = async () => {
+    abort.abort();
+    await Promise.all(done);
+  };
+  return { got, close };
 }
 
 /** N signed-in dashboard pages in one chromium. */

@@ -192,6 +192,16 @@ describe('dashboard sessions', () => {
     expect(await act.text()).toContain('needs role deployer');
   });
 
+  it('ends the sessions of a revoked token at their next request', async () => {
+    const { secret } = await ctx.tokens!.create({ name: 'short-lived', role: 'viewer' });
+    const s = await signIn(secret);
+    expect((await fetch(`${url}/v1/status`, { headers: { cookie: s.session } })).status).toBe(200);
+    await ctx.tokens!.revoke('short-lived');
+    const after = await fetch(`${url}/v1/status`, { headers: { cookie: s.session } });
+    expect(after.status).toBe(401);
+    expect(await after.text()).toContain('wrong bearer token');
+  });
+
   it('expires a session, and signing out ends it', async () => {
     const s = await signIn(secrets.deployer!);
     clock += 61_000;

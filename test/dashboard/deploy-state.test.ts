@@ -73,6 +73,22 @@ describe("the page's view of a deploy", () => {
       phase: 'done',
       message: 'pause until promoted',
     });
+    d = foldDeploy(d, 'web', 'd1', { type: 'analysis', decision: 'promote', reason: 'as good as stable' });
+    d = foldDeploy(d, 'web', 'd1', {
+      type: 'step',
+      index: 4,
+      total: 5,
+      op: 'judge',
+      phase: 'done',
+      message: 'judged',
+    });
+    // Readings after the judge let the canary go are not its verdict.
+    d = foldDeploy(d, 'web', 'd1', {
+      type: 'analysis',
+      decision: 'wait',
+      reason: 'not enough stable traffic',
+    });
+    expect(d.analysis?.decision).toBe('promote');
     d = foldDeploy(d, 'web', 'd1', {
       type: 'result',
       ok: true,

@@ -130,6 +130,8 @@ describe.runIf(requireChromium())('the dashboard in a browser', () => {
     expect(lines(followed).slice(1)).toEqual(lines(r.stderr));
     await hello.locator('[data-serving="2"]').waitFor();
     await hello.locator('[data-split="2:100"]').waitFor();
+    expect(await hello.locator('#verdict-hello').textContent()).toBe('promote');
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-1280x800.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-390x844.png'), fullPage: false });

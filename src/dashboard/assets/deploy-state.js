@@ -37,13 +37,16 @@ export function foldDeploy(prev, service, deployment, e) {
       steps[e.index - 1] = { label: e.phase === 'begin' ? e.message : steps[e.index - 1].label, state };
       d.steps = steps;
       if (e.phase !== 'begin') d.waiting = null;
+      // The judge's verdict is what let the canary go on; the watch's later readings (after the split
+      // ended) are not a verdict on this canary.
+      if (e.op === 'judge' && e.phase === 'done') d.judged = true;
       break;
     }
     case 'waiting':
       d.waiting = e.message;
       break;
     case 'analysis':
-      d.analysis = e;
+      if (!d.judged) d.analysis = e;
       break;
     case 'rollback':
       d.log = [...d.log, `rolling back: ${e.reason}`];

@@ -23,6 +23,6 @@ const pkgDir = (name) => {
 };
 for (const [name, [pkg, file]] of Object.entries(VENDOR))
   copyFileSync(join(pkgDir(pkg), file), join(out, 'vendor', name));
-// Their licenses travel with them (htm's standalone build bundles Preact, MIT, by the same authors).
+// Their licenses travel with them. (htm's standalone build also bundles Preact, which is MIT licensed.)
 for (const pkg of ['htm', 'uplot'])
   copyFileSync(join(pkgDir(pkg), 'LICENSE'), join(out, 'vendor', `${pkg}.LICENSE`));

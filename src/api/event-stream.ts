@@ -12,7 +12,7 @@ const HEARTBEAT_MS = 15_000;
  * (every deploy event, as the deploy stream carries it, with service and deployment) and `sample`
  * (a new chart point). The dashboard follows it; so can any client following a deploy.
  */
-export const events: Handler = async (ctx, { req, res, url, principal }) => {
+export const events: Handler = async (ctx, { req, res, url, principal, stillAuthorized }) => {
   const h = ctx.hub;
   if (!h) throw new UnavailableError('this control plane has no event stream');
   const only = url.searchParams.get('service');
@@ -35,7 +35,14 @@ export const events: Handler = async (ctx, { req, res, url, principal }) => {
   const unsubscribe = h.subscribe((s) => (only ? s === only : sees(principal, s)), send);
   // `ready` says the subscription is in place: a client that saw it misses no later event.
   res.write('event: ready\ndata: {}\n\n');
-  const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const beat = setInterval(() => {
+    res.write(': keep-alive\n\n');
+    // A revoked or expired token, or an ended session, ends the stream (a browser reconnects and is refused).
+    stillAuthorized?.().then(
+      (ok) => ok || res.end(),
+      () => res.end(),
+    );
+  }, ctx.eventsHeartbeatMs ?? HEARTBEAT_MS);
   await new Promise<void>((resolve) => {
     const done = () => {
       clearInterval(beat);

@@ -28,6 +28,8 @@ export interface ApiContext {
   /** Live events (`GET /v1/events`) and the dashboard's 15-minute charts. */
   hub?: EventHub | undefined;
   sampler?: Sampler | undefined;
+  /** How often an event stream sends a keep-alive and checks its token again (default 15 s). */
+  eventsHeartbeatMs?: number | undefined;
 }
 
 /** One authenticated request, as a handler sees it (the server read the body and checked the rule). */
@@ -41,6 +43,8 @@ export interface Call {
   principal: Principal;
   /** Who to record in the audit log: what the client says it is, and the token it used. */
   actor: string;
+  /** Whether the request's token (or session) is still valid: long-lived streams check it again. */
+  stillAuthorized?: (() => Promise<boolean>) | undefined;
 }
 
 export type Handler = (ctx: ApiContext, call: Call) => Promise<void>;

@@ -159,6 +159,9 @@ export function createApiServer(ctx: ApiContext, auth: string | ApiServerOptions
         body,
         principal,
         actor: actorOf(req, body, principal),
+        // Long streams ask again now and then: a revoked or expired token, an ended session, stops them.
+        stillAuthorized: async () =>
+          !((await authenticate(ctx, req, opts.localToken, sessions)) instanceof AccessError),
       });
     };
     handle().catch((err: unknown) => {

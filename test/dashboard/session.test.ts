@@ -62,6 +62,7 @@ describe('dashboard sessions', () => {
       version: 'test',
       tokens,
       hub,
+      eventsHeartbeatMs: 100,
     };
     server = createApiServer(ctx, {
       localToken: LOCAL,
@@ -200,6 +201,21 @@ describe('dashboard sessions', () => {
     const after = await fetch(`${url}/v1/status`, { headers: { cookie: s.session } });
     expect(after.status).toBe(401);
     expect(await after.text()).toContain('wrong bearer token');
+  });
+
+  it("ends an open event stream once its session's token is revoked", async () => {
+    const { secret } = await ctx.tokens!.create({ name: 'watcher', role: 'viewer' });
+    const s = await signIn(secret);
+    const res = await fetch(`${url}/v1/events`, { headers: { cookie: s.session } });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    // Two keep-alives: the stream lives on while the token is good.
+    while ((text.match(/: keep-alive/g) ?? []).length < 2)
+      text += decoder.decode((await reader.read()).value);
+    await ctx.tokens!.revoke('watcher');
+    for (;;) if ((await reader.read()).done) break;
+    expect((await fetch(`${url}/v1/events`, { headers: { cookie: s.session } })).status).toBe(401);
   });
 
   it('expires a session, and signing out ends it', async () => {

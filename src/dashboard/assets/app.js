@@ -75,7 +75,12 @@ function Dashboard({ session, onSignOut }) {
     })();
     const es = new EventSource('/v1/events');
     es.onopen = () => setLive('live');
-    es.onerror = () => !closed && setLive('reconnecting');
+    es.onerror = () => {
+      if (closed) return;
+      setLive('reconnecting');
+      // The stream ends when the session or its token no longer holds: then sign out and say why.
+      api('GET', '/ui/session').catch((err) => err.status === 401 && onSignOut(err.message));
+    };
     es.addEventListener('deploy', (m) => {
       const { service, deployment, event } = JSON.parse(m.data);
       setDeploys((all) => ({ ...all, [service]: foldDeploy(all[service], service, deployment, event) }));

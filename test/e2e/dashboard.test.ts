@@ -146,4 +146,27 @@ describe.runIf(requireChromium())('the dashboard in a browser', () => {
     expect(wide).toEqual([]);
     expect(problems).toEqual([]);
   });
+
+  it('puts a service in maintenance and back from the page, after confirmation', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const world = service('world');
+    const listen = (await world.locator('p.muted').first().textContent())!.split(' ')[0]!;
+    await world.locator('button[data-action="maintenance-on"]').click();
+    // Nothing happens before the confirmation.
+    expect((await fetch(`http://${listen}/`)).status).toBe(200);
+    await world.locator('button[data-confirm="maintenance-on"]').click();
+    await world.locator('.badge', { hasText: 'maintenance' }).waitFor();
+    expect((await fetch(`http://${listen}/`)).status).toBe(503);
+    await world.locator('button[data-action="maintenance-off"]').click();
+    await world.locator('button[data-confirm="maintenance-off"]').click();
+    await world.locator('button[data-action="maintenance-on"]').waitFor();
+    expect((await fetch(`http://${listen}/`)).status).toBe(200);
+    const audit = JSON.parse(
+      (await baton(['audit', 'world', '--json'], { dataDir: f.ws.dataDir })).stdout,
+    ) as {
+      events: Array<{ action: string; actor: string }>;
+    };
+    expect(audit.events.slice(0, 2).map((e) => e.action)).toEqual(['traffic:serve', 'traffic:maintenance']);
+    expect(audit.events[0]!.actor).toMatch(/\[token local-admin\]$/);
+  });
 });

@@ -7,6 +7,8 @@ import type { AwsClients } from '../cloud/aws/clients.js';
 import type { OciClients } from '../cloud/oci/clients.js';
 import { BatonError, InputError } from '../core/errors.js';
 import { securePrivateTree } from '../core/private-state.js';
+import { EventHub } from '../dashboard/event-hub.js';
+import { Sampler } from '../dashboard/sampler.js';
 import { ServiceControl } from '../engine/control.js';
 import { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
@@ -42,6 +44,8 @@ export interface ServeOptions {
   /** PEM files: the API speaks HTTPS. Required to listen beyond loopback, unless `insecureListen`. */
   tls?: { certFile: string; keyFile: string } | undefined;
   insecureListen?: boolean | undefined;
+  /** How often the dashboard's charts read the proxy's counters (default 2 s). */
+  sampleIntervalMs?: number | undefined;
 }
 
 export interface RunningDaemon {
@@ -53,6 +57,12 @@ export interface RunningDaemon {
 function faultsFromEnv(): Pick<EngineDeps, 'faults'> {
   const m = /^(\d+):(begin|done)$/.exec(process.env.BATON_TEST_KILL_AT ?? '');
   return m ? { faults: { killAt: { step: Number(m[1]), phase: m[2] as 'begin' | 'done' } } } : {};
+}
+
+/** `BATON_SAMPLE_INTERVAL_MS`: the dashboard's sampling period (tests shorten it). */
+function sampleIntervalFromEnv(): number | undefined {
+  const ms = Number(process.env.BATON_SAMPLE_INTERVAL_MS);
+  return Number.isInteger(ms) && ms >= 100 ? ms : undefined;
 }
 
 /** Reads the token, creating it (0600) on first start. */
@@ -165,6 +175,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       );
     }
   }
+  const hub = new EventHub();
   const deps: EngineDeps = {
     repo,
     runtime,
@@ -173,6 +184,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     holder: `baton serve pid ${process.pid} on ${hostname()}`,
     dryRun: dryDriversFor({ ...drivers, ociCompartments, ecsClusters, liveRouters }),
     ...faultsFromEnv(),
+    events: (service, deployment, event) => hub.publish({ kind: 'deploy', service, deployment, event }),
   };
   const deployer = new Deployer(deps);
   const resumed = await recoverInterrupted(deps, deployer);
@@ -180,6 +192,15 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const supervisor = new Supervisor(deps, deployer, undefined, opts.purge?.intervalMs);
   supervisor.start();
   const watchdog = watchProxy(paths.root, logger);
+  const sampler = new Sampler(
+    {
+      services: async () => (await repo.listServices()).filter((s) => !s.destroyed).map((s) => s.name),
+      status: (name) => router.status(name),
+    },
+    { intervalMs: opts.sampleIntervalMs ?? sampleIntervalFromEnv() },
+  );
+  sampler.onPoint((service, point) => hub.publish({ kind: 'sample', service, point }));
+  sampler.start();
 
   const server = createApiServer(
     {
@@ -188,6 +209,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       control: new ServiceControl(deps, deployer),
       version: opts.version,
       tokens: new TokenBook(store),
+      hub,
+      sampler,
     },
     { localToken: token, tls },
   );
@@ -207,6 +230,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     url,
     async close() {
       await watchdog.stop();
+      await sampler.stop();
       await supervisor.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

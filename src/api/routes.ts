@@ -1,12 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InputError, NotFoundError, SpecError } from '../core/errors.js';
 import { hideValues, secretsOf } from '../core/secrets.js';
+import type { EventHub } from '../dashboard/event-hub.js';
+import type { Sampler } from '../dashboard/sampler.js';
 import type { ServiceControl } from '../engine/control.js';
 import type { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
 import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
 import { type Principal, type Rule, requireService, sees } from './access.js';
+import { events } from './event-stream.js';
 import { sendJson } from './http.js';
 import { stream } from './job-stream.js';
 import { streamLogs } from './logs.js';
@@ -22,6 +25,11 @@ export interface ApiContext {
   version: string;
   /** Named tokens (`baton token`); without it only the data dir's token is known. */
   tokens?: TokenBook | undefined;
+  /** Live events (`GET /v1/events`) and the dashboard's 15-minute charts. */
+  hub?: EventHub | undefined;
+  sampler?: Sampler | undefined;
+  /** How often an event stream sends a keep-alive and checks its token again (default 15 s). */
+  eventsHeartbeatMs?: number | undefined;
 }
 
 /** One authenticated request, as a handler sees it (the server read the body and checked the rule). */
@@ -35,6 +43,8 @@ export interface Call {
   principal: Principal;
   /** Who to record in the audit log: what the client says it is, and the token it used. */
   actor: string;
+  /** Whether the request's token (or session) is still valid: long-lived streams check it again. */
+  stillAuthorized?: (() => Promise<boolean>) | undefined;
 }
 
 export type Handler = (ctx: ApiContext, call: Call) => Promise<void>;
@@ -241,6 +251,14 @@ const mode: Handler = async (ctx, { res, params: [name], body: raw, actor }) => 
   sendJson(res, 200, { ok: true, service: name, mode: next });
 };
 
+/** The service's chart points over the last 15 minutes (the sampler's ring), oldest first. */
+const samples: Handler = async (ctx, { res, params: [name] }) =>
+  sendJson(res, 200, {
+    service: name,
+    intervalMs: ctx.sampler?.intervalMs ?? null,
+    points: ctx.sampler?.series(name!) ?? [],
+  });
+
 /** Anonymous callers learn only that it answers: no pid, no version (nothing to fingerprint). */
 const health: Handler = async (_ctx, { res }) => sendJson(res, 200, { ok: true });
 
@@ -277,5 +295,7 @@ export const ROUTES: Route[] = [
   { method: 'POST', pattern: svc('/mode'), rule: act, handler: mode },
   { method: 'POST', pattern: svc('/destroy'), rule: admin, handler: destroy },
   { method: 'POST', pattern: svc('/unlock'), rule: admin, handler: unlock },
+  { method: 'GET', pattern: /^\/v1\/events$/, rule: { role: 'viewer', scope: 'listing' }, handler: events },
+  { method: 'GET', pattern: svc('/samples'), rule: read, handler: samples },
   ...TOKEN_ROUTES,
 ];

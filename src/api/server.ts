@@ -1,7 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { AccessError, BatonError } from '../core/errors.js';
+import { SessionBook, type SessionOptions } from '../dashboard/sessions.js';
+import { handleUi } from '../dashboard/ui-routes.js';
 import { ALL_SERVICES, type Principal, requireAllServices, requireRole, requireService } from './access.js';
 import { AuthLimiter, type LimiterOptions } from './auth-limiter.js';
 import { readJson, sendError } from './http.js';
@@ -14,6 +22,8 @@ export interface ApiServerOptions {
   /** PEM certificate and key: the API speaks HTTPS only. */
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
   limiter?: LimiterOptions | undefined;
+  /** Dashboard sessions (`/ui`): their lifetime. */
+  sessions?: SessionOptions | undefined;
 }
 
 const LOCAL: Principal = { name: LOCAL_ADMIN, role: 'admin', services: ALL_SERVICES };
@@ -24,19 +34,31 @@ function sameSecret(given: string, want: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The caller's principal, or the AccessError that says why not. */
+/** The caller's principal, or the AccessError that says why not: a bearer token, else a dashboard session. */
 async function authenticate(
   ctx: ApiContext,
   req: IncomingMessage,
   localToken: string,
+  sessions: SessionBook,
 ): Promise<Principal | AccessError> {
   const header = req.headers.authorization;
-  if (!header?.startsWith('Bearer '))
-    return new AccessError(
-      'UNAUTHORIZED',
-      'no bearer token (the CLI reads it from the data dir, or --token)',
-    );
-  const secret = header.slice(7).trim();
+  if (!header?.startsWith('Bearer ')) {
+    const fromSession = sessions.secretFor(req);
+    if (fromSession === undefined)
+      return new AccessError(
+        'UNAUTHORIZED',
+        'no bearer token (the CLI reads it from the data dir, or --token)',
+      );
+    return typeof fromSession === 'string' ? verifySecret(ctx, fromSession, localToken) : fromSession;
+  }
+  return verifySecret(ctx, header.slice(7).trim(), localToken);
+}
+
+async function verifySecret(
+  ctx: ApiContext,
+  secret: string,
+  localToken: string,
+): Promise<Principal | AccessError> {
   if (sameSecret(secret, localToken)) return LOCAL;
   const verdict = ctx.tokens ? await ctx.tokens.verify(secret) : ({ ok: false, reason: 'unknown' } as const);
   if (verdict.ok) return verdict.principal;
@@ -62,11 +84,37 @@ function authorize(rule: Route['rule'], p: Principal, what: string, service: unk
 export function createApiServer(ctx: ApiContext, auth: string | ApiServerOptions): Server {
   const opts = typeof auth === 'string' ? { localToken: auth } : auth;
   const limiter = new AuthLimiter(opts.limiter);
+  const sessions = new SessionBook(opts.sessions);
+  const ui = {
+    sessions,
+    tls: Boolean(opts.tls),
+    current: (secret: string) => verifySecret(ctx, secret, opts.localToken),
+    // Signing in is an authentication like any other: logged, counted and rate limited per address.
+    signIn: async (secret: string, req: IncomingMessage, res: ServerResponse) => {
+      const address = req.socket.remoteAddress ?? 'unknown';
+      const wait = limiter.blockedFor(address);
+      if (wait > 0) {
+        res.setHeader('retry-after', Math.ceil(wait / 1000));
+        throw new AccessError('RATE_LIMITED', `too many failed authentications from ${address}; try later`);
+      }
+      const who = await verifySecret(ctx, secret, opts.localToken);
+      if (who instanceof AccessError) {
+        const failures = limiter.fail(address);
+        ctx.deps.logger.warn(
+          { address, path: '/ui/session', reason: who.message, failures },
+          'dashboard sign-in failed',
+        );
+        throw who;
+      }
+      return who;
+    },
+  };
   const listener: RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://baton');
     const route = ROUTES.find((r) => r.method === req.method && r.pattern.test(url.pathname));
     const address = req.socket.remoteAddress ?? 'unknown';
     const handle = async () => {
+      if (url.pathname === '/ui' || url.pathname.startsWith('/ui/')) return handleUi(ui, req, res, url);
       if (!route) {
         const known = ROUTES.some((r) => r.pattern.test(url.pathname));
         throw new BatonError(
@@ -81,7 +129,7 @@ export function createApiServer(ctx: ApiContext, auth: string | ApiServerOptions
           res.setHeader('retry-after', Math.ceil(wait / 1000));
           throw new AccessError('RATE_LIMITED', `too many failed authentications from ${address}; try later`);
         }
-        const who = await authenticate(ctx, req, opts.localToken);
+        const who = await authenticate(ctx, req, opts.localToken, sessions);
         if (who instanceof AccessError) {
           const failures = limiter.fail(address);
           ctx.deps.logger.warn(
@@ -111,6 +159,9 @@ export function createApiServer(ctx: ApiContext, auth: string | ApiServerOptions
         body,
         principal,
         actor: actorOf(req, body, principal),
+        // Long streams ask again now and then: a revoked or expired token, an ended session, stops them.
+        stillAuthorized: async () =>
+          !((await authenticate(ctx, req, opts.localToken, sessions)) instanceof AccessError),
       });
     };
     handle().catch((err: unknown) => {

@@ -107,6 +107,36 @@ export class ApiClient {
     return last;
   }
 
+  /**
+   * Follows a server-sent event stream (`GET /v1/events`), calling `onEvent` with each event's name and
+   * parsed data until it returns true (then the stream is closed) or the server ends it.
+   */
+  async events(path: string, onEvent: (event: string, data: unknown) => boolean | undefined): Promise<void> {
+    const res = await this.request('GET', path);
+    const decoder = new TextDecoder();
+    let buf = '';
+    const body = res.body as unknown as AsyncIterable<Uint8Array> & { cancel?: () => Promise<void> };
+    for await (const chunk of body) {
+      buf += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
+      let end = buf.indexOf('\n\n');
+      while (end >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        let name = 'message';
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) name = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (data.length && onEvent(name, JSON.parse(data.join('\n')))) {
+          await res.body?.cancel().catch(() => undefined);
+          return;
+        }
+        end = buf.indexOf('\n\n');
+      }
+    }
+  }
+
   /** Streams plain text to `write` until the server ends it or `signal` aborts. */
   async text(path: string, write: (s: string) => void): Promise<void> {
     const res = await this.request('GET', path);

@@ -74,7 +74,12 @@ export class CanaryWatch {
     const changed = verdict.decision !== this.last?.decision || verdict.code !== this.last?.code;
     this.last = verdict;
     if (changed || verdict.decision !== 'wait')
-      this.emit({ type: 'analysis', decision: verdict.decision, reason: verdict.reason });
+      this.emit({
+        type: 'analysis',
+        decision: verdict.decision,
+        reason: verdict.reason,
+        figures: verdict.figures,
+      });
     if (verdict.decision === 'abort') {
       this.stop();
       this.signals.abort(`canary analysis aborted: ${verdict.reason}`);

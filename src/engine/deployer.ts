@@ -290,6 +290,7 @@ export class Deployer {
       if (e.type === 'step' || e.type === 'warning' || e.type === 'rollback' || e.type === 'analysis')
         log.info({ event: e }, 'deploy progress');
       emit(e);
+      this.deps.events?.(service, id, e);
     };
     let settle: (r: DeployResult) => void = () => undefined;
     const run: RunState = {

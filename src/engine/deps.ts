@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import type { Repo } from '../store/repo.js';
 import type { DryDrivers } from './dry-run.js';
+import type { DeployEvent } from './events.js';
 
 /** What the engine acts through. Passed in, never global, so tests swap in fakes. */
 export interface EngineDeps {
@@ -20,4 +21,6 @@ export interface EngineDeps {
    * (oci, oci-lb); undefined for the others (their plan is the steps alone).
    */
   dryRun?: ((spec: ServiceSpec) => DryDrivers | undefined) | undefined;
+  /** Every deploy event of every deployment, after secrets are hidden (the API's event stream). */
+  events?: ((service: string, deployment: string, event: DeployEvent) => void) | undefined;
 }

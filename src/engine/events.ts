@@ -1,3 +1,4 @@
+import type { Verdict } from '../analysis/judge.js';
 import type { ProbeResult } from '../core/types.js';
 import type { Step } from '../plan/types.js';
 
@@ -25,7 +26,13 @@ export type DeployEvent =
   | { type: 'warning'; message: string }
   /** A step waits for `baton promote` / `resume`, or for the analysis. */
   | { type: 'waiting'; for: string; message: string }
-  | { type: 'analysis'; decision: 'promote' | 'wait' | 'abort'; reason: string }
+  | {
+      type: 'analysis';
+      decision: 'promote' | 'wait' | 'abort';
+      reason: string;
+      /** Canary and stable over the window so far (the dashboard's analysis panel). */
+      figures?: Verdict['figures'] | undefined;
+    }
   | { type: 'hook'; hook: string; ok: boolean; detail: string; output: string }
   | { type: 'rollback'; reason: string }
   | {

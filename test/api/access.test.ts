@@ -83,6 +83,12 @@ const TABLE: Record<string, Row> = {
   'POST /v1/services/:s/mode': { need: 'deployer', scope: 'service', request: post('/mode', { hold: 'x' }) },
   'POST /v1/services/:s/destroy': { need: 'admin', scope: 'service', request: post('/destroy') },
   'POST /v1/services/:s/unlock': { need: 'admin', scope: 'service', request: post('/unlock') },
+  'GET /v1/events': {
+    need: 'viewer',
+    scope: 'listing',
+    request: () => ({ method: 'GET', path: '/v1/events' }),
+  },
+  'GET /v1/services/:s/samples': { need: 'viewer', scope: 'service', request: get('/samples') },
   'GET /v1/tokens': {
     need: 'admin',
     scope: 'global',

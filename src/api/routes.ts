@@ -4,6 +4,8 @@ import { hideValues, secretsOf } from '../core/secrets.js';
 import type { ServiceControl } from '../engine/control.js';
 import type { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
+import { answerScrape } from '../metrics/metrics-server.js';
+import type { Scrape } from '../metrics/scrape.js';
 import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
 import { type Principal, type Rule, requireService, sees } from './access.js';
@@ -22,6 +24,8 @@ export interface ApiContext {
   version: string;
   /** Named tokens (`baton token`); without it only the data dir's token is known. */
   tokens?: TokenBook | undefined;
+  /** Prometheus metrics (`GET /metrics`); without it the route answers 404. */
+  metrics?: Scrape | undefined;
 }
 
 /** One authenticated request, as a handler sees it (the server read the body and checked the rule). */
@@ -241,6 +245,12 @@ const mode: Handler = async (ctx, { res, params: [name], body: raw, actor }) => 
   sendJson(res, 200, { ok: true, service: name, mode: next });
 };
 
+/** Prometheus exposition text (src/metrics/); docs/metrics.md lists every metric. */
+const metrics: Handler = async (ctx, { res }) => {
+  if (!ctx.metrics) throw new NotFoundError('metrics in this control plane');
+  await answerScrape(ctx.metrics, res, ctx.deps.logger);
+};
+
 /** Anonymous callers learn only that it answers: no pid, no version (nothing to fingerprint). */
 const health: Handler = async (_ctx, { res }) => sendJson(res, 200, { ok: true });
 
@@ -278,4 +288,6 @@ export const ROUTES: Route[] = [
   { method: 'POST', pattern: svc('/destroy'), rule: admin, handler: destroy },
   { method: 'POST', pattern: svc('/unlock'), rule: admin, handler: unlock },
   ...TOKEN_ROUTES,
+  // Every service's figures in one answer: a token scoped to every service.
+  { method: 'GET', pattern: /^\/metrics$/, rule: { role: 'viewer', scope: 'global' }, handler: metrics },
 ];

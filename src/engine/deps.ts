@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import type { Repo } from '../store/repo.js';
 import type { DryDrivers } from './dry-run.js';
+import type { EngineObserver } from './observer.js';
 
 /** What the engine acts through. Passed in, never global, so tests swap in fakes. */
 export interface EngineDeps {
@@ -20,4 +21,6 @@ export interface EngineDeps {
    * (oci, oci-lb); undefined for the others (their plan is the steps alone).
    */
   dryRun?: ((spec: ServiceSpec) => DryDrivers | undefined) | undefined;
+  /** Metrics and notifications: told what happens, never asked (src/engine/observer.ts). */
+  observers?: EngineObserver[] | undefined;
 }

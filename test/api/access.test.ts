@@ -83,6 +83,7 @@ const TABLE: Record<string, Row> = {
   'POST /v1/services/:s/mode': { need: 'deployer', scope: 'service', request: post('/mode', { hold: 'x' }) },
   'POST /v1/services/:s/destroy': { need: 'admin', scope: 'service', request: post('/destroy') },
   'POST /v1/services/:s/unlock': { need: 'admin', scope: 'service', request: post('/unlock') },
+  'GET /metrics': { need: 'viewer', scope: 'global', request: () => ({ method: 'GET', path: '/metrics' }) },
   'GET /v1/tokens': {
     need: 'admin',
     scope: 'global',

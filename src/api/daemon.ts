@@ -14,6 +14,7 @@ import { recoverInterrupted } from '../engine/recover.js';
 import { Supervisor } from '../engine/supervisor.js';
 import { nodeMetrics } from '../metrics/control-plane.js';
 import { listenMetrics, type MetricsListener, parseMetricsListen } from '../metrics/metrics-server.js';
+import { Notifier } from '../notify/notifier.js';
 import { createMultiRouter } from '../router/create.js';
 import { ensureProxy } from '../router/proxy/launch.js';
 import type { Router } from '../router/router.js';
@@ -172,7 +173,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   }
   const metrics = nodeMetrics(paths.root, () => runtime.list());
   const deps: EngineDeps = {
-    observers: [metrics.observer],
+    observers: [metrics.observer, new Notifier({ logger })],
     repo,
     runtime,
     router,

@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// Benchmark: what Prometheus metrics cost Baton's embedded proxy. One proxy (a primary and its workers)
+// in front of two backends; wrk at full load in alternating rounds: `off` (nobody scrapes) and `on` (a
+// scraper renders the control plane's /metrics — the proxy's summed status over the admin socket, turned
+// into the exposition text by prom-client — every --scrape-interval, far more often than Prometheus'
+// usual 15 s). Prints requests/s, p99 and the proxy's CPU per request for each, and the ratio on/off.
+// The data path's own counters (status class, latency sum, connect errors, retries, connections) are
+// plain integer increments that are always on: both sides pay them.
+// Needs: `npm run build` and wrk (Debian: apt-get install wrk).
+// Usage: node bench/metrics-cost.mjs [--seconds 5] [--rounds 4] [--connections 32] [--workers N]
+//        [--scrape-interval 1000]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { proxyRoutes } from '../dist/metrics/control-plane.js';
+import { registerProxyMetrics } from '../dist/metrics/proxy-metrics.js';
+import { Scrape } from '../dist/metrics/scrape.js';
+import { ProxyRouter } from '../dist/router/proxy/client.js';
+import { ensureProxy, stopProxy } from '../dist/router/proxy/launch.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '32' },
+    workers: { type: 'string', default: String(availableParallelism()) },
+    'scrape-interval': { type: 'string', default: '1000' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
+const CONNECTIONS = Number(args.connections);
+const WORKERS = Number(args.workers);
+const SCRAPE_MS = Number(args['scrape-interval']);
+if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
+  process.stderr.write('bench: missing wrk (apt-get install wrk)\n');
+  process.exit(2);
+}
+const dir = mkdtempSync(join(tmpdir(), 'baton-bench-metrics-'));
+const dataDir = join(dir, 'data');
+const freePort = () =>
+  new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+
+// Two backends in one child process (keep-alive, a small fixed body).
+const backend = spawn(
+  process.execPath,
+  [
+    '-e',
+    `const http=require('http');const ports=[];let n=0;
+for(let i=0;i<2;i++){const s=http.createServer((q,r)=>{r.writeHead(200,{'content-type':'text/plain','content-length':3});r.end('ok\\n')});
+s.keepAliveTimeout=60000;s.listen(0,'127.0.0.1',()=>{ports.push(s.address().port);if(++n===2)console.log(ports.join(','))})}`,
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const ports = await new Promise((res) =>
+  backend.stdout.once('data', (d) => res(String(d).trim().split(',').map(Number))),
+);
+
+const proxyPort = await freePort();
+const started = await ensureProxy(dataDir, { workers: WORKERS });
+const router = new ProxyRouter({ dataDir });
+await router.ensureRoute({ service: 'bench', listen: `127.0.0.1:${proxyPort}`, drainTimeoutMs: 1000 });
+await router.addBackends(
+  'bench',
+  ports.map((p, i) => ({ id: `b${i}`, address: `127.0.0.1:${p}`, revision: 1 })),
+);
+const proxyPids = [started.pid, ...((await router.health()).workers ?? [])];
+const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system) used so far by these processes. */
+function cpuSeconds(list) {
+  let ticks = 0;
+  for (const pid of list) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / TICK;
+}
+
+// The scraper: the same code as the control plane's GET /metrics (proxy part).
+const scrape = new Scrape();
+registerProxyMetrics(scrape, proxyRoutes(dataDir));
+const scrapeMs = [];
+let lastText = '';
+async function scrapeOnce() {
+  const t0 = performance.now();
+  lastText = await scrape.render();
+  scrapeMs.push(performance.now() - t0);
+}
+
+/** wrk at full load (asynchronously, so the scraper can run in this process meanwhile). */
+function wrk() {
+  return new Promise((resolve) => {
+    const child = spawn(
+      'wrk',
+      ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', `http://127.0.0.1:${proxyPort}/`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.on('close', () => resolve(out));
+  });
+}
+
+async function round(on) {
+  const cpu0 = cpuSeconds(proxyPids);
+  let timer;
+  let scraping = Promise.resolve();
+  if (on) {
+    timer = setInterval(() => {
+      scraping = scraping.then(scrapeOnce);
+    }, SCRAPE_MS);
+  }
+  const out = await wrk();
+  clearInterval(timer);
+  await scraping;
+  const cpu = cpuSeconds(proxyPids) - cpu0;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const total = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const m = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99 = m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : Number.NaN;
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0');
+  return { rps, p99, errors, cpuUsPerRequest: (cpu * 1e6) / total };
+}
+
+const cleanup = async () => {
+  backend.kill('SIGTERM');
+  await stopProxy(dataDir);
+  rmSync(dir, { recursive: true, force: true });
+};
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`bench: ${e.stack ?? e}\n`);
+  cleanup().finally(() => process.exit(1));
+});
+
+await round(false); // warm-up, not counted
+const runs = { off: [], on: [] };
+for (let i = 0; i < ROUNDS; i++) {
+  // Alternating, and which goes first alternates too, so a drift of the machine's load hits both.
+  const order = i % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+  for (const name of order) runs[name].push(await round(name === 'on'));
+}
+await scrapeOnce();
+const series = lastText.split('\n').filter((l) => l && !l.startsWith('#')).length;
+await cleanup();
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const summary = (name) => ({
+  rps: median(runs[name].map((r) => r.rps)),
+  p99: median(runs[name].map((r) => r.p99)),
+  cpu: median(runs[name].map((r) => r.cpuUsPerRequest)),
+  errors: runs[name].reduce((a, r) => a + r.errors, 0),
+});
+const off = summary('off');
+const on = summary('on');
+const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+console.log(
+  `metrics cost: ${WORKERS} proxy workers, wrk -c${CONNECTIONS} ${SECONDS}s x ${ROUNDS} rounds each, scrape every ${SCRAPE_MS} ms`,
+);
+console.log('round rps   off: ' + runs.off.map((r) => fmt(r.rps)).join(' · '));
+console.log('round rps   on:  ' + runs.on.map((r) => fmt(r.rps)).join(' · '));
+console.log(`                 req/s (median)   p99 ms   proxy CPU µs/req   non-2xx`);
+for (const [name, s] of [
+  ['metrics off', off],
+  ['metrics on', on],
+])
+  console.log(
+    `${name.padEnd(16)} ${fmt(s.rps).padStart(14)} ${fmt(s.p99, 2).padStart(8)} ${fmt(s.cpu, 1).padStart(18)} ${String(s.errors).padStart(9)}`,
+  );
+console.log(
+  `on/off: req/s ${fmt((on.rps / off.rps) * 100, 1)} % (cost ${fmt((1 - on.rps / off.rps) * 100, 1)} %), CPU per request ${fmt((on.cpu / off.cpu) * 100, 1)} %`,
+);
+console.log(
+  `scrapes: ${scrapeMs.length}, median ${fmt(median(scrapeMs), 1)} ms, max ${fmt(Math.max(...scrapeMs), 1)} ms, ${series} samples per scrape`,
+);

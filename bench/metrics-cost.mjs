@@ -154,6 +154,11 @@ for (let i = 0; i < ROUNDS; i++) {
 }
 await scrapeOnce();
 const series = lastText.split('\n').filter((l) => l && !l.startsWith('#')).length;
+// The proxy's CPU per scrape, measured without load (so the machine's noise hardly touches it).
+const IDLE_SCRAPES = 200;
+const idle0 = cpuSeconds(proxyPids);
+for (let i = 0; i < IDLE_SCRAPES; i++) await scrapeOnce();
+const proxyMsPerScrape = ((cpuSeconds(proxyPids) - idle0) * 1000) / IDLE_SCRAPES;
 await cleanup();
 
 const median = (xs) => {
@@ -166,6 +171,8 @@ const summary = (name) => ({
   cpu: median(runs[name].map((r) => r.cpuUsPerRequest)),
   errors: runs[name].reduce((a, r) => a + r.errors, 0),
 });
+// Each round pair ran back to back: their ratio is less exposed to the machine's drifting load.
+const pairRatios = runs.on.map((r, i) => r.rps / runs.off[i].rps);
 const off = summary('off');
 const on = summary('on');
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -184,6 +191,12 @@ for (const [name, s] of [
   );
 console.log(
   `on/off: req/s ${fmt((on.rps / off.rps) * 100, 1)} % (cost ${fmt((1 - on.rps / off.rps) * 100, 1)} %), CPU per request ${fmt((on.cpu / off.cpu) * 100, 1)} %`,
+);
+console.log(
+  `per pair on/off req/s: ${pairRatios.map((x) => `${fmt(x * 100, 1)} %`).join(' · ')}; median ${fmt(median(pairRatios) * 100, 1)} %`,
+);
+console.log(
+  `proxy CPU per scrape (idle, ${IDLE_SCRAPES} scrapes): ${fmt(proxyMsPerScrape, 2)} ms = ${fmt((proxyMsPerScrape / 15000) * 100, 3)} % of a core at a 15 s scrape interval, ${fmt((proxyMsPerScrape / SCRAPE_MS) * 100, 2)} % at ${SCRAPE_MS} ms`,
 );
 console.log(
   `scrapes: ${scrapeMs.length}, median ${fmt(median(scrapeMs), 1)} ms, max ${fmt(Math.max(...scrapeMs), 1)} ms, ${series} samples per scrape`,

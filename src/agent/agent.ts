@@ -3,6 +3,8 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Registry } from '../cluster/registry.js';
 import { securePrivateTree } from '../core/private-state.js';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { listenMetrics, type MetricsListener } from '../metrics/metrics-server.js';
 import { createMultiRouter } from '../router/create.js';
 import type { Router } from '../router/router.js';
 import { createMultiRuntime } from '../runtime/create.js';
@@ -46,6 +48,8 @@ export interface AgentOptions {
   listenOffset?: number;
   /** Reconcile interval (default 250 ms); desired changes are acted on at once besides. */
   tickMs?: number;
+  /** `--metrics-listen`: GET /metrics there, without a token. */
+  metricsListen?: { host: string; port: number } | undefined;
 }
 
 /**
@@ -65,6 +69,7 @@ export class Agent {
   private readonly startedAt = new Date().toISOString();
   private dirty = false;
   private nextPurgeAt = 0;
+  private metricsListener: MetricsListener | undefined;
 
   private constructor(
     private readonly o: AgentOptions,
@@ -75,6 +80,7 @@ export class Agent {
     private readonly nodes: NodeStatusBucket,
     private readonly router: Router,
     private readonly runtime: Runtime,
+    private readonly metrics: AgentMetrics,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -103,6 +109,13 @@ export class Agent {
       cluster: (spec) => clusterOf(spec).register.cluster,
     });
     let agent: Agent | undefined;
+    const metrics = new AgentMetrics(
+      o.node,
+      o.dataDir,
+      () => runtime.list(),
+      () => agent?.services() ?? [],
+    );
+    const log = eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger);
     const deps: AgentDeps = {
       node: o.node,
       dataDir: o.dataDir,
@@ -111,14 +124,30 @@ export class Agent {
       governors: new GovernorCache(nc, replicas),
       store,
       repo: new Repo(store),
-      emit: eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger),
+      emit: (e) => {
+        log(e);
+        metrics.event(e);
+      },
+      leases: metrics,
       logger: o.logger,
       drainEverywhere: (req, attemptMs) => agent!.drainEverywhere(req, attemptMs),
       changed: () => agent?.markChanged(),
     };
-    agent = new Agent(o, nc, store, deps, follower, nodes, router, runtime);
+    agent = new Agent(o, nc, store, deps, follower, nodes, router, runtime, metrics);
     await agent.run();
+    if (o.metricsListen)
+      agent.metricsListener = await listenMetrics(metrics.scrape, o.metricsListen, o.logger);
     return agent;
+  }
+
+  /** Where `--metrics-listen` serves, once listening. */
+  get metricsAddress(): string | undefined {
+    return this.metricsListener?.address;
+  }
+
+  /** This node's services and their slots, as the node status shows them. */
+  services() {
+    return [...this.runners.values()].map((r) => r.status());
   }
 
   private async run(): Promise<void> {
@@ -138,6 +167,7 @@ export class Agent {
       for await (const c of watch) {
         if (this.stopped) break;
         const service = c.key.slice(DESIRED_PREFIX.length);
+        if (!c.initial) this.metrics.watchLag(Date.now() - c.created.getTime());
         await (c.op === 'put' ? this.onDesired(c.value) : this.onRemoved(service)).catch((err: unknown) =>
           this.o.logger.error({ err, service }, 'applying desired state failed'),
         );
@@ -324,6 +354,7 @@ export class Agent {
   /** Stops watching and reconciling; instances keep running, registrations age out. */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.metricsListener?.close();
     clearTimeout(this.timer);
     clearTimeout(this.statusTimer);
     this.stopWatch();

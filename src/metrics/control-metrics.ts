@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram } from 'prom-client';
 import type { Instance } from '../core/types.js';
 import type { DeployEvent } from '../engine/events.js';
 import type { DeployRun, EngineObserver } from '../engine/observer.js';
+import { registerInstanceMetrics } from './instance-metrics.js';
 import type { Scrape } from './scrape.js';
 
 /** Deploys take seconds to an hour (canary pauses, analysis windows). */
@@ -82,36 +83,7 @@ export class ControlMetrics implements EngineObserver {
       labelNames: ['service', 'outcome'],
       registers,
     });
-    let listed: Instance[] = [];
-    let listedOk = 1;
-    scrape.beforeScrape(async () => {
-      try {
-        listed = await instances();
-        listedOk = 1;
-      } catch {
-        listed = [];
-        listedOk = 0;
-      }
-    });
-    new Gauge({
-      name: 'baton_instances',
-      help: 'Instances by service, revision and state, as the runtimes list them at scrape time.',
-      labelNames: ['service', 'revision', 'state'],
-      registers,
-      collect() {
-        this.reset();
-        for (const i of listed)
-          this.inc({ service: i.service, revision: String(i.revision), state: i.state });
-      },
-    });
-    new Gauge({
-      name: 'baton_instances_listed',
-      help: 'Whether the runtimes answered the instance listing of this scrape (1) or not (0).',
-      registers,
-      collect() {
-        this.set(listedOk);
-      },
-    });
+    registerInstanceMetrics(scrape, instances);
   }
 
   deployEvent(run: DeployRun, e: DeployEvent): void {

@@ -7,7 +7,7 @@ import {
 } from '../agent/cluster-harness.js';
 import { startLoad } from '../helpers/load.js';
 import { requireNats } from '../helpers/nats.js';
-import { PROMTOOL, promtoolCheck, sample, samples } from '../helpers/promtool.js';
+import { promtoolCheck, requirePromtool, sample, samples } from '../helpers/promtool.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The lease must outlive the slowest update (a loaded CI machine can take several seconds to boot, probe
@@ -89,7 +89,7 @@ describe.skipIf(!requireNats())('cluster: rolling update of 3 nodes × 2 instanc
     const revision = status.services[0]!.desired!.revision;
     for (const a of f.agents) {
       const text = await (await fetch(a.metrics!)).text();
-      if (PROMTOOL) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
+      if (requirePromtool()) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
       const m = samples(text);
       const node = { node: a.node };
       // Two rollouts after the first deploy, 2 instances each on this node, each under the update governor.

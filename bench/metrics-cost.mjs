@@ -6,9 +6,12 @@
 // usual 15 s). Prints requests/s, p99 and the proxy's CPU per request for each, and the ratio on/off.
 // The data path's own counters (status class, latency sum, connect errors, retries, connections) are
 // plain integer increments that are always on: both sides pay them.
+// With `--baseline DIR` (a build of the code before the counters: `git archive <commit> src tsconfig*.json
+// package.json | tar -x -C DIR`, node_modules linked, `npx tsc -p tsconfig.build.json`), a second proxy
+// of that code runs beside it and takes a third turn in each round: the cost of the counters themselves.
 // Needs: `npm run build` and wrk (Debian: apt-get install wrk).
 // Usage: node bench/metrics-cost.mjs [--seconds 5] [--rounds 4] [--connections 32] [--workers N]
-//        [--scrape-interval 1000]
+//        [--scrape-interval 1000] [--baseline DIR]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -28,6 +31,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     workers: { type: 'string', default: String(availableParallelism()) },
     'scrape-interval': { type: 'string', default: '1000' },
+    baseline: { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -74,6 +78,23 @@ await router.addBackends(
   ports.map((p, i) => ({ id: `b${i}`, address: `127.0.0.1:${p}`, revision: 1 })),
 );
 const proxyPids = [started.pid, ...((await router.health()).workers ?? [])];
+// The baseline: the same proxy built from the code before the data-path counters.
+let base;
+if (args.baseline) {
+  const baseData = join(dir, 'baseline');
+  const port = await freePort();
+  const s = await ensureProxy(baseData, {
+    workers: WORKERS,
+    entry: join(args.baseline, 'dist', 'router', 'proxy', 'main.js'),
+  });
+  const r = new ProxyRouter({ dataDir: baseData });
+  await r.ensureRoute({ service: 'bench', listen: `127.0.0.1:${port}`, drainTimeoutMs: 1000 });
+  await r.addBackends(
+    'bench',
+    ports.map((p, i) => ({ id: `b${i}`, address: `127.0.0.1:${p}`, revision: 1 })),
+  );
+  base = { dataDir: baseData, port, pids: [s.pid, ...((await r.health()).workers ?? [])] };
+}
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** CPU seconds (user + system) used so far by these processes. */
@@ -99,11 +120,11 @@ async function scrapeOnce() {
 }
 
 /** wrk at full load (asynchronously, so the scraper can run in this process meanwhile). */
-function wrk() {
+function wrk(port = proxyPort) {
   return new Promise((resolve) => {
     const child = spawn(
       'wrk',
-      ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', `http://127.0.0.1:${proxyPort}/`],
+      ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', `http://127.0.0.1:${port}/`],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -114,8 +135,9 @@ function wrk() {
   });
 }
 
-async function round(on) {
-  const cpu0 = cpuSeconds(proxyPids);
+async function round(on, baseline = false) {
+  const pids = baseline ? base.pids : proxyPids;
+  const cpu0 = cpuSeconds(pids);
   let timer;
   let scraping = Promise.resolve();
   if (on) {
@@ -123,10 +145,10 @@ async function round(on) {
       scraping = scraping.then(scrapeOnce);
     }, SCRAPE_MS);
   }
-  const out = await wrk();
+  const out = await wrk(baseline ? base.port : proxyPort);
   clearInterval(timer);
   await scraping;
-  const cpu = cpuSeconds(proxyPids) - cpu0;
+  const cpu = cpuSeconds(pids) - cpu0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const total = Number(/(\d+) requests in/.exec(out)?.[1]);
   const m = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
@@ -138,6 +160,7 @@ async function round(on) {
 const cleanup = async () => {
   backend.kill('SIGTERM');
   await stopProxy(dataDir);
+  if (base) await stopProxy(base.dataDir);
   rmSync(dir, { recursive: true, force: true });
 };
 process.on('uncaughtException', (e) => {
@@ -146,11 +169,12 @@ process.on('uncaughtException', (e) => {
 });
 
 await round(false); // warm-up, not counted
-const runs = { off: [], on: [] };
+const runs = { off: [], on: [], baseline: [] };
+const sides = base ? ['off', 'on', 'baseline'] : ['off', 'on'];
 for (let i = 0; i < ROUNDS; i++) {
-  // Alternating, and which goes first alternates too, so a drift of the machine's load hits both.
-  const order = i % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
-  for (const name of order) runs[name].push(await round(name === 'on'));
+  // Alternating, and the order rotates too, so a drift of the machine's load hits every side.
+  const order = sides.map((_, k) => sides[(i + k) % sides.length]);
+  for (const name of order) runs[name].push(await round(name === 'on', name === 'baseline'));
 }
 await scrapeOnce();
 const series = lastText.split('\n').filter((l) => l && !l.startsWith('#')).length;
@@ -182,7 +206,9 @@ console.log(
 console.log('round rps   off: ' + runs.off.map((r) => fmt(r.rps)).join(' · '));
 console.log('round rps   on:  ' + runs.on.map((r) => fmt(r.rps)).join(' · '));
 console.log(`                 req/s (median)   p99 ms   proxy CPU µs/req   non-2xx`);
+const baseline = base ? summary('baseline') : undefined;
 for (const [name, s] of [
+  ...(baseline ? [['before counters', baseline]] : []),
   ['metrics off', off],
   ['metrics on', on],
 ])
@@ -195,6 +221,12 @@ console.log(
 console.log(
   `per pair on/off req/s: ${pairRatios.map((x) => `${fmt(x * 100, 1)} %`).join(' · ')}; median ${fmt(median(pairRatios) * 100, 1)} %`,
 );
+if (baseline) {
+  const pairs = runs.on.map((r, i) => r.rps / runs.baseline[i].rps);
+  console.log(
+    `on/before counters: req/s ${fmt((on.rps / baseline.rps) * 100, 1)} %, per round median ${fmt(median(pairs) * 100, 1)} %, CPU per request ${fmt((on.cpu / baseline.cpu) * 100, 1)} %`,
+  );
+}
 console.log(
   `proxy CPU per scrape (idle, ${IDLE_SCRAPES} scrapes): ${fmt(proxyMsPerScrape, 2)} ms = ${fmt((proxyMsPerScrape / 15000) * 100, 3)} % of a core at a 15 s scrape interval, ${fmt((proxyMsPerScrape / SCRAPE_MS) * 100, 2)} % at ${SCRAPE_MS} ms`,
 );

@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { Registry } from '../cluster/registry.js';
 import { securePrivateTree } from '../core/private-state.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
-import { listenMetrics, type MetricsListener } from '../metrics/metrics-server.js';
 import { createMultiRouter } from '../router/create.js';
 import type { Router } from '../router/router.js';
 import { createMultiRuntime } from '../runtime/create.js';
@@ -29,6 +28,7 @@ import { RegistryFollower } from './follower.js';
 import { GovernorCache, replicasFor } from './governors.js';
 import { specForNode } from './node-spec.js';
 import { NodeStatusBucket } from './node-status.js';
+import { purgeUnmanaged } from './purge.js';
 import { ServiceRunner } from './service-runner.js';
 import type { AgentDeps } from './slot.js';
 
@@ -48,8 +48,6 @@ export interface AgentOptions {
   listenOffset?: number;
   /** Reconcile interval (default 250 ms); desired changes are acted on at once besides. */
   tickMs?: number;
-  /** `--metrics-listen`: GET /metrics there, without a token. */
-  metricsListen?: { host: string; port: number } | undefined;
 }
 
 /**
@@ -69,7 +67,6 @@ export class Agent {
   private readonly startedAt = new Date().toISOString();
   private dirty = false;
   private nextPurgeAt = 0;
-  private metricsListener: MetricsListener | undefined;
 
   private constructor(
     private readonly o: AgentOptions,
@@ -80,7 +77,7 @@ export class Agent {
     private readonly nodes: NodeStatusBucket,
     private readonly router: Router,
     private readonly runtime: Runtime,
-    private readonly metrics: AgentMetrics,
+    readonly metrics: AgentMetrics,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -115,7 +112,6 @@ export class Agent {
       () => runtime.list(),
       () => agent?.services() ?? [],
     );
-    const log = eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger);
     const deps: AgentDeps = {
       node: o.node,
       dataDir: o.dataDir,
@@ -124,10 +120,7 @@ export class Agent {
       governors: new GovernorCache(nc, replicas),
       store,
       repo: new Repo(store),
-      emit: (e) => {
-        log(e);
-        metrics.event(e);
-      },
+      emit: metrics.counting(eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger)),
       leases: metrics,
       logger: o.logger,
       drainEverywhere: (req, attemptMs) => agent!.drainEverywhere(req, attemptMs),
@@ -135,14 +128,7 @@ export class Agent {
     };
     agent = new Agent(o, nc, store, deps, follower, nodes, router, runtime, metrics);
     await agent.run();
-    if (o.metricsListen)
-      agent.metricsListener = await listenMetrics(metrics.scrape, o.metricsListen, o.logger);
     return agent;
-  }
-
-  /** Where `--metrics-listen` serves, once listening. */
-  get metricsAddress(): string | undefined {
-    return this.metricsListener?.address;
   }
 
   /** This node's services and their slots, as the node status shows them. */
@@ -274,30 +260,14 @@ export class Agent {
    * desired is read from the store, not from the runners, so a service whose runner is not made yet
    * (an agent that just started) is never purged.
    */
-  private async purge(): Promise<void> {
-    const desired = new Set(
-      (await this.store.list<Desired>(DESIRED_PREFIX)).map((e) => e.key.slice(DESIRED_PREFIX.length)),
-    );
-    const mine = new RegExp(`-${this.o.node}-s\\d+-r\\d+$`);
-    for (const inst of await this.runtime.list()) {
-      if (desired.has(inst.service) || !mine.test(inst.id)) continue;
-      await this.runtime.stop(inst.id, 10_000);
-      await this.runtime.remove(inst.id).catch(() => undefined);
-      this.deps.emit({
-        type: 'retired',
-        service: inst.service,
-        instance: inst.id,
-        why: 'purge: service not desired',
-      });
-    }
-    if (!this.runtime.purge) return;
-    const removed = await this.runtime.purge((t) => {
-      if (!desired.has(t.service)) return false;
-      const r = this.runners.get(t.service);
-      // Desired but not taken over yet: keep everything.
-      return !r || r.revisionsInUse().has(t.revision);
+  private purge(): Promise<void> {
+    return purgeUnmanaged({
+      node: this.o.node,
+      store: this.store,
+      runtime: this.runtime,
+      emit: this.deps.emit,
+      inUse: (service) => this.runners.get(service)?.revisionsInUse(),
     });
-    for (const id of removed) this.deps.emit({ type: 'retired', service: '-', instance: id, why: 'purge' });
   }
 
   private async onTransition(req: TransitionRequest): Promise<TransitionReply | undefined> {
@@ -347,14 +317,13 @@ export class Agent {
       pid: process.pid,
       at: new Date().toISOString(),
       startedAt: this.startedAt,
-      services: [...this.runners.values()].map((r) => r.status()),
+      services: this.services(),
     });
   }
 
   /** Stops watching and reconciling; instances keep running, registrations age out. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.metricsListener?.close();
     clearTimeout(this.timer);
     clearTimeout(this.statusTimer);
     this.stopWatch();

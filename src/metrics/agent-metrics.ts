@@ -104,6 +104,14 @@ export class AgentMetrics {
     registerProxyMetrics(this.scrape, proxyRoutes(dataDir));
   }
 
+  /** `emit` that also counts each event. */
+  counting(emit: (e: AgentEvent) => void): (e: AgentEvent) => void {
+    return (e) => {
+      emit(e);
+      this.event(e);
+    };
+  }
+
   /** Counts what the agent reports in its event log. */
   event(e: AgentEvent): void {
     if (e.type === 'update.end') this.updates.inc({ service: e.service, outcome: 'succeeded' });

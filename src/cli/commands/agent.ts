@@ -3,7 +3,7 @@ import { Agent } from '../../agent/agent.js';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { parseMetricsListen } from '../../metrics/metrics-server.js';
+import { listenMetrics, parseMetricsListen } from '../../metrics/metrics-server.js';
 import { checkToken } from '../../store/check.js';
 import { natsAuthFromEnv } from '../../store/nats/connect.js';
 import { action, globals } from '../context.js';
@@ -54,21 +54,15 @@ export function registerAgent(program: Command): void {
         logger,
         ttlMs,
         listenOffset,
-        metricsListen,
       });
-      logger.info(
-        {
-          node: opts.node,
-          pid: process.pid,
-          ...(agent.metricsAddress ? { metrics: agent.metricsAddress } : {}),
-        },
-        'agent running',
-      );
+      const metrics = metricsListen && (await listenMetrics(agent.metrics.scrape, metricsListen, logger));
+      logger.info({ node: opts.node, pid: process.pid }, 'agent running');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
+      if (metrics) await metrics.close();
       await agent.stop();
       return 0;
     }),

@@ -33,6 +33,8 @@ export class ControlMetrics implements EngineObserver {
   private readonly verdicts: Counter<'service' | 'verdict'>;
   private readonly restarts: Counter<'service'>;
   private readonly lockWaits: Counter<'service' | 'outcome'>;
+  /** Deployments counted in `running`. */
+  private readonly started = new Set<string>();
 
   constructor(scrape: Scrape, instances: () => Promise<Instance[]>) {
     const registers = [scrape.registry];
@@ -88,11 +90,14 @@ export class ControlMetrics implements EngineObserver {
 
   deployEvent(run: DeployRun, e: DeployEvent): void {
     const { service, strategy } = run;
-    if (e.type === 'deployment') this.running.inc({ service });
-    else if (e.type === 'analysis') this.verdicts.inc({ service, verdict: e.decision });
+    if (e.type === 'deployment') {
+      this.started.add(run.deployment);
+      this.running.inc({ service });
+    } else if (e.type === 'analysis') this.verdicts.inc({ service, verdict: e.decision });
     else if (e.type === 'result') {
       const outcome = outcomeOf(e);
-      this.running.dec({ service });
+      // Only a deployment counted as running goes down (the gauge never goes negative).
+      if (this.started.delete(run.deployment)) this.running.dec({ service });
       this.deploys.inc({ service, strategy, outcome });
       this.duration.observe({ service, strategy, outcome }, (Date.now() - run.startedAt) / 1000);
       if (run.kind === 'rollback' && e.ok) this.rollbacks.inc({ service, trigger: 'requested' });

@@ -179,10 +179,17 @@ describe.runIf(requirePromtool())('metrics and notifications of a control plane'
     const started = Date.now();
     const r = await deploy({ version: 'v3', env: { HEALTH: 'fail' }, startTimeout: '2s', extra });
     const took = Date.now() - started;
+    const slowAtReturn = slow.got.map((g) => (g.body as { text: string }).text);
     expect(r.code, r.stderr).toBe(1);
-    // The slow receiver holds every request 30 s and never answers; the deploy did not wait for it.
-    expect(took).toBeLessThan(30_000);
-    expect(slow.got.length).toBeGreaterThanOrEqual(1);
+    // The slow receiver accepts and never answers (each try gives up after 5 s, 5 tries with backoff:
+    // ~40 s per notification). Had the deploy waited for it, the last notification (rolled-back) would
+    // have reached it before the CLI returned; it is still queued behind the first.
+    expect(
+      slowAtReturn.every((t) => t.startsWith('[baton] hello started:')),
+      slowAtReturn.join('\n'),
+    ).toBe(true);
+    expect(took).toBeLessThan(60_000);
+    await waitFor(() => slow.got.length >= 1, { message: 'the slow receiver got the first notification' });
     await waitFor(() => hooks.got.length === 2, { message: 'failed and rolled-back', timeoutMs: 20_000 });
     const bodies = hooks.got.map((g) => g.body as Record<string, unknown>);
     expect(bodies.map((b) => [b.event, b.state, b.revision, b.fromRevision])).toEqual([

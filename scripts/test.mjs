@@ -174,6 +174,28 @@ function ensureChromium() {
 
 ensureChromium();
 
+/**
+ * The metrics tests check every /metrics answer with promtool (`promtool check metrics`), from Debian's
+ * prometheus package (the server is not run). Installed: nothing to do. Else, as root with apt:
+ * apt-get install -y prometheus. Otherwise warn loudly: those tests then skip locally and fail under CI=true.
+ */
+function ensurePromtool() {
+  if (has('promtool')) return;
+  const root = process.getuid?.() === 0;
+  if (!root || !has('apt-get'))
+    return loud(
+      `promtool is missing and I cannot install it (${root ? 'no apt-get' : 'not root'}): install prometheus; the metrics tests will ${process.env.CI === 'true' ? 'FAIL (CI=true)' : 'be SKIPPED'}.`,
+    );
+  if (!aptInstall('prometheus', 'promtool')) {
+    return loud(
+      'could not install prometheus (promtool): the metrics tests will skip (or fail under CI=true)',
+    );
+  }
+  say('installed prometheus (promtool)');
+}
+
+ensurePromtool();
+
 const steps = [
   ['tsc', ['-p', 'tsconfig.json', '--noEmit']],
   ['biome', ['check', '.']],

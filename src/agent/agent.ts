@@ -3,6 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Registry } from '../cluster/registry.js';
 import { securePrivateTree } from '../core/private-state.js';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { createMultiRouter } from '../router/create.js';
 import type { Router } from '../router/router.js';
 import { createMultiRuntime } from '../runtime/create.js';
@@ -27,6 +28,7 @@ import { RegistryFollower } from './follower.js';
 import { GovernorCache, replicasFor } from './governors.js';
 import { specForNode } from './node-spec.js';
 import { NodeStatusBucket } from './node-status.js';
+import { purgeUnmanaged } from './purge.js';
 import { ServiceRunner } from './service-runner.js';
 import type { AgentDeps } from './slot.js';
 
@@ -75,6 +77,7 @@ export class Agent {
     private readonly nodes: NodeStatusBucket,
     private readonly router: Router,
     private readonly runtime: Runtime,
+    readonly metrics: AgentMetrics,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -103,6 +106,12 @@ export class Agent {
       cluster: (spec) => clusterOf(spec).register.cluster,
     });
     let agent: Agent | undefined;
+    const metrics = new AgentMetrics(
+      o.node,
+      o.dataDir,
+      () => runtime.list(),
+      () => agent?.services() ?? [],
+    );
     const deps: AgentDeps = {
       node: o.node,
       dataDir: o.dataDir,
@@ -111,14 +120,20 @@ export class Agent {
       governors: new GovernorCache(nc, replicas),
       store,
       repo: new Repo(store),
-      emit: eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger),
+      emit: metrics.counting(eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger)),
+      leases: metrics,
       logger: o.logger,
       drainEverywhere: (req, attemptMs) => agent!.drainEverywhere(req, attemptMs),
       changed: () => agent?.markChanged(),
     };
-    agent = new Agent(o, nc, store, deps, follower, nodes, router, runtime);
+    agent = new Agent(o, nc, store, deps, follower, nodes, router, runtime, metrics);
     await agent.run();
     return agent;
+  }
+
+  /** This node's services and their slots, as the node status shows them. */
+  services() {
+    return [...this.runners.values()].map((r) => r.status());
   }
 
   private async run(): Promise<void> {
@@ -138,6 +153,7 @@ export class Agent {
       for await (const c of watch) {
         if (this.stopped) break;
         const service = c.key.slice(DESIRED_PREFIX.length);
+        if (!c.initial) this.metrics.watchLag(Date.now() - c.created.getTime());
         await (c.op === 'put' ? this.onDesired(c.value) : this.onRemoved(service)).catch((err: unknown) =>
           this.o.logger.error({ err, service }, 'applying desired state failed'),
         );
@@ -244,30 +260,14 @@ export class Agent {
    * desired is read from the store, not from the runners, so a service whose runner is not made yet
    * (an agent that just started) is never purged.
    */
-  private async purge(): Promise<void> {
-    const desired = new Set(
-      (await this.store.list<Desired>(DESIRED_PREFIX)).map((e) => e.key.slice(DESIRED_PREFIX.length)),
-    );
-    const mine = new RegExp(`-${this.o.node}-s\\d+-r\\d+$`);
-    for (const inst of await this.runtime.list()) {
-      if (desired.has(inst.service) || !mine.test(inst.id)) continue;
-      await this.runtime.stop(inst.id, 10_000);
-      await this.runtime.remove(inst.id).catch(() => undefined);
-      this.deps.emit({
-        type: 'retired',
-        service: inst.service,
-        instance: inst.id,
-        why: 'purge: service not desired',
-      });
-    }
-    if (!this.runtime.purge) return;
-    const removed = await this.runtime.purge((t) => {
-      if (!desired.has(t.service)) return false;
-      const r = this.runners.get(t.service);
-      // Desired but not taken over yet: keep everything.
-      return !r || r.revisionsInUse().has(t.revision);
+  private purge(): Promise<void> {
+    return purgeUnmanaged({
+      node: this.o.node,
+      store: this.store,
+      runtime: this.runtime,
+      emit: this.deps.emit,
+      inUse: (service) => this.runners.get(service)?.revisionsInUse(),
     });
-    for (const id of removed) this.deps.emit({ type: 'retired', service: '-', instance: id, why: 'purge' });
   }
 
   private async onTransition(req: TransitionRequest): Promise<TransitionReply | undefined> {
@@ -317,7 +317,7 @@ export class Agent {
       pid: process.pid,
       at: new Date().toISOString(),
       startedAt: this.startedAt,
-      services: [...this.runners.values()].map((r) => r.status()),
+      services: this.services(),
     });
   }
 

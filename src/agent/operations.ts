@@ -39,6 +39,7 @@ async function withLease<T>(
 ): Promise<T> {
   if (!spec) return fn(undefined, async () => true);
   const g = await ctx.deps.governors.get(spec);
+  const waitFrom = Date.now();
   // Polls a full governor every 50–250 ms: a freed slot is taken within a quarter second.
   const lease = await g.acquire(holder, {
     timeoutMs: ACQUIRE_TIMEOUT_MS,
@@ -46,6 +47,7 @@ async function withLease<T>(
     maxWaitMs: 250,
     signal: ctx.signal(),
   });
+  ctx.deps.leases?.leaseTaken(spec.name, Date.now() - waitFrom);
   const unwatch = await watchLeaseExpiry(g, lease, (expiryMs) => {
     ctx.deps.logger.warn(
       { service: ctx.service, holder, governor: spec.name, expiryMs },
@@ -66,6 +68,7 @@ async function withLease<T>(
     return await fn(lease, () => g.holds(lease).catch(() => true));
   } finally {
     unwatch();
+    ctx.deps.leases?.leaseReleased(spec.name);
     await g.release(lease).catch((err: unknown) => ctx.deps.logger.warn({ err }, 'governor release failed'));
   }
 }

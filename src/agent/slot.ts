@@ -56,6 +56,8 @@ export interface AgentDeps {
   repo: Repo;
   emit: Emit;
   logger: Logger;
+  /** Told when a governor lease is taken (after how long a wait) and released: the agent's metrics. */
+  leases?: { leaseTaken(governor: string, waitedMs: number): void; leaseReleased(governor: string): void };
   /**
    * Asks every node's router to stop sending to `req.instances` (making `req.replacements` active first)
    * and waits until every live node confirmed, asking again each `attemptMs`. False only when the agent

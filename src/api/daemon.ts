@@ -14,6 +14,9 @@ import { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { recoverInterrupted } from '../engine/recover.js';
 import { Supervisor } from '../engine/supervisor.js';
+import { nodeMetrics } from '../metrics/control-plane.js';
+import { listenMetrics, type MetricsListener, parseMetricsListen } from '../metrics/metrics-server.js';
+import { Notifier } from '../notify/notifier.js';
 import { createMultiRouter } from '../router/create.js';
 import { ensureProxy } from '../router/proxy/launch.js';
 import type { Router } from '../router/router.js';
@@ -46,6 +49,8 @@ export interface ServeOptions {
   insecureListen?: boolean | undefined;
   /** How often the dashboard's charts read the proxy's counters (default 2 s). */
   sampleIntervalMs?: number | undefined;
+  /** `--metrics-listen HOST:PORT`: GET /metrics there without a token (the API's /metrics needs one). */
+  metricsListen?: string | undefined;
 }
 
 export interface RunningDaemon {
@@ -110,6 +115,7 @@ async function refuseSecondDaemon(apiFile: string): Promise<void> {
 export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   // Bad flags change nothing: checked before the data dir, the proxy or the store are touched.
   checkListen(opts.listen, { tls: Boolean(opts.tls), insecure: Boolean(opts.insecureListen) });
+  const metricsAt = opts.metricsListen && parseMetricsListen('--metrics-listen', opts.metricsListen);
   const tls = opts.tls && readTls(opts.tls);
   const paths = dataPaths(opts.dataDir);
   const { logger } = opts;
@@ -176,7 +182,9 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     }
   }
   const hub = new EventHub();
+  const metrics = nodeMetrics(paths.root, () => runtime.list());
   const deps: EngineDeps = {
+    observers: [metrics.observer, new Notifier({ logger })],
     repo,
     runtime,
     router,
@@ -211,6 +219,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       tokens: new TokenBook(store),
       hub,
       sampler,
+      metrics: metrics.scrape,
     },
     { localToken: token, tls },
   );
@@ -223,12 +232,18 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   // Bound to every address: the local CLI comes in over loopback (which a certificate can name).
   const local = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address;
   const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${local}]` : local}:${addr.port}`;
-  writeAtomic(paths.api, `${JSON.stringify({ url, pid: process.pid })}\n`);
+  let metricsListener: MetricsListener | undefined;
+  if (metricsAt) metricsListener = await listenMetrics(metrics.scrape, metricsAt, logger);
+  writeAtomic(
+    paths.api,
+    `${JSON.stringify({ url, pid: process.pid, ...(metricsListener ? { metrics: metricsListener.address } : {}) })}\n`,
+  );
   logger.info({ url, dataDir: paths.root }, 'control plane ready');
 
   return {
     url,
     async close() {
+      await metricsListener?.close();
       await watchdog.stop();
       await sampler.stop();
       await supervisor.stop();

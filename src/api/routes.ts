@@ -6,6 +6,8 @@ import type { Sampler } from '../dashboard/sampler.js';
 import type { ServiceControl } from '../engine/control.js';
 import type { Deployer } from '../engine/deployer.js';
 import type { EngineDeps } from '../engine/deps.js';
+import { answerScrape } from '../metrics/metrics-server.js';
+import type { Scrape } from '../metrics/scrape.js';
 import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
 import { type Principal, type Rule, requireService, sees } from './access.js';
@@ -30,6 +32,8 @@ export interface ApiContext {
   sampler?: Sampler | undefined;
   /** How often an event stream sends a keep-alive and checks its token again (default 15 s). */
   eventsHeartbeatMs?: number | undefined;
+  /** Prometheus metrics (`GET /metrics`); without it the route answers 404. */
+  metrics?: Scrape | undefined;
 }
 
 /** One authenticated request, as a handler sees it (the server read the body and checked the rule). */
@@ -258,6 +262,11 @@ const samples: Handler = async (ctx, { res, params: [name] }) =>
     intervalMs: ctx.sampler?.intervalMs ?? null,
     points: ctx.sampler?.series(name!) ?? [],
   });
+/** Prometheus exposition text (src/metrics/); docs/metrics.md lists every metric. */
+const metrics: Handler = async (ctx, { res }) => {
+  if (!ctx.metrics) throw new NotFoundError('metrics in this control plane');
+  await answerScrape(ctx.metrics, res, ctx.deps.logger);
+};
 
 /** Anonymous callers learn only that it answers: no pid, no version (nothing to fingerprint). */
 const health: Handler = async (_ctx, { res }) => sendJson(res, 200, { ok: true });
@@ -298,4 +307,6 @@ export const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/v1\/events$/, rule: { role: 'viewer', scope: 'listing' }, handler: events },
   { method: 'GET', pattern: svc('/samples'), rule: read, handler: samples },
   ...TOKEN_ROUTES,
+  // Every service's figures in one answer: a token scoped to every service.
+  { method: 'GET', pattern: /^\/metrics$/, rule: { role: 'viewer', scope: 'global' }, handler: metrics },
 ];

@@ -59,9 +59,22 @@ export function secretValues(spec: unknown, paths: readonly string[]): string[] 
   return [...out];
 }
 
-/** The secret values of a revision or a request: its spec's values at its secret paths. */
-export const secretsOf = (r: SecretMarks & { spec: unknown }): string[] =>
-  secretValues(r.spec, secretPathsOf(r));
+/**
+ * Values of a spec that are secret however they were written: the URLs of `notify` webhooks (an incoming
+ * webhook's URL is its credential).
+ */
+export function alwaysSecret(spec: unknown): string[] {
+  const notify = (spec as { notify?: unknown } | null)?.notify;
+  if (!Array.isArray(notify)) return [];
+  return notify.flatMap((t: { slack?: unknown; webhook?: unknown } | null) =>
+    [t?.slack, t?.webhook].filter((u): u is string => typeof u === 'string' && u !== ''),
+  );
+}
+
+/** The secret values of a revision or a request: its spec's values at its secret paths, and `alwaysSecret`. */
+export const secretsOf = (r: SecretMarks & { spec: unknown }): string[] => [
+  ...new Set([...secretValues(r.spec, secretPathsOf(r)), ...alwaysSecret(r.spec)]),
+];
 
 /**
  * `value` with every string equal to a secret replaced by `[secret]`, and every secret (of at least a few

@@ -1,23 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { BatonError, DeployFailedError, InputError, LockHeldError, NotFoundError } from '../core/errors.js';
+import { BatonError, DeployFailedError, InputError, NotFoundError } from '../core/errors.js';
 import { hideValues, type SecretMarks, secretsOf } from '../core/secrets.js';
 import { type Deployment, DeploymentState, type Revision, RevisionStatus } from '../core/types.js';
 import { plan as computePlan } from '../plan/plan.js';
 import type { Plan, PlanStrategy, Step } from '../plan/types.js';
 import { routeConfigOf } from '../router/route-config.js';
-import { isAlive } from '../runtime/process/proc.js';
 import { HOOK_NAMES } from '../spec/hooks.js';
 import type { ServiceSpec } from '../spec/schema.js';
+import { LOCK_TTL_MS, takeDeployLock } from './deploy-lock.js';
 import type { EngineDeps } from './deps.js';
 import { dryRunPlan, type PlannedStep } from './dry-run.js';
 import type { DeployEvent, Emit } from './events.js';
 import { type ExecContext, execute } from './executor.js';
 import { observe } from './observe.js';
+import { type DeployRun, tell } from './observer.js';
 import { DeploymentSignals } from './signals.js';
 import { runHook } from './steps.js';
-
-const LOCK_TTL_MS = 60_000;
 
 export interface DeployRequest extends SecretMarks {
   service: string;
@@ -259,18 +257,8 @@ export class Deployer {
   }
 
   /** Takes the deploy lock; a lock whose holder died on this host is taken over. */
-  private async lock(service: string, id: string): Promise<void> {
-    const { repo } = this.deps;
-    const holder = { holder: this.deps.holder, pid: process.pid, deployment: id };
-    try {
-      await repo.acquireLock(service, holder, LOCK_TTL_MS);
-    } catch (err) {
-      const held = err instanceof LockHeldError ? await repo.getLock(service) : undefined;
-      const dead = held?.pid !== undefined && held.holder.endsWith(` on ${hostname()}`) && !isAlive(held.pid);
-      if (!held || !dead) throw err;
-      await repo.releaseLock(service);
-      await repo.acquireLock(service, holder, LOCK_TTL_MS);
-    }
+  private lock(service: string, id: string): Promise<void> {
+    return takeDeployLock(this.deps, service, id);
   }
 
   private async run(
@@ -285,12 +273,23 @@ export class Deployer {
     const log = logger.child({ service, deployment: id, revision: target.number });
     // Events carry messages from drivers and hooks, which may quote a secret: hidden before anyone sees them.
     const secrets = secretsOf(target);
+    const watched: DeployRun = {
+      service,
+      deployment: id,
+      kind: job.kind,
+      strategy: job.kind === 'rollback' ? 'replace' : target.spec.strategy.type,
+      revision: target.number,
+      fromRevision: job.current?.number ?? null,
+      startedAt: Date.now(),
+      spec: target.spec,
+    };
     const tee: Emit = (event) => {
       const e = hideValues(event, secrets);
       if (e.type === 'step' || e.type === 'warning' || e.type === 'rollback' || e.type === 'analysis')
         log.info({ event: e }, 'deploy progress');
       emit(e);
       this.deps.events?.(service, id, e);
+      tell(this.deps.observers, (o) => o.deployEvent?.(watched, e));
     };
     let settle: (r: DeployResult) => void = () => undefined;
     const run: RunState = {

@@ -5,6 +5,7 @@ import type { ServiceSpec } from '../spec/schema.js';
 import type { Repo } from '../store/repo.js';
 import type { DryDrivers } from './dry-run.js';
 import type { DeployEvent } from './events.js';
+import type { EngineObserver } from './observer.js';
 
 /** What the engine acts through. Passed in, never global, so tests swap in fakes. */
 export interface EngineDeps {
@@ -23,4 +24,6 @@ export interface EngineDeps {
   dryRun?: ((spec: ServiceSpec) => DryDrivers | undefined) | undefined;
   /** Every deploy event of every deployment, after secrets are hidden (the API's event stream). */
   events?: ((service: string, deployment: string, event: DeployEvent) => void) | undefined;
+  /** Metrics and notifications: told what happens, never asked (src/engine/observer.ts). */
+  observers?: EngineObserver[] | undefined;
 }

@@ -4,6 +4,7 @@ import { runProbe } from '../probe/probe.js';
 import { withRuntimeHealth } from './await-healthy.js';
 import type { Deployer } from './deployer.js';
 import type { EngineDeps } from './deps.js';
+import { tell } from './observer.js';
 
 interface Watch {
   nextProbeAt: number;
@@ -236,5 +237,6 @@ export class Supervisor {
       'instance exited; restarting',
     );
     await runtime.restart(inst.id);
+    tell(this.deps.observers, (o) => o.instanceRestarted?.(inst.service));
   }
 }

@@ -36,8 +36,21 @@ export interface RevisionStats {
   requests: number;
   /** 5xx answers plus upstream connection failures. */
   errors: number;
-  /** Latency histogram: upper bounds in ms and counts (cumulative = false). */
-  latency: { bounds: number[]; counts: number[] };
+  /** Latency histogram: upper bounds in ms and counts (cumulative = false); `sumMs` their sum (embedded proxy). */
+  latency: { bounds: number[]; counts: number[]; sumMs?: number | undefined };
+  /** Embedded proxy: attempts by answer status class, index 0 none (the attempt failed), 1–5 1xx–5xx. */
+  classes?: number[] | undefined;
+  /** Embedded proxy: attempts that could not connect, and requests sent again to another backend. */
+  connectErrors?: number | undefined;
+  retries?: number | undefined;
+}
+
+/** Embedded proxy: connections of one listener of a route (`main` takes production traffic). */
+export interface ListenerStats {
+  role: 'main' | 'preview';
+  address: string;
+  accepted: number;
+  open: number;
 }
 
 export interface RouteConfig {
@@ -119,6 +132,8 @@ export interface RouteStatus {
   held?: number | undefined;
   backends: BackendStatus[];
   revisions: RevisionStats[];
+  /** Embedded proxy: connections per listener. */
+  listeners?: ListenerStats[] | undefined;
 }
 
 export interface DrainResult {

@@ -12,6 +12,7 @@ import { DEFAULTS } from './defaults.js';
 import { dockerFields } from './docker.js';
 import { checkTargets, environmentsSchema } from './environment.js';
 import { hooksSchema } from './hooks.js';
+import { inheritNotify, notifySchema } from './notify.js';
 import { pipelineSchema } from './pipeline.js';
 import { byteSize, duration, envMap, hostPort } from './primitives.js';
 import { routerSchema } from './router.js';
@@ -122,6 +123,8 @@ const commonFields = {
   hooks: hooksSchema.optional(),
   /** Cluster mode (`baton agent`): governors, restart files, revert threshold, registration. */
   cluster: clusterSchema.optional(),
+  /** Deploy notifications (webhooks); absent: the file's top-level `notify`. See `notify.ts`. */
+  notify: notifySchema.optional(),
 };
 
 const processRuntime = z.strictObject({
@@ -166,6 +169,8 @@ export const fileSchema = z
     environments: environmentsSchema.optional(),
     /** What `baton release --ref REF` does for each git ref. */
     pipeline: pipelineSchema.optional(),
+    /** Deploy notifications for every service that has no `notify` of its own. */
+    notify: notifySchema.optional(),
   })
   .superRefine(checkTargets)
   .superRefine((f, ctx) => {
@@ -186,7 +191,8 @@ export const fileSchema = z
         } else seen.set(port, field === 'listen' ? `service ${name}` : `the preview listener of ${name}`);
       }
     }
-  });
+  })
+  .transform(inheritNotify);
 
 export type ServiceSpec = z.output<typeof serviceSchema>;
 export type ProcessServiceSpec = Extract<ServiceSpec, { runtime: 'process' }>;

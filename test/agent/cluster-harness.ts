@@ -81,6 +81,8 @@ export interface AgentProc {
   dataDir: string;
   /** This node's proxy listener for the service. */
   port: number;
+  /** URL of its GET /metrics (with `metrics: true`). */
+  metrics?: string;
   child: ChildProcess;
   output(): string;
   /** Signals the agent (not its instances, not its proxy) and waits until it is gone. */
@@ -139,13 +141,21 @@ export interface ClusterStatusJson {
   }>;
 }
 
-export async function startClusterFixture(opts: { nodes: number; ttl?: string }): Promise<ClusterFixture> {
+export async function startClusterFixture(opts: {
+  nodes: number;
+  ttl?: string;
+  /** Each agent serves GET /metrics (`--metrics-listen`) at `AgentProc.metrics`. */
+  metrics?: boolean;
+}): Promise<ClusterFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
   // As in production: NATS speaks TLS only, and Baton's user is limited to Baton's subjects.
   const security = { pki: makePki(dir), password: randomBytes(12).toString('hex') };
   const natsEnv = secureEnv(security);
   const nats = await startNatsCluster(3, security);
   const ports = await Promise.all(Array.from({ length: opts.nodes }, () => freePort()));
+  const metricsPorts = opts.metrics
+    ? await Promise.all(Array.from({ length: opts.nodes }, () => freePort()))
+    : undefined;
   const agents: AgentProc[] = [];
   const specFile = join(dir, 'baton.yaml');
   const cli = (args: string[]) =>
@@ -169,6 +179,7 @@ export async function startClusterFixture(opts: { nodes: number; ttl?: string })
         opts.ttl ?? '4s',
         '--listen-offset',
         String(ports[i]! - BASE_PORT),
+        ...(metricsPorts ? ['--metrics-listen', `127.0.0.1:${metricsPorts[i]}`] : []),
       ],
       {
         cwd: ROOT,
@@ -194,6 +205,7 @@ export async function startClusterFixture(opts: { nodes: number; ttl?: string })
       node,
       dataDir,
       port: ports[i]!,
+      ...(metricsPorts ? { metrics: `http://127.0.0.1:${metricsPorts[i]}/metrics` } : {}),
       child,
       output: () => out,
       async kill(signal = 'SIGTERM') {

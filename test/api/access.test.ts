@@ -89,6 +89,7 @@ const TABLE: Record<string, Row> = {
     request: () => ({ method: 'GET', path: '/v1/events' }),
   },
   'GET /v1/services/:s/samples': { need: 'viewer', scope: 'service', request: get('/samples') },
+  'GET /metrics': { need: 'viewer', scope: 'global', request: () => ({ method: 'GET', path: '/metrics' }) },
   'GET /v1/tokens': {
     need: 'admin',
     scope: 'global',

@@ -7,6 +7,7 @@ import {
 } from '../agent/cluster-harness.js';
 import { startLoad } from '../helpers/load.js';
 import { requireNats } from '../helpers/nats.js';
+import { promtoolCheck, requirePromtool, sample, samples } from '../helpers/promtool.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The lease must outlive the slowest update (a loaded CI machine can take several seconds to boot, probe
@@ -17,7 +18,7 @@ const governor = (capacity: number) =>
 describe.skipIf(!requireNats())('cluster: rolling update of 3 nodes × 2 instances under load', () => {
   let f: ClusterFixture;
   beforeAll(async () => {
-    f = await startClusterFixture({ nodes: 3 });
+    f = await startClusterFixture({ nodes: 3, metrics: true });
   }, 90_000);
   afterAll(async () => {
     await f?.close();
@@ -82,4 +83,32 @@ describe.skipIf(!requireNats())('cluster: rolling update of 3 nodes × 2 instanc
     expect(max).toBeLessThanOrEqual(2);
     expect(max).toBe(2);
   }, 120_000);
+
+  it("every agent's /metrics (--metrics-listen, no token) passes promtool and counts its updates, leases and registrations", async () => {
+    const status = await f.status();
+    const revision = status.services[0]!.desired!.revision;
+    for (const a of f.agents) {
+      const text = await (await fetch(a.metrics!)).text();
+      if (requirePromtool()) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
+      const m = samples(text);
+      const node = { node: a.node };
+      // Two rollouts after the first deploy, 2 instances each on this node, each under the update governor.
+      expect(
+        sample(m, 'baton_agent_updates_total', { ...node, service: 'hello', outcome: 'succeeded' }),
+      ).toBe(4);
+      expect(sample(m, 'baton_agent_governor_wait_seconds_count', { ...node, governor: 'hello-up' })).toBe(4);
+      expect(sample(m, 'baton_agent_governor_leases_held', { ...node, governor: 'hello-up' })).toBe(0);
+      expect(sample(m, 'baton_agent_registrations', { ...node, service: 'hello' })).toBe(2);
+      expect(sample(m, 'baton_agent_kv_watch_lag_seconds_count', node)).toBeGreaterThanOrEqual(2);
+      expect(
+        sample(m, 'baton_instances', {
+          ...node,
+          service: 'hello',
+          revision: String(revision),
+          state: 'running',
+        }),
+      ).toBe(2);
+      expect(sample(m, 'baton_proxy_up', node)).toBe(1);
+    }
+  });
 });

@@ -152,6 +152,14 @@ describe('proxy data path', () => {
     const slowOnes = rev!.latency.counts.slice(idx25 + 1).reduce((x, y) => x + y, 0);
     expect(slowOnes).toBeGreaterThanOrEqual(1);
     expect(st?.backends[0]?.requests).toBe(9);
+    // For /metrics: answers by status class (none, 1xx … 5xx), the latency sum, the listener's connections.
+    expect(rev?.classes).toEqual([0, 0, 6, 0, 0, 3]);
+    expect(rev?.latency.sumMs).toBeGreaterThanOrEqual(30);
+    expect(rev).toMatchObject({ connectErrors: 0, retries: 0 });
+    const main = st?.listeners?.find((l) => l.role === 'main');
+    expect(main).toMatchObject({ address: `127.0.0.1:${port}` });
+    expect(main?.accepted).toBeGreaterThanOrEqual(1);
+    expect(main?.open).toBeLessThanOrEqual(main!.accepted);
   });
 
   it('retries a refused connection on another backend for any method and marks it unhealthy', async () => {
@@ -173,6 +181,8 @@ describe('proxy data path', () => {
     const st = await router.status(S);
     expect(st?.backends.find((x) => x.id === 'a')?.healthy).toBe(false);
     expect(st?.revisions[0]?.errors).toBe(2);
+    expect(st?.revisions[0]).toMatchObject({ connectErrors: 2, retries: 2 });
+    expect(st?.revisions[0]?.classes).toEqual([2, 0, 4, 0, 0, 0]);
     expect(b.hits).toBe(4);
   });
 

@@ -3,6 +3,7 @@ import { Agent } from '../../agent/agent.js';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
+import { listenMetrics, parseMetricsListen } from '../../metrics/metrics-server.js';
 import { checkToken } from '../../store/check.js';
 import { natsAuthFromEnv } from '../../store/nats/connect.js';
 import { action, globals } from '../context.js';
@@ -15,6 +16,7 @@ interface AgentFlags {
   node: string;
   ttl: string;
   listenOffset: string;
+  metricsListen?: string;
 }
 
 export function registerAgent(program: Command): void {
@@ -28,7 +30,8 @@ export function registerAgent(program: Command): void {
         'registration and node status TTL when this agent creates the buckets',
         '60s',
       )
-      .option('--listen-offset <n>', 'added to every traffic.listen port (several agents on one host)', '0'),
+      .option('--listen-offset <n>', 'added to every traffic.listen port (several agents on one host)', '0')
+      .option('--metrics-listen <host:port>', 'serve GET /metrics here, without a token (private networks)'),
   ).action(
     action(async (opts: AgentFlags, cmd: Command) => {
       checkToken(opts.node, 'node name');
@@ -38,6 +41,10 @@ export function registerAgent(program: Command): void {
       const listenOffset = Number(opts.listenOffset);
       if (!Number.isInteger(listenOffset) || listenOffset < 0)
         throw new InputError('--listen-offset must be a whole number');
+      const metricsListen =
+        opts.metricsListen === undefined
+          ? undefined
+          : parseMetricsListen('--metrics-listen', opts.metricsListen);
       const logger = createLogger('baton-agent');
       const agent = await Agent.start({
         nats: natsServers(opts),
@@ -48,12 +55,14 @@ export function registerAgent(program: Command): void {
         ttlMs,
         listenOffset,
       });
+      const metrics = metricsListen && (await listenMetrics(agent.metrics.scrape, metricsListen, logger));
       logger.info({ node: opts.node, pid: process.pid }, 'agent running');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
+      if (metrics) await metrics.close();
       await agent.stop();
       return 0;
     }),

@@ -14,6 +14,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   insecureListen?: boolean;
+  metricsListen?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -26,6 +27,10 @@ export function registerServe(program: Command): void {
     .option(
       '--insecure-listen',
       'allow --listen beyond loopback without TLS (tokens cross the network in clear)',
+    )
+    .option(
+      '--metrics-listen <host:port>',
+      'also serve GET /metrics here, without a token (private networks)',
     )
     .option('--purge-interval <duration>', 'how often stray labelled containers are purged', '10s')
     .option('--purge-min-age <duration>', 'containers younger than this are never purged', '30s')
@@ -47,6 +52,7 @@ export function registerServe(program: Command): void {
           purge,
           tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
           insecureListen: opts.insecureListen,
+          metricsListen: opts.metricsListen,
         });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {

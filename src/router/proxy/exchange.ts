@@ -222,10 +222,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const now = performance.now();
     this.backend = undefined;
     release(this.plane, b, false);
-    if (this.target !== PREVIEW) this.table.counters(b.revision).observe(now - this.start, true);
+    const counters = this.target === PREVIEW ? undefined : this.table.counters(b.revision);
+    counters?.observe(now - this.start, true);
     const code = err.code ?? '';
     const refused = CONNECT_FAILURES.has(code);
-    if (refused) b.passiveUntil = now + this.plane.passiveUnhealthyMs;
+    if (refused) {
+      b.passiveUntil = now + this.plane.passiveUnhealthyMs;
+      if (counters) counters.connectErrors++;
+    }
     let retry = false;
     if (this.attempts < MAX_ATTEMPTS && !this.bodyStarted && !TIMEOUTS.has(code)) {
       if (refused) retry = true;
@@ -239,6 +243,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.tried.push(b);
       const next = this.table.pickFor(this.target, now, this.tried);
       if (next !== undefined) {
+        if (counters) counters.retries++;
         this.send(next);
         return;
       }
@@ -273,9 +278,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!this.res.writableFinished) this.abort?.();
     release(this.plane, b, false);
     if (this.target === PREVIEW) return;
+    const status = this.responded ? this.res.statusCode : 0;
     this.table
       .counters(b.revision)
-      .observe(performance.now() - this.start, this.failed || this.res.statusCode >= 500);
+      .observe(performance.now() - this.start, this.failed || this.res.statusCode >= 500, status);
   }
 }
 

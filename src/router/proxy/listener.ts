@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { DriverError } from '../../core/errors.js';
 import { forwardPreview } from './forward.js';
 import { onRequest, onUpgrade } from './front.js';
+import type { ListenerCounters } from './histogram.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
 import { clientErrorStatus, edgeServerOptions } from './limits.js';
 import { parseListen } from './paths.js';
@@ -27,6 +28,7 @@ export function openListener(
     : createServer(edge, (req, res) => onRequest(table, plane, req, res));
   // Header count is checked per request (431); node's own limit would drop the extra ones silently.
   server.maxHeadersCount = 0;
+  countConnections(server, table.connections[preview ? 'preview' : 'main']);
   setKeepAlive(server, table.keepAliveTimeoutMs);
   closeOnlyWhenIdle(server);
   if (preview) server.on('upgrade', (req, socket, head) => tunnel(table, plane, req, socket, head, true));
@@ -50,6 +52,15 @@ export function openListener(
       server.on('error', () => {});
       resolve(server);
     });
+  });
+}
+
+/** Counts accepted and open connections: per connection, never per request. */
+function countConnections(server: Server, c: ListenerCounters): void {
+  server.on('connection', (socket) => {
+    c.accepted++;
+    c.open++;
+    socket.once('close', () => c.open--);
   });
 }
 

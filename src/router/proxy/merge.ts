@@ -1,4 +1,4 @@
-import type { RevisionStats, RouteStatus } from '../router.js';
+import type { ListenerStats, RevisionStats, RouteStatus } from '../router.js';
 
 interface Kept {
   /** Requests per backend id. */
@@ -46,10 +46,12 @@ export class StatusMerger {
     const revisions = new Map<number, RevisionStats>();
     for (const r of base.revisions) revisions.set(r.revision, copyRevision(r));
     if (kept) for (const r of kept.revisions.values()) addRevision(revisions, r, true);
+    const listeners = (base.listeners ?? []).map((l) => ({ ...l }));
     let held = 0;
     for (const p of parts) {
       if (p === undefined) continue;
       held += p.held ?? 0;
+      for (const l of p.listeners ?? []) addListener(listeners, l);
       for (const b of p.backends) {
         const into = backends.get(b.id);
         if (into === undefined) continue;
@@ -60,7 +62,13 @@ export class StatusMerger {
       }
       for (const r of p.revisions) addRevision(revisions, r, true);
     }
-    return { ...base, held, backends: [...backends.values()], revisions: [...revisions.values()] };
+    return {
+      ...base,
+      held,
+      backends: [...backends.values()],
+      revisions: [...revisions.values()],
+      ...(base.listeners === undefined ? {} : { listeners }),
+    };
   }
 }
 
@@ -69,8 +77,19 @@ function copyRevision(r: RevisionStats): RevisionStats {
     revision: r.revision,
     requests: r.requests,
     errors: r.errors,
-    latency: { bounds: [...r.latency.bounds], counts: [...r.latency.counts] },
+    latency: { bounds: [...r.latency.bounds], counts: [...r.latency.counts], sumMs: r.latency.sumMs ?? 0 },
+    classes: [...(r.classes ?? [0, 0, 0, 0, 0, 0])],
+    connectErrors: r.connectErrors ?? 0,
+    retries: r.retries ?? 0,
   };
+}
+
+/** Adds a worker's connection counts into the listener of the same role (a worker's kept ones are not: open is live). */
+function addListener(into: ListenerStats[], l: ListenerStats): void {
+  const t = into.find((x) => x.role === l.role);
+  if (t === undefined) return;
+  t.accepted += l.accepted;
+  t.open += l.open;
 }
 
 /** Adds `r` into `into`; with `known`, only into revisions the route still has. */
@@ -84,4 +103,10 @@ function addRevision(into: Map<number, RevisionStats>, r: RevisionStats, known =
   t.errors += r.errors;
   const counts = t.latency.counts;
   for (let i = 0; i < counts.length; i++) counts[i]! += r.latency.counts[i] ?? 0;
+  t.latency.sumMs = (t.latency.sumMs ?? 0) + (r.latency.sumMs ?? 0);
+  t.classes ??= [0, 0, 0, 0, 0, 0];
+  const classes = t.classes;
+  for (let i = 0; i < classes.length; i++) classes[i]! += r.classes?.[i] ?? 0;
+  t.connectErrors = (t.connectErrors ?? 0) + (r.connectErrors ?? 0);
+  t.retries = (t.retries ?? 0) + (r.retries ?? 0);
 }

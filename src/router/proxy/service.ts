@@ -10,7 +10,7 @@ import {
 } from '../router.js';
 import { defaultMaintenanceBody } from '../validate.js';
 import { BackendEntry } from './backend.js';
-import { LATENCY_BOUNDS_MS, RevisionCounters } from './histogram.js';
+import { LATENCY_BOUNDS_MS, ListenerCounters, RevisionCounters } from './histogram.js';
 import { HoldQueue } from './hold.js';
 import { KEEP_ALIVE_TIMEOUT_MS } from './keep-alive.js';
 import { routeLimits } from './limits.js';
@@ -36,6 +36,8 @@ export class ServiceTable {
   /** Backends per revision, rebuilt with `list`. */
   private byRevision = new Map<number, BackendEntry[]>();
   readonly revisions = new Map<number, RevisionCounters>();
+  /** Connections of the main and the preview listener (kept across a listener's replacement). */
+  readonly connections = { main: new ListenerCounters(), preview: new ListenerCounters() };
   split: SplitPlan | undefined;
   previewRevision: number | null = null;
   mode: RouteMode = { kind: 'serve' };
@@ -199,8 +201,17 @@ export class ServiceTable {
           revision: c.revision,
           requests: c.requests,
           errors: c.errors,
-          latency: { bounds: [...LATENCY_BOUNDS_MS], counts: [...c.counts] },
+          latency: { bounds: [...LATENCY_BOUNDS_MS], counts: [...c.counts], sumMs: c.sumMs },
+          classes: [...c.classes],
+          connectErrors: c.connectErrors,
+          retries: c.retries,
         })),
+      listeners: [
+        { role: 'main' as const, address: this.listen, ...this.connections.main },
+        ...(this.preview === undefined
+          ? []
+          : [{ role: 'preview' as const, address: this.preview, ...this.connections.preview }]),
+      ],
     };
   }
 

@@ -3,8 +3,8 @@ import type { NatsConnection, QueuedIterator, Status } from '@nats-io/transport-
 
 /** One change of a watched key: its new value, or its deletion. */
 export type StoreChange<T> =
-  | { op: 'put'; key: string; value: T; revision: number; initial: boolean }
-  | { op: 'delete'; key: string; revision: number; initial: boolean };
+  | { op: 'put'; key: string; value: T; revision: number; initial: boolean; created: Date }
+  | { op: 'delete'; key: string; revision: number; initial: boolean; created: Date };
 
 /**
  * Changes under a key prefix, pushed by the server (a KV watch, not polling): first the current value of
@@ -52,7 +52,13 @@ export class StoreWatch<T> implements AsyncIterable<StoreChange<T>> {
             if (e.revision <= this.seen) continue;
             this.seen = e.revision;
             if (!e.key.startsWith(this.prefix)) continue;
-            const base = { key: e.key, revision: e.revision, initial: e.revision <= this.startSeq };
+            const base = {
+              key: e.key,
+              revision: e.revision,
+              initial: e.revision <= this.startSeq,
+              // When the server stored it: the watch's lag is now minus this.
+              created: e.created,
+            };
             if (e.operation === 'PUT') yield { op: 'put', ...base, value: JSON.parse(e.string()) as T };
             else yield { op: 'delete', ...base };
           }

@@ -166,8 +166,8 @@ export class CertManager {
 
   /** When `e` should next be ordered in the background (undefined: never, e.g. not yet issued and not failed). */
   private nextFor(e: Entry): number | undefined {
-    if (e.nextAttemptAt !== undefined) return e.nextAttemptAt;
     if (!e.info) return undefined; // a first issue is a deploy's job, not the background's
+    if (e.nextAttemptAt !== undefined) return e.nextAttemptAt;
     return this.dueAt(e);
   }
 

@@ -42,6 +42,8 @@ export interface ServeOptions {
   /** PEM files: the API speaks HTTPS. Required to listen beyond loopback, unless `insecureListen`. */
   tls?: { certFile: string; keyFile: string } | undefined;
   insecureListen?: boolean | undefined;
+  /** The embedded proxy's HTTP listener (`--http-listen`): ACME challenges and redirects to https. */
+  httpListen?: string | undefined;
 }
 
 export interface RunningDaemon {
@@ -142,7 +144,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     ),
   ];
   const awsClients = opts.awsClients ?? lazyAwsClients();
-  const drivers = { dataDir: paths.root, logger, ociClients, awsClients };
+  const drivers = { dataDir: paths.root, logger, ociClients, awsClients, httpListen: opts.httpListen };
   const runtime = createMultiRuntime({
     ...drivers,
     purgeMinAgeMs: opts.purge?.minAgeMs,

@@ -9,6 +9,7 @@ import { serviceSchema } from '../spec/schema.js';
 import { type Principal, type Rule, requireService, sees } from './access.js';
 import { sendJson } from './http.js';
 import { stream } from './job-stream.js';
+import { refuseListenerClash } from './listener-claims.js';
 import { streamLogs } from './logs.js';
 import { redactFor, redactRevision, serviceSecrets } from './redact.js';
 import { allStatus, serviceStatus } from './status.js';
@@ -89,6 +90,7 @@ const deploy: Handler = async (ctx, { res, body: raw, actor }) => {
   const { service, spec } = parseServiceSpec(body);
   const strings = (x: unknown) => (Array.isArray(x) ? x.filter((s) => typeof s === 'string') : []);
   const secrets = { secretEnv: strings(body.secretEnv), secretPaths: strings(body.secretPaths) };
+  await refuseListenerClash(ctx.deps.repo, service, spec);
   if (body.dryRun) {
     // The plan, and for cloud drivers every API call it would make (reads real, writes recorded).
     sendJson(res, 200, await ctx.deployer.preview(service, spec, secrets));

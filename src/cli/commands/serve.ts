@@ -4,6 +4,7 @@ import { DEFAULT_API } from '../../api/paths.js';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
+import { parseListen } from '../../router/proxy/paths.js';
 import { action, globals } from '../context.js';
 import { VERSION } from '../version.js';
 
@@ -14,6 +15,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   insecureListen?: boolean;
+  httpListen: string;
 }
 
 export function registerServe(program: Command): void {
@@ -27,6 +29,11 @@ export function registerServe(program: Command): void {
       '--insecure-listen',
       'allow --listen beyond loopback without TLS (tokens cross the network in clear)',
     )
+    .option(
+      '--http-listen <host:port>',
+      "the proxy's HTTP listener for ACME challenges and redirects to https, opened with the first TLS service (env BATON_HTTP_LISTEN)",
+      process.env.BATON_HTTP_LISTEN ?? '0.0.0.0:80',
+    )
     .option('--purge-interval <duration>', 'how often stray labelled containers are purged', '10s')
     .option('--purge-min-age <duration>', 'containers younger than this are never purged', '30s')
     .action(
@@ -34,6 +41,10 @@ export function registerServe(program: Command): void {
         const { dataDir } = globals(cmd);
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey))
           throw new InputError('--tls-cert and --tls-key go together');
+        if (!parseListen(opts.httpListen))
+          throw new InputError(
+            `--http-listen: expected host:port (e.g. 0.0.0.0:80), found "${opts.httpListen}"`,
+          );
         const purge = {
           intervalMs: flagDuration('--purge-interval', opts.purgeInterval),
           minAgeMs: flagDuration('--purge-min-age', opts.purgeMinAge),
@@ -47,6 +58,7 @@ export function registerServe(program: Command): void {
           purge,
           tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
           insecureListen: opts.insecureListen,
+          httpListen: opts.httpListen,
         });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {

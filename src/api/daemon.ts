@@ -3,6 +3,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { AcmeSettings } from '../certs/acme-settings.js';
+import { startCertificates } from '../certs/daemon-certificates.js';
 import type { AwsClients } from '../cloud/aws/clients.js';
 import type { OciClients } from '../cloud/oci/clients.js';
 import { BatonError, InputError } from '../core/errors.js';
@@ -44,6 +46,8 @@ export interface ServeOptions {
   insecureListen?: boolean | undefined;
   /** The embedded proxy's HTTP listener (`--http-listen`): ACME challenges and redirects to https. */
   httpListen?: string | undefined;
+  /** ACME for `tls: auto` (`--acme-*`); default: Let's Encrypt production, no contact address. */
+  acme?: AcmeSettings | undefined;
 }
 
 export interface RunningDaemon {
@@ -167,7 +171,9 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       );
     }
   }
+  const certs = startCertificates(paths.root, opts, logger);
   const deps: EngineDeps = {
+    certs,
     repo,
     runtime,
     router,
@@ -209,6 +215,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     url,
     async close() {
       await watchdog.stop();
+      certs.stop();
       await supervisor.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Certificates } from '../certs/certificates.js';
 import type { Router } from '../router/router.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ServiceSpec } from '../spec/schema.js';
@@ -20,4 +21,6 @@ export interface EngineDeps {
    * (oci, oci-lb); undefined for the others (their plan is the steps alone).
    */
   dryRun?: ((spec: ServiceSpec) => DryDrivers | undefined) | undefined;
+  /** Automatic certificates (`tls: auto`); absent where no daemon runs ACME (one-shot CLI, tests). */
+  certs?: Certificates | undefined;
 }

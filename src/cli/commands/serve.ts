@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { serve } from '../../api/daemon.js';
 import { DEFAULT_API } from '../../api/paths.js';
+import { resolveAcmeSettings } from '../../certs/acme-settings.js';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
@@ -16,6 +17,9 @@ interface ServeFlags {
   tlsKey?: string;
   insecureListen?: boolean;
   httpListen: string;
+  acmeEmail?: string;
+  acmeDirectory?: string;
+  acmeCaFile?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -34,6 +38,15 @@ export function registerServe(program: Command): void {
       "the proxy's HTTP listener for ACME challenges and redirects to https, opened with the first TLS service (env BATON_HTTP_LISTEN)",
       process.env.BATON_HTTP_LISTEN ?? '0.0.0.0:80',
     )
+    .option('--acme-email <address>', 'contact address of the ACME account (env BATON_ACME_EMAIL)')
+    .option(
+      '--acme-directory <url>',
+      'ACME directory for tls: auto (env BATON_ACME_DIRECTORY; default Let’s Encrypt production)',
+    )
+    .option(
+      '--acme-ca-file <pem>',
+      'extra CA trusted for the ACME directory’s HTTPS (env BATON_ACME_CA_FILE)',
+    )
     .option('--purge-interval <duration>', 'how often stray labelled containers are purged', '10s')
     .option('--purge-min-age <duration>', 'containers younger than this are never purged', '30s')
     .action(
@@ -45,6 +58,7 @@ export function registerServe(program: Command): void {
           throw new InputError(
             `--http-listen: expected host:port (e.g. 0.0.0.0:80), found "${opts.httpListen}"`,
           );
+        const acme = resolveAcmeSettings(opts);
         const purge = {
           intervalMs: flagDuration('--purge-interval', opts.purgeInterval),
           minAgeMs: flagDuration('--purge-min-age', opts.purgeMinAge),
@@ -59,6 +73,7 @@ export function registerServe(program: Command): void {
           tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
           insecureListen: opts.insecureListen,
           httpListen: opts.httpListen,
+          acme,
         });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {

@@ -7,6 +7,7 @@ import type { EngineDeps } from '../engine/deps.js';
 import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
 import { type Principal, type Rule, requireService, sees } from './access.js';
+import { CERT_ROUTES } from './cert-routes.js';
 import { sendJson } from './http.js';
 import { stream } from './job-stream.js';
 import { refuseListenerClash } from './listener-claims.js';
@@ -115,6 +116,8 @@ const status: Handler = async (ctx, { res, principal }) =>
       (n) => ctx.deployer.activity(n),
       (n) => sees(principal, n),
     ),
+    // Certificates name hosts of any service: shown to tokens that see every service (as GET /v1/certs).
+    ...(ctx.deps.certs && principal.services.includes('*') ? { certificates: ctx.deps.certs.list() } : {}),
   });
 
 const oneStatus: Handler = async (ctx, { res, params: [name] }) => {
@@ -280,4 +283,5 @@ export const ROUTES: Route[] = [
   { method: 'POST', pattern: svc('/destroy'), rule: admin, handler: destroy },
   { method: 'POST', pattern: svc('/unlock'), rule: admin, handler: unlock },
   ...TOKEN_ROUTES,
+  ...CERT_ROUTES,
 ];

@@ -15,6 +15,6 @@ export function missingCertificates(
   traffic: { tls?: unknown; hosts?: string[] | undefined } | undefined,
   certs: Pick<Certificates, 'has'> | undefined,
 ): string[] {
-  if (!traffic || traffic.tls !== 'auto' || !certs) return [];
+  if (traffic?.tls !== 'auto' || !certs) return [];
   return (traffic.hosts ?? []).map((h) => h.toLowerCase()).filter((h) => !certs.has(h));
 }

@@ -95,7 +95,8 @@ export class AcmeIssuer implements Issuer {
       });
     } catch (e) {
       if (e instanceof BatonError) throw e;
-      throw new CertIssueError(host, (e as Error).message, ctx.retryAfterSec, e);
+      const cause = ctx.networkError ?? e;
+      throw new CertIssueError(host, (cause as Error).message, ctx.retryAfterSec, cause);
     }
   }
 }

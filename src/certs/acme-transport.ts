@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Agent } from 'node:https';
 import * as acme from 'acme-client';
+import axios, { type AxiosAdapter } from 'axios';
 
 /**
  * acme-client talks through one shared axios instance. Each issuer runs its orders inside a context that
@@ -12,6 +13,11 @@ export interface TransportContext {
   agent?: Agent;
   /** Seconds the CA asked us to wait (429/503 Retry-After), the last one seen in this context. */
   retryAfterSec?: number;
+  /**
+   * The last network error (refused, reset, TLS): with its retries off, acme-client 5.4 turns one into
+   * "Cannot read properties of undefined (reading 'config')", so the real cause is kept here.
+   */
+  networkError?: Error;
 }
 
 const context = new AsyncLocalStorage<TransportContext>();
@@ -23,9 +29,20 @@ function install(): void {
   const settings = (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } })
     .acmeSettings;
   settings.retryMaxAttempts = 0;
+  const http = axios.getAdapter('http');
+  const adapter: AxiosAdapter = async (config) => {
+    try {
+      return await http(config);
+    } catch (e) {
+      const ctx = context.getStore();
+      if (ctx && !(e as { response?: unknown }).response) ctx.networkError = e as Error;
+      throw e;
+    }
+  };
   acme.axios.interceptors.request.use((config) => {
     const agent = context.getStore()?.agent;
     if (agent) config.httpsAgent = agent;
+    config.adapter = adapter;
     return config;
   });
   acme.axios.interceptors.response.use((response) => {

@@ -15,6 +15,7 @@ export interface CertStatus {
   issuer: string | null;
   notBefore: string | null;
   notAfter: string | null;
+  serial: string | null;
   renewAt: string | null;
   lastRenewal: string | null;
   lastError: string | null;
@@ -241,6 +242,7 @@ export class CertManager {
           issuer: e.info?.issuer ?? null,
           notBefore: e.info?.notBefore ?? null,
           notAfter: e.info?.notAfter ?? null,
+          serial: e.info?.serial ?? null,
           renewAt: iso(due),
           lastRenewal: iso(e.lastRenewal),
           lastError: e.lastError ?? null,

@@ -130,6 +130,17 @@ describe.skipIf(!requirePebble())('ACME issuer against Pebble (real exchange)', 
     await expect(untrusted.issue('x.baton.test')).rejects.toThrow(/certificate/i);
   }, 60_000);
 
+  it('a CA that is down fails the order with the connection error, not the library’s', async () => {
+    const down = new AcmeIssuer({
+      settings: { directory: 'https://127.0.0.1:1/dir' },
+      dataDir: join(dir, 'data7'),
+      responder,
+    });
+    await expect(down.issue('down.baton.test')).rejects.toThrow(
+      /certificate for down\.baton\.test: connect ECONNREFUSED/,
+    );
+  });
+
   it('a CA that asks to wait (429 Retry-After) fails the order at once and reports the delay', async () => {
     const ca = createHttpServer((_req, res) => {
       res.writeHead(429, { 'retry-after': '120', 'content-type': 'application/problem+json' });

@@ -132,6 +132,7 @@ describe.skipIf(!requirePebble() || !requireBuilt(CLI))('tls: auto with Pebble (
       await Promise.all(workers);
       keepAlive.destroy();
     }
+    console.info(`renewal under TLS load: ${ok} requests, ${failures.length} failed, ${serials.size} certificates seen`);
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(50);
     const list = JSON.parse((await baton(['certs', '--json'], { dataDir: ws.dataDir })).stdout) as {
@@ -164,6 +165,10 @@ describe.skipIf(!requirePebble() || !requireBuilt(CLI))('tls: auto with Pebble (
     const issued = (l: CertStatus[]) => l.filter((c) => c.serial).map(key);
     expect(issued(after.certificates)).toEqual(issued(before.certificates));
     expect(issued(after.certificates).map((k) => k[0])).toEqual(['app.baton.test']);
+    const status = JSON.parse((await baton(['status', '--json'], { dataDir: ws.dataDir })).stdout) as {
+      certificates: CertStatus[];
+    };
+    expect(issued(status.certificates)).toEqual(issued(before.certificates));
     expect(readFileSync(`${ws.dataDir}/certs/app.baton.test/key.pem`, 'utf8')).toMatch(/PRIVATE KEY/);
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,7 +87,7 @@ describe.skipIf(!requirePebble() || !requireBuilt(CLI))('tls: auto with Pebble (
 
   it('issues the certificate during the first deploy, as a step', async () => {
     const file = `${ws.dir}/one.yaml`;
-    await import('node:fs').then((fs) => fs.writeFileSync(file, autoYaml('one', listen, ['app.baton.test'])));
+    writeFileSync(file, autoYaml('one', listen, ['app.baton.test']));
     const d = await baton(['deploy', '-f', file], { dataDir: ws.dataDir });
     expect(d.code, d.stdout + d.stderr).toBe(0);
     expect(d.stdout + d.stderr).toMatch(/obtain a certificate \(ACME\): app\.baton\.test/);
@@ -132,7 +132,9 @@ describe.skipIf(!requirePebble() || !requireBuilt(CLI))('tls: auto with Pebble (
       await Promise.all(workers);
       keepAlive.destroy();
     }
-    console.info(`renewal under TLS load: ${ok} requests, ${failures.length} failed, ${serials.size} certificates seen`);
+    console.info(
+      `renewal under TLS load: ${ok} requests, ${failures.length} failed, ${serials.size} certificates seen`,
+    );
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(50);
     const list = JSON.parse((await baton(['certs', '--json'], { dataDir: ws.dataDir })).stdout) as {
@@ -144,7 +146,7 @@ describe.skipIf(!requirePebble() || !requireBuilt(CLI))('tls: auto with Pebble (
   it('Pebble stopped: a deploy needing a new host fails with exit 1 and the CA’s error; served hosts keep serving', async () => {
     await pebble.stop();
     const file = `${ws.dir}/two.yaml`;
-    await import('node:fs').then((fs) => fs.writeFileSync(file, autoYaml('two', listen, ['two.baton.test'])));
+    writeFileSync(file, autoYaml('two', listen, ['two.baton.test']));
     const d = await baton(['deploy', '-f', file], { dataDir: ws.dataDir });
     expect(d.code, d.stdout + d.stderr).toBe(1);
     expect(d.stdout + d.stderr).toMatch(/certificate for two\.baton\.test: .*ECONNREFUSED/);

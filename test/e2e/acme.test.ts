@@ -83,8 +83,6 @@ describe.skipIf(!requirePebble() || !requireBuilt(CLI))('tls: auto with Pebble (
     await ws?.cleanup();
   });
 
-  let first: string;
-
   it('issues the certificate during the first deploy, as a step', async () => {
     const file = `${ws.dir}/one.yaml`;
     writeFileSync(file, autoYaml('one', listen, ['app.baton.test']));
@@ -93,7 +91,7 @@ describe.skipIf(!requirePebble() || !requireBuilt(CLI))('tls: auto with Pebble (
     expect(d.stdout + d.stderr).toMatch(/obtain a certificate \(ACME\): app\.baton\.test/);
     const a = await waitFor(() => get(listen, 'app.baton.test', root, false), { timeoutMs: 5000 });
     expect(a.status).toBe(200);
-    first = a.serial;
+    expect(a.serial).toMatch(/^[0-9A-F]+$/i);
     const certs = await baton(['certs', '--json'], { dataDir: ws.dataDir });
     const list = (JSON.parse(certs.stdout) as { certificates: CertStatus[] }).certificates;
     expect(list).toHaveLength(1);
@@ -123,7 +121,9 @@ describe.skipIf(!requirePebble() || !requireBuilt(CLI))('tls: auto with Pebble (
     };
     const workers = [true, true, false, false].map((fresh) => worker(fresh));
     try {
-      await waitFor(() => [...serials].some((s) => s !== first), { timeoutMs: 60_000, intervalMs: 100 });
+      // Two certificates seen on new connections: a renewal replaced the files while the load ran (renewals
+      // come every ~6 s here, so whichever was served when the load began, a switch happens under it).
+      await waitFor(() => serials.size >= 2, { timeoutMs: 60_000, intervalMs: 100 });
       // Keep going a little after the switch: connections opened after the new files are served.
       const after = ok + 50;
       await waitFor(() => ok >= after, { timeoutMs: 30_000 });

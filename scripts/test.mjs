@@ -116,6 +116,27 @@ function ensureNats() {
 ensureNats();
 
 /**
+ * The ACME tests need Debian's pebble package (/usr/bin/pebble and /usr/bin/pebble-challtestsrv): a
+ * local ACME CA and its DNS stand-in. Installed: nothing to do. Else, as root with apt: apt-get install -y
+ * pebble. Otherwise warn loudly: the ACME tests then skip locally and fail under CI=true.
+ */
+function ensurePebble() {
+  const bins = ['/usr/bin/pebble', '/usr/bin/pebble-challtestsrv'];
+  if (bins.every((b) => existsSync(b))) return;
+  const root = process.getuid?.() === 0;
+  if (!root || !has('apt-get'))
+    return loud(
+      `pebble is missing and I cannot install it (${root ? 'no apt-get' : 'not root'}): install Debian's pebble package; the ACME tests will ${process.env.CI === 'true' ? 'FAIL (CI=true)' : 'be SKIPPED'}.`,
+    );
+  if (!aptInstall('pebble', 'pebble')) {
+    return loud('could not install pebble: the ACME tests will skip (or fail under CI=true)');
+  }
+  say('installed pebble (pebble + pebble-challtestsrv)');
+}
+
+ensurePebble();
+
+/**
  * The TLS tests (HTTPS API, NATS with TLS) make a throwaway CA and certificates with openssl. Installed:
  * nothing to do. Else, as root with apt: apt-get install -y openssl; otherwise warn loudly.
  */

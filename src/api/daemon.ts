@@ -3,6 +3,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { AcmeSettings } from '../certs/acme-settings.js';
+import { startCertificates } from '../certs/daemon-certificates.js';
 import type { AwsClients } from '../cloud/aws/clients.js';
 import type { OciClients } from '../cloud/oci/clients.js';
 import { BatonError, InputError } from '../core/errors.js';
@@ -51,6 +53,10 @@ export interface ServeOptions {
   sampleIntervalMs?: number | undefined;
   /** `--metrics-listen HOST:PORT`: GET /metrics there without a token (the API's /metrics needs one). */
   metricsListen?: string | undefined;
+  /** The embedded proxy's HTTP listener (`--http-listen`): ACME challenges and redirects to https. */
+  httpListen?: string | undefined;
+  /** ACME for `tls: auto` (`--acme-*`); default: Let's Encrypt production, no contact address. */
+  acme?: AcmeSettings | undefined;
 }
 
 export interface RunningDaemon {
@@ -158,7 +164,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     ),
   ];
   const awsClients = opts.awsClients ?? lazyAwsClients();
-  const drivers = { dataDir: paths.root, logger, ociClients, awsClients };
+  const drivers = { dataDir: paths.root, logger, ociClients, awsClients, httpListen: opts.httpListen };
   const runtime = createMultiRuntime({
     ...drivers,
     purgeMinAgeMs: opts.purge?.minAgeMs,
@@ -183,7 +189,9 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   }
   const hub = new EventHub();
   const metrics = nodeMetrics(paths.root, () => runtime.list());
+  const certs = startCertificates(paths.root, opts, logger);
   const deps: EngineDeps = {
+    certs,
     observers: [metrics.observer, new Notifier({ logger })],
     repo,
     runtime,
@@ -246,6 +254,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       await metricsListener?.close();
       await watchdog.stop();
       await sampler.stop();
+      certs.stop();
       await supervisor.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -11,9 +11,11 @@ import type { Scrape } from '../metrics/scrape.js';
 import type { RouteMode } from '../router/router.js';
 import { serviceSchema } from '../spec/schema.js';
 import { type Principal, type Rule, requireService, sees } from './access.js';
+import { CERT_ROUTES } from './cert-routes.js';
 import { events } from './event-stream.js';
 import { sendJson } from './http.js';
 import { stream } from './job-stream.js';
+import { refuseListenerClash } from './listener-claims.js';
 import { streamLogs } from './logs.js';
 import { redactFor, redactRevision, serviceSecrets } from './redact.js';
 import { allStatus, serviceStatus } from './status.js';
@@ -103,6 +105,7 @@ const deploy: Handler = async (ctx, { res, body: raw, actor }) => {
   const { service, spec } = parseServiceSpec(body);
   const strings = (x: unknown) => (Array.isArray(x) ? x.filter((s) => typeof s === 'string') : []);
   const secrets = { secretEnv: strings(body.secretEnv), secretPaths: strings(body.secretPaths) };
+  await refuseListenerClash(ctx.deps.repo, service, spec);
   if (body.dryRun) {
     // The plan, and for cloud drivers every API call it would make (reads real, writes recorded).
     sendJson(res, 200, await ctx.deployer.preview(service, spec, secrets));
@@ -127,6 +130,8 @@ const status: Handler = async (ctx, { res, principal }) =>
       (n) => ctx.deployer.activity(n),
       (n) => sees(principal, n),
     ),
+    // Certificates name hosts of any service: shown to tokens that see every service (as GET /v1/certs).
+    ...(ctx.deps.certs && principal.services.includes('*') ? { certificates: ctx.deps.certs.list() } : {}),
   });
 
 const oneStatus: Handler = async (ctx, { res, params: [name] }) => {
@@ -309,4 +314,5 @@ export const ROUTES: Route[] = [
   ...TOKEN_ROUTES,
   // Every service's figures in one answer: a token scoped to every service.
   { method: 'GET', pattern: /^\/metrics$/, rule: { role: 'viewer', scope: 'global' }, handler: metrics },
+  ...CERT_ROUTES,
 ];

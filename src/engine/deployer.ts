@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { missingCertificates } from '../certs/certificates.js';
 import { BatonError, DeployFailedError, InputError, NotFoundError } from '../core/errors.js';
 import { hideValues, type SecretMarks, secretsOf } from '../core/secrets.js';
 import { type Deployment, DeploymentState, type Revision, RevisionStatus } from '../core/types.js';
@@ -235,7 +236,7 @@ export class Deployer {
   private async planFor(
     service: string,
     revision: number,
-    spec: Pick<ServiceSpec, 'replicas' | 'hooks'>,
+    spec: Pick<ServiceSpec, 'replicas' | 'hooks'> & Partial<Pick<ServiceSpec, 'traffic'>>,
     strategy: PlanStrategy,
     deployment: string,
     stableRevision: number | null,
@@ -252,6 +253,7 @@ export class Deployer {
       strategy,
       stableRevision,
       hooks: HOOK_NAMES.filter((h) => spec.hooks?.[h]?.length),
+      certificates: missingCertificates(spec.traffic, this.deps.certs),
       observed: observe(instances, route),
     });
   }

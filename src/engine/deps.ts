@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Certificates } from '../certs/certificates.js';
 import type { Router } from '../router/router.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ServiceSpec } from '../spec/schema.js';
@@ -26,4 +27,6 @@ export interface EngineDeps {
   events?: ((service: string, deployment: string, event: DeployEvent) => void) | undefined;
   /** Metrics and notifications: told what happens, never asked (src/engine/observer.ts). */
   observers?: EngineObserver[] | undefined;
+  /** Automatic certificates (`tls: auto`); absent where no daemon runs ACME (one-shot CLI, tests). */
+  certs?: Certificates | undefined;
 }

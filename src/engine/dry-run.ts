@@ -35,6 +35,7 @@ const NOT_RUN: Partial<Record<Step['op'], string>> = {
   'await-promotion': 'waits for promotion (baton promote, or autoPromote)',
   pause: 'waits (or baton promote)',
   judge: 'the canary analysis judges (no call to the load balancer)',
+  certificate: 'orders the certificate from the ACME CA (not run by plan)',
   linger: 'keeps the previous set for the rollback window',
 };
 

@@ -66,6 +66,13 @@ export async function runStep(ctx: ExecContext, step: Step): Promise<void> {
   const { runtime, router } = ctx.deps;
   const { service, spec, signals } = ctx;
   switch (step.op) {
+    case 'certificate': {
+      const certs = ctx.deps.certs;
+      if (!certs)
+        throw new DeployFailedError('tls: auto needs automatic certificates, which this engine has not');
+      for (const host of step.hosts) await certs.ensure(host);
+      return;
+    }
     case 'start':
       await Promise.all(
         step.instances.map(async (id) => {

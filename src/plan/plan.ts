@@ -38,13 +38,19 @@ function strategySteps(input: PlanInput): Step[] {
   }
 }
 
+/** A host's first certificate comes before anything starts: a CA failure then leaves all as it was. */
+export function withCertificates(steps: Step[], hosts: string[] = []): Step[] {
+  if (steps.length === 0 || hosts.length === 0) return steps;
+  return [{ op: 'certificate', hosts: [...hosts] }, ...steps];
+}
+
 /** Computes the steps of a deploy. Pure: same input, same plan. */
 export function plan(input: PlanInput): Plan {
   return {
     service: input.service,
     deployment: input.deployment,
     revision: input.revision,
-    steps: withHooks(strategySteps(input), input.hooks),
+    steps: withCertificates(withHooks(strategySteps(input), input.hooks), input.certificates),
   };
 }
 
@@ -81,6 +87,8 @@ export function describeStep(step: Step): string {
       return step.ms === undefined ? 'pause until baton promote' : `pause ${step.ms / 1000}s`;
     case 'judge':
       return 'wait for the canary analysis to promote';
+    case 'certificate':
+      return `obtain a certificate (ACME): ${list(step.hosts)}`;
     case 'linger':
       return `keep the previous set ${step.ms / 1000}s for an instant rollback: ${list(step.instances)}`;
   }

@@ -8,6 +8,8 @@ import type { CheckSpec, HookName } from '../spec/hooks.js';
 import type { StrategySpec } from '../spec/strategy.js';
 
 export type Step =
+  /** Obtain an automatic (ACME) certificate for hosts that have none yet; a CA failure fails the deploy. */
+  | { op: 'certificate'; hosts: string[] }
   /** Start instances of the desired revision. */
   | { op: 'start'; revision: number; instances: string[] }
   /** Wait until each instance passes its probe (healthy threshold) before the start timeout. */
@@ -61,6 +63,8 @@ export interface PlanInput {
   reservedIds?: string[];
   /** Hooks the service configures; the planner places them. */
   hooks?: HookName[];
+  /** `tls: auto` hosts without a certificate yet: issued first, before anything starts. */
+  certificates?: string[];
 }
 
 /** The strategy as the planner needs it: the spec's, minus what only the engine reads. */

@@ -18,6 +18,8 @@ export const ROUTER_KINDS = ['proxy', 'haproxy', 'oci-lb', 'alb'] as const;
 
 export interface RouterOptions {
   dataDir: string;
+  /** Embedded proxy: its HTTP listener (ACME HTTP-01, redirects), opened when a TLS service needs it. */
+  httpListen?: string | undefined;
   /** oci-lb: the SDK clients, made on first need (shared with runtime oci). */
   ociClients?: (() => OciClients) | undefined;
   /** alb: the SDK clients, made on first need (shared with runtime ecs). */
@@ -48,7 +50,7 @@ export function createRouter(kindOrSpec: RouterSpec | string, opts: RouterOption
   const spec: { kind: string } = typeof kindOrSpec === 'string' ? { kind: kindOrSpec } : kindOrSpec;
   switch (spec.kind) {
     case 'proxy':
-      return new ProxyRouter({ dataDir: opts.dataDir });
+      return new ProxyRouter({ dataDir: opts.dataDir, httpListen: opts.httpListen });
     case 'haproxy': {
       const h = spec as Extract<RouterSpec, { kind: 'haproxy' }>;
       if (!Array.isArray(h.sockets) || h.sockets.length === 0)

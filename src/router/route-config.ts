@@ -10,6 +10,10 @@ export interface TrafficSpec {
   router: RouterSpec;
   timeouts?: { requestHead?: number; connect?: number; response?: number } | undefined;
   maxBodySize?: number | undefined;
+  hosts?: string[] | undefined;
+  pathPrefix?: string | undefined;
+  tls?: 'auto' | { cert: string; key: string } | undefined;
+  redirectHttp?: boolean | undefined;
 }
 
 /** The route of a service from its spec's `traffic`. */
@@ -22,6 +26,10 @@ export function routeConfigOf(service: string, t: TrafficSpec): RouteConfig {
     preview: t.preview,
     router: t.router,
     limits: routeLimitsOf(t),
+    hosts: t.hosts,
+    pathPrefix: t.pathPrefix,
+    tls: t.tls === undefined || t.tls === 'auto' ? t.tls : [{ cert: t.tls.cert, key: t.tls.key }],
+    redirectHttp: t.redirectHttp,
   };
 }
 

@@ -75,6 +75,26 @@ export interface RouteConfig {
   router?: RouterSpec | undefined;
   /** Edge limits and upstream timeouts (`traffic.timeouts`, `traffic.maxBodySize`); absent: the defaults. */
   limits?: Partial<RouteLimits> | undefined;
+  /**
+   * Embedded proxy, shared listeners: the names this service answers on `listen` (lower case,
+   * `*.example.com` for one more label). Absent or empty: the listener's default service.
+   */
+  hosts?: string[] | undefined;
+  /** Embedded proxy: only requests under this path prefix (segment-wise; absent: every path). */
+  pathPrefix?: string | undefined;
+  /**
+   * Embedded proxy: TLS on `listen` with these PEM file pairs (SNI picks the one naming the host).
+   * `auto`: the files ACME keeps per host (`autoCertFiles`), resolved by the proxy driver.
+   */
+  tls?: RouteTls[] | 'auto' | undefined;
+  /** With `tls`: plain HTTP for the service's hosts on the proxy's HTTP listener gets a 308 to https. */
+  redirectHttp?: boolean | undefined;
+}
+
+/** Certificate (chain allowed) and key files, PEM. */
+export interface RouteTls {
+  cert: string;
+  key: string;
 }
 
 /** The embedded proxy's limits for one service (defaults: `ROUTE_LIMIT_DEFAULTS` in proxy/limits.ts). */

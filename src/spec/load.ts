@@ -7,6 +7,7 @@ import { isUnder } from './positions.js';
 import { FAILED, Resolver } from './resolve.js';
 import { type BatonFile, fileSchema } from './schema.js';
 import { applyOverride, parseOverrides, SET_POS } from './set.js';
+import { tlsFileIssues } from './tls.js';
 
 export interface LoadOptions {
   /** Picks the entry of every `!profile` mapping (falling back to its `default` entry). */
@@ -95,6 +96,8 @@ export async function loadSpecText(text: string, file: string, opts: LoadOptions
       if (!resolver.failedPaths.some((f) => isUnder(p, f)) && !envIssues.some(same)) issues.push(i);
     }
   }
+  if (parsed.success && issues.length === 0)
+    issues.push(...tlsFileIssues(parsed.data.services, file, resolver.positions));
   if (issues.length > 0 || !parsed.success) throw new SpecError(sorted(issues, resolver.files));
   return { file, spec: parsed.data, secretPaths: resolver.secretPaths() };
 }

@@ -17,6 +17,13 @@ import { pipelineSchema } from './pipeline.js';
 import { byteSize, duration, envMap, hostPort } from './primitives.js';
 import { routerSchema } from './router.js';
 import { strategySchema } from './strategy.js';
+import {
+  hostSchema,
+  pathPrefixSchema,
+  sharedListenerIssues,
+  tlsSchema,
+  trafficRoutingIssues,
+} from './tls.js';
 
 /**
  * The `baton.yaml` schema. It doubles as the reference: every field carries its description and default,
@@ -95,8 +102,17 @@ const trafficSchema = z
       .optional(),
     /** Largest request body the embedded proxy passes on (then 413); no limit when absent. */
     maxBodySize: byteSize('traffic.maxBodySize').optional(),
+    /** Embedded proxy, shared listeners: the names this service answers (absent: the listener's default). */
+    hosts: z.array(hostSchema).min(1, 'expected at least one host name').optional(),
+    /** Embedded proxy: only requests under this path prefix (segment-wise). */
+    pathPrefix: pathPrefixSchema.optional(),
+    /** Embedded proxy: TLS on `listen`, `{cert, key}` PEM files or `auto` (ACME). */
+    tls: tlsSchema.optional(),
+    /** With `tls`: plain HTTP for the hosts on the proxy's HTTP listener gets a 308 to https (default true). */
+    redirectHttp: z.boolean().optional(),
   })
   .superRefine((t, ctx) => {
+    trafficRoutingIssues(t, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     // An ALB serves the preview on a second listener of its own (previewListenerArn).
     const albPreview = t.router.kind === 'alb' && t.router.previewListenerArn !== undefined;
     if (t.router.kind !== 'proxy' && !albPreview && t.preview !== undefined)
@@ -173,11 +189,23 @@ export const fileSchema = z
     notify: notifySchema.optional(),
   })
   .superRefine(checkTargets)
+  .superRefine((f, ctx) =>
+    sharedListenerIssues(f.services, (name, path, message) =>
+      ctx.addIssue({ code: 'custom', path: ['services', name, 'traffic', ...path], message }),
+    ),
+  )
   .superRefine((f, ctx) => {
     const seen = new Map<string, string>();
+    const listens = new Map<string, string>();
     for (const [name, svc] of Object.entries(f.services)) {
       for (const field of ['listen', 'preview'] as const) {
         const addr = svc.traffic[field];
+        // Services of the embedded proxy share a listener by host and path (checked above).
+        if (field === 'listen' && addr !== undefined && svc.traffic.router.kind === 'proxy') {
+          const first = listens.get(addr);
+          listens.set(addr, first ?? name);
+          if (first !== undefined) continue;
+        }
         // Only the embedded proxy binds `listen`; another router's frontend may carry several services.
         if (addr === undefined || (field === 'listen' && svc.traffic.router.kind !== 'proxy')) continue;
         const port = addr.slice(addr.lastIndexOf(':') + 1);

@@ -100,6 +100,11 @@ const TABLE: Record<string, Row> = {
     scope: 'global',
     request: () => ({ method: 'POST', path: '/v1/tokens', body: {} }),
   },
+  'GET /v1/certs': {
+    need: 'viewer',
+    scope: 'global',
+    request: () => ({ method: 'GET', path: '/v1/certs' }),
+  },
   'DELETE /v1/tokens/:name': {
     need: 'admin',
     scope: 'global',

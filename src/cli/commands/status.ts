@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ServiceStatus } from '../../api/status.js';
+import type { CertStatus } from '../../certs/cert-manager.js';
 import { action, type Io, stdio } from '../context.js';
 import { clusterFlags, envClient, envOption } from '../environment.js';
 import { natsOption } from './cluster-common.js';
@@ -71,10 +72,16 @@ export function registerStatus(program: Command, io: Io = stdio): void {
           return 0;
         }
         const api = await envClient(cmd, opts);
-        const services = service
-          ? [await api.json<ServiceStatus>('GET', `/v1/services/${encodeURIComponent(service)}`)]
-          : (await api.json<{ services: ServiceStatus[] }>('GET', '/v1/status')).services;
-        if (opts.json) io.out(JSON.stringify({ services }, null, 2));
+        const all = service
+          ? undefined
+          : await api.json<{ services: ServiceStatus[]; certificates?: CertStatus[] }>('GET', '/v1/status');
+        const services = all
+          ? all.services
+          : [await api.json<ServiceStatus>('GET', `/v1/services/${encodeURIComponent(service!)}`)];
+        // Automatic certificates come with the whole status (for tokens that see every service).
+        const certificates = all?.certificates;
+        if (opts.json)
+          io.out(JSON.stringify({ services, ...(certificates ? { certificates } : {}) }, null, 2));
         else if (services.length === 0) io.out('no services deployed yet (baton deploy)');
         else for (const s of services) printService(io, s);
         return 0;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { BatonError, DriverError, InputError, NotFoundError } from '../../core/errors.js';
+import { hostProblem } from '../host-name.js';
 import type { Backend, RouteConfig, RouteLimits } from '../router.js';
 import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
 import type { ProxyServer } from './server.js';
@@ -20,6 +21,7 @@ const STATUS: Record<string, number> = {
  *   GET /health · GET /routes · GET|PUT|DELETE /routes/:service
  *   POST|DELETE /routes/:service/backends · POST /routes/:service/{switch,drain,wait-drained,health}
  *   POST /routes/:service/split {split} · POST /routes/:service/preview {revision} · POST /routes/:service/mode {mode}
+ *   PUT /http-listener {listen|null} · PUT|DELETE /acme-challenges/:token {keyAuthorization}
  * Errors answer `{code, message}` with 400/404/409/500.
  */
 export function adminServer(proxy: ProxyServer, log: Logger): Server {
@@ -61,7 +63,24 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
       pid: process.pid,
       routes: proxy.routeCount,
       workers: proxy.workerPids,
+      ...(proxy.httpListen === undefined ? {} : { httpListen: proxy.httpListen }),
     });
+  }
+  if (parts.length === 1 && parts[0] === 'http-listener' && method === 'PUT') {
+    const b = await body(req);
+    await proxy.setHttpListen(b.listen === null ? null : str(b.listen, 'listen'));
+    return send(res, 200, {});
+  }
+  if (parts.length === 2 && parts[0] === 'acme-challenges') {
+    const token = parts[1]!;
+    if (method === 'PUT') {
+      await proxy.setChallenge(token, str((await body(req)).keyAuthorization, 'keyAuthorization'));
+      return send(res, 200, {});
+    }
+    if (method === 'DELETE') {
+      await proxy.deleteChallenge(token);
+      return send(res, 200, {});
+    }
   }
   if (parts[0] !== 'routes') throw new NotFoundError(`admin path ${method} ${url.pathname}`);
   if (parts.length === 1 && method === 'GET') return send(res, 200, await proxy.list());
@@ -86,6 +105,20 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
         route.keepAliveTimeoutMs = num(b.keepAliveTimeoutMs, 'keepAliveTimeoutMs');
       if (b.preview !== undefined && b.preview !== null) route.preview = str(b.preview, 'preview');
       if (b.limits !== undefined && b.limits !== null) route.limits = limits(b.limits);
+      if (b.hosts !== undefined && b.hosts !== null) route.hosts = hosts(b.hosts);
+      if (b.pathPrefix !== undefined && b.pathPrefix !== null) route.pathPrefix = prefix(b.pathPrefix);
+      if (b.tls !== undefined && b.tls !== null) {
+        if (!Array.isArray(b.tls) || b.tls.length === 0)
+          throw new InputError('tls must be a list of {cert, key} file paths');
+        route.tls = b.tls.map((x: unknown, i) => {
+          const t = (x ?? {}) as Record<string, unknown>;
+          return { cert: str(t.cert, `tls[${i}].cert`), key: str(t.key, `tls[${i}].key`) };
+        });
+        if (b.redirectHttp !== undefined && b.redirectHttp !== null) {
+          if (typeof b.redirectHttp !== 'boolean') throw new InputError('redirectHttp must be true or false');
+          route.redirectHttp = b.redirectHttp;
+        }
+      }
       await proxy.ensureRoute(route);
       return send(res, 200, await proxy.status(service));
     }
@@ -206,4 +239,15 @@ function backend(v: unknown): Backend {
   const b: Backend = { id: str(o.id, 'backend id'), address, revision: num(o.revision, 'backend revision') };
   if (o.weight !== undefined) b.weight = num(o.weight, 'backend weight');
   return b;
+}
+
+function hosts(v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((h) => typeof h === 'string' && hostProblem(h) === undefined))
+    throw new InputError('hosts must be a list of host names (a wildcard only as the first label)');
+  return (v as string[]).map((h) => h.toLowerCase());
+}
+
+function prefix(v: unknown): string {
+  if (typeof v !== 'string' || !v.startsWith('/')) throw new InputError('pathPrefix must start with /');
+  return v;
 }

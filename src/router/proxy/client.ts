@@ -8,6 +8,7 @@ import {
   NotFoundError,
   UnavailableError,
 } from '../../core/errors.js';
+import { autoCertFiles } from '../../spec/tls.js';
 import type {
   Backend,
   DrainResult,
@@ -26,6 +27,8 @@ export interface ProxyHealth {
   routes: number;
   /** Pids of the worker processes serving the data path (empty when the proxy serves it itself). */
   workers?: number[];
+  /** The HTTP listener (ACME challenges, redirects), when open. */
+  httpListen?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -131,8 +134,14 @@ export class ProxyRouter implements Router {
   readonly kind = 'proxy';
   readonly socketPath: string;
 
-  constructor(opts: { dataDir: string }) {
+  /** Where the proxy's HTTP listener (ACME challenges, redirects) opens once a TLS service needs it. */
+  readonly httpListen: string | undefined;
+  private readonly dataDir: string;
+
+  constructor(opts: { dataDir: string; httpListen?: string | undefined }) {
     this.socketPath = proxyPaths(opts.dataDir).socket;
+    this.dataDir = opts.dataDir;
+    this.httpListen = opts.httpListen;
   }
 
   private call<T>(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
@@ -140,7 +149,30 @@ export class ProxyRouter implements Router {
   }
 
   async ensureRoute(route: RouteConfig): Promise<void> {
-    await this.call('PUT', svc(route.service), route);
+    // The HTTP listener opens with the first TLS service (a host without TLS needs no port 80).
+    if (route.tls !== undefined && this.httpListen !== undefined) await this.setHttpListen(this.httpListen);
+    const tls =
+      route.tls === 'auto' ? (route.hosts ?? []).map((h) => autoCertFiles(this.dataDir, h)) : route.tls;
+    await this.call('PUT', svc(route.service), { ...route, tls });
+  }
+
+  /** Opens (moves; null closes) the proxy's HTTP listener; a no-op when it already listens there. */
+  async setHttpListen(listen: string | null): Promise<void> {
+    await this.call('PUT', '/http-listener', { listen });
+  }
+
+  /**
+   * ACME HTTP-01: the proxy answers `GET /.well-known/acme-challenge/<token>` on its HTTP listener with
+   * `keyAuthorization` (every worker, before this resolves). Opens the HTTP listener first if the router
+   * was given one.
+   */
+  async setAcmeChallenge(token: string, keyAuthorization: string): Promise<void> {
+    if (this.httpListen !== undefined) await this.setHttpListen(this.httpListen);
+    await this.call('PUT', `/acme-challenges/${encodeURIComponent(token)}`, { keyAuthorization });
+  }
+
+  async deleteAcmeChallenge(token: string): Promise<void> {
+    await this.call('DELETE', `/acme-challenges/${encodeURIComponent(token)}`);
   }
 
   async removeRoute(service: string): Promise<void> {

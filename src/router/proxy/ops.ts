@@ -15,7 +15,10 @@ export type Change =
   | { op: 'setHealthy'; service: string; id: string; healthy: boolean }
   | { op: 'setSplit'; service: string; split: RevisionSplit | null }
   | { op: 'setPreview'; service: string; revision: number | null }
-  | { op: 'setMode'; service: string; mode: RouteMode };
+  | { op: 'setMode'; service: string; mode: RouteMode }
+  | { op: 'setHttpListen'; listen: string | null }
+  | { op: 'setChallenge'; token: string; keyAuthorization: string }
+  | { op: 'deleteChallenge'; token: string };
 
 /** What applies a change: the single-process proxy, or a worker's tables. */
 export interface Changes {
@@ -29,6 +32,9 @@ export interface Changes {
   setSplit(service: string, split: RevisionSplit | null): Promise<void>;
   setPreview(service: string, revision: number | null): Promise<void>;
   setMode(service: string, mode: RouteMode): Promise<void>;
+  setHttpListen(listen: string | null): Promise<void>;
+  setChallenge(token: string, keyAuthorization: string): Promise<void>;
+  deleteChallenge(token: string): Promise<void>;
 }
 
 export function applyChange(to: Changes, c: Change): Promise<void> {
@@ -53,6 +59,12 @@ export function applyChange(to: Changes, c: Change): Promise<void> {
       return to.setPreview(c.service, c.revision);
     case 'setMode':
       return to.setMode(c.service, c.mode);
+    case 'setHttpListen':
+      return to.setHttpListen(c.listen);
+    case 'setChallenge':
+      return to.setChallenge(c.token, c.keyAuthorization);
+    case 'deleteChallenge':
+      return to.deleteChallenge(c.token);
   }
 }
 

@@ -9,12 +9,14 @@ import { checkPreviewAddress } from '../validate.js';
 import { adminServer, listenAdmin } from './admin.js';
 import type { BackendEntry } from './backend.js';
 import { proxyHealth } from './client.js';
+import { Doors } from './doors.js';
 import { Fleet } from './fleet.js';
 import { releaseHeld } from './front.js';
+import { validChallengeToken } from './http-duty.js';
 import { KEEP_ALIVE_TIMEOUT_MS, setKeepAlive } from './keep-alive.js';
 import { runningProxyPid } from './launch.js';
 import { applyEdgeLimits } from './limits.js';
-import { closeListener, type Listeners, relisten } from './listener.js';
+import { closeListener, openListener } from './listener.js';
 import type { Change, Changes } from './ops.js';
 import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
 import type { DataPlane } from './plane.js';
@@ -46,8 +48,10 @@ export interface ProxyServerOptions {
  */
 type Role = 'single' | 'primary' | 'worker';
 
-interface Route extends Listeners {
+interface Route {
   table: ServiceTable;
+  /** The preview listener, when the route has one (and it could listen). */
+  preview: Server | undefined;
 }
 
 interface Waiter {
@@ -69,6 +73,7 @@ export class ProxyServer implements DataPlane, Changes {
   private readonly role: Role;
   private readonly routes = new Map<string, Route>();
   private readonly waiters = new Set<Waiter>();
+  private readonly doors: Doors;
   private admin: Server | undefined;
   private fleet: Fleet | undefined;
   private writes: Promise<void> = Promise.resolve();
@@ -81,6 +86,9 @@ export class ProxyServer implements DataPlane, Changes {
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
     this.passiveUnhealthyMs = opts.passiveUnhealthyMs ?? 3000;
     this.role = role;
+    this.doors = new Doors(this, this.log, role !== 'primary', () =>
+      [...this.routes.values()].map((r) => r.table),
+    );
   }
 
   /**
@@ -108,7 +116,7 @@ export class ProxyServer implements DataPlane, Changes {
             passiveUnhealthyMs: p.passiveUnhealthyMs,
           },
           exclusive: (fn) => p.exclusive(fn),
-          snapshot: () => snapshotOf([...p.routes.values()].map((r) => r.table)),
+          snapshot: () => p.snapshot(),
         });
         await p.fleet.start();
       }
@@ -152,16 +160,29 @@ export class ProxyServer implements DataPlane, Changes {
 
   /** Builds the tables of the snapshot and (unless the workers serve) opens their listeners. */
   private async restore(snapshot: Snapshot): Promise<void> {
+    if (snapshot.httpListen !== undefined) {
+      await this.doors.setHttpListen(snapshot.httpListen).catch((e: Error) => {
+        this.log.error({ listen: snapshot.httpListen, err: e.message }, 'cannot open the HTTP listener');
+      });
+    }
+    for (const [token, keyAuth] of Object.entries(snapshot.challenges ?? {}))
+      this.doors.duty.challenges.set(token, keyAuth);
     for (const r of snapshot.routes) {
       const table = tableFrom(r);
-      const open = (listen: string, preview: boolean): Promise<Server | undefined> =>
-        this.role === 'primary'
-          ? Promise.resolve(undefined)
-          : openRestored(table, this, listen, preview, this.log);
-      const server = await open(r.listen, false);
-      const preview = r.preview === undefined ? undefined : await open(r.preview, true);
-      this.routes.set(r.service, { table, server, preview });
+      await this.doors.join(table, r, true, true);
+      const preview =
+        r.preview === undefined || this.role === 'primary'
+          ? undefined
+          : await openRestored(table, this, r.preview, true, this.log);
+      this.routes.set(r.service, { table, preview });
     }
+  }
+
+  private snapshot(): Snapshot {
+    const snap = snapshotOf([...this.routes.values()].map((r) => r.table));
+    if (this.doors.httpListen !== undefined) snap.httpListen = this.doors.httpListen;
+    if (this.doors.duty.challenges.size > 0) snap.challenges = Object.fromEntries(this.doors.duty.challenges);
+    return snap;
   }
 
   /**
@@ -190,7 +211,7 @@ export class ProxyServer implements DataPlane, Changes {
   }
 
   private persist(): Promise<void> {
-    const snap = snapshotOf([...this.routes.values()].map((r) => r.table));
+    const snap = this.snapshot();
     const data = `${JSON.stringify(snap, null, 2)}\n`;
     const write = this.writes.then(() => writeAtomic(this.paths.state, data));
     this.writes = write.catch(() => {});
@@ -211,34 +232,38 @@ export class ProxyServer implements DataPlane, Changes {
       const preview = route.preview ?? undefined;
       if (!parseListen(listen)) throw new InputError(`listen address "${listen}" is not host:port`);
       checkPreviewAddress(listen, preview, (a) => parseListen(a) !== undefined);
-      for (const other of this.routes.values()) {
-        const t = other.table;
-        if (t.service === service) continue;
-        for (const addr of [listen, preview]) {
-          if (addr !== undefined && (t.listen === addr || t.preview === addr))
-            throw new InputError(`listen address ${addr} is already used by service ${t.service}`);
-        }
-      }
+      this.doors.check(route);
       const existing = this.routes.get(service);
       const table = existing?.table ?? new ServiceTable(route);
-      let listening: Awaited<ReturnType<typeof relisten>>;
-      if (this.fleet) {
-        // The workers open the listeners (the first one binds, cluster shares it); any error comes back.
-        await this.fleet.apply({ op: 'ensureRoute', route });
-        const changed = table.listen !== listen || table.preview !== preview || existing === undefined;
-        listening = { next: { server: undefined, preview: undefined }, changed, retire: () => {} };
-      } else listening = await relisten(table, this, existing, listen, preview);
-      const { next, changed, retire } = listening;
-      table.listen = listen;
+      // The workers open the listeners (the first one binds, cluster shares it); any error comes back.
+      if (this.fleet) await this.fleet.apply({ op: 'ensureRoute', route });
+      const samePreview =
+        existing !== undefined && table.preview === preview && existing.preview !== undefined;
+      let previewServer = samePreview || this.role === 'primary' ? existing?.preview : undefined;
+      if (preview !== undefined && previewServer === undefined && this.role !== 'primary')
+        previewServer = await openListener(table, this, preview, true);
+      try {
+        await this.doors.join(table, route, existing === undefined);
+      } catch (e) {
+        if (previewServer && previewServer !== existing?.preview) void closeListener(previewServer, 0);
+        throw e;
+      }
+      const oldPreview = existing?.preview !== previewServer ? existing?.preview : undefined;
+      if (preview === undefined) previewServer = undefined;
+      const changed = existing === undefined || table.preview !== preview || table.listen !== listen;
       table.preview = preview;
       table.drainTimeoutMs = drainTimeoutMs;
       table.setLimits(route.limits);
-      applyEdgeLimits([next.server, next.preview], table.limits);
+      applyEdgeLimits([previewServer], table.limits);
       table.keepAliveTimeoutMs = route.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
-      for (const s of [next.server, next.preview]) if (s) setKeepAlive(s, table.keepAliveTimeoutMs);
-      this.routes.set(service, { table, ...next });
-      retire(drainTimeoutMs);
-      if (changed) this.log.info({ service, listen, preview }, 'route ready');
+      if (previewServer) setKeepAlive(previewServer, table.keepAliveTimeoutMs);
+      this.routes.set(service, { table, preview: previewServer });
+      if (oldPreview) void closeListener(oldPreview, drainTimeoutMs);
+      if (changed)
+        this.log.info(
+          { service, listen, preview, hosts: route.hosts, tls: route.tls !== undefined },
+          'route ready',
+        );
     });
   }
 
@@ -257,7 +282,8 @@ export class ProxyServer implements DataPlane, Changes {
         };
         setTimeout(closeBackends, r.table.drainTimeoutMs).unref();
         if (r.preview) void closeListener(r.preview, r.table.drainTimeoutMs);
-        if (r.server) void closeListener(r.server, r.table.drainTimeoutMs).then(closeBackends);
+        // Other services on the same listener keep it (and their connections) open.
+        void this.doors.leave(r.table, r.table.drainTimeoutMs).then(closeBackends);
         this.wake();
         this.log.info({ service }, 'route removed');
       },
@@ -356,6 +382,42 @@ export class ProxyServer implements DataPlane, Changes {
     );
   }
 
+  /** Opens (moves; null closes) the HTTP listener that answers ACME challenges and redirects to https. */
+  setHttpListen(listen: string | null): Promise<void> {
+    return this.serial(
+      async () => {
+        if (listen !== null && !parseListen(listen))
+          throw new InputError(`http listen address "${listen}" is not host:port`);
+        await this.doors.setHttpListen(listen ?? undefined);
+      },
+      { op: 'setHttpListen', listen },
+    );
+  }
+
+  /** Answers `GET /.well-known/acme-challenge/<token>` on the HTTP listener with `keyAuthorization`. */
+  setChallenge(token: string, keyAuthorization: string): Promise<void> {
+    return this.serial(
+      () => {
+        if (!validChallengeToken(token)) throw new InputError('challenge token must be base64url');
+        this.doors.duty.challenges.set(token, keyAuthorization);
+      },
+      { op: 'setChallenge', token, keyAuthorization },
+    );
+  }
+
+  deleteChallenge(token: string): Promise<void> {
+    return this.serial(
+      () => {
+        this.doors.duty.challenges.delete(token);
+      },
+      { op: 'deleteChallenge', token },
+    );
+  }
+
+  get httpListen(): string | undefined {
+    return this.doors.httpListen;
+  }
+
   waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
     const started = performance.now();
     if (this.fleet) {
@@ -450,9 +512,11 @@ export class ProxyServer implements DataPlane, Changes {
     await this.fleet?.close(this.shutdownTimeoutMs);
     const tables = [...this.routes.values()];
     for (const r of tables) releaseHeld(r.table, this, 'baton: proxy is shutting down\n');
-    const closing = tables.flatMap((r) =>
-      [r.server, r.preview].map((s) => (s ? closeListener(s, this.shutdownTimeoutMs) : undefined)),
-    );
+    const doors = this.doors.all();
+    const closing = [
+      ...tables.map((r) => (r.preview ? closeListener(r.preview, this.shutdownTimeoutMs) : undefined)),
+      ...doors.map((d) => d.close(this.shutdownTimeoutMs)),
+    ];
     const open = tables.reduce((n, r) => n + r.table.openOn([...r.table.byId.keys()]), 0);
     if (open > 0) {
       const left = await Promise.all(
@@ -463,13 +527,14 @@ export class ProxyServer implements DataPlane, Changes {
       const still = left.reduce((n, d) => n + d.inFlight, 0);
       if (still > 0) this.log.warn({ open: still }, 'shutdown timeout: closing open connections');
     }
+    for (const d of doors) d.server?.closeAllConnections();
     for (const r of tables) {
-      r.server?.closeAllConnections();
       r.preview?.closeAllConnections();
       for (const b of r.table.list) b.close();
     }
     await Promise.all(closing);
     this.routes.clear();
+    this.doors.clear();
     for (const w of [...this.waiters]) w.done(false);
     if (admin) {
       await unlink(this.paths.socket).catch(() => {});

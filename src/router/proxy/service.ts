@@ -7,13 +7,16 @@ import {
   type RouteLimits,
   type RouteMode,
   type RouteStatus,
+  type RouteTls,
 } from '../router.js';
 import { defaultMaintenanceBody } from '../validate.js';
 import { BackendEntry } from './backend.js';
+import type { CertWatcher } from './certs.js';
 import { LATENCY_BOUNDS_MS, ListenerCounters, RevisionCounters } from './histogram.js';
 import { HoldQueue } from './hold.js';
 import { KEEP_ALIVE_TIMEOUT_MS } from './keep-alive.js';
 import { routeLimits } from './limits.js';
+import { normalPrefix } from './match.js';
 import { ANY, PREVIEW, SplitPlan } from './split.js';
 
 const NONE: BackendEntry[] = [];
@@ -48,6 +51,13 @@ export class ServiceTable {
   /** Timeouts and sizes (defaults filled in); `given` is what the route said, for the snapshot. */
   limits: RouteLimits;
   given: Partial<RouteLimits> | undefined;
+  /** Names on a shared listener (empty: the listener's default) and path prefix (see match.ts). */
+  hosts: string[] = [];
+  pathPrefix = '/';
+  tls: RouteTls[] | undefined;
+  redirectHttp = false;
+  /** The loaded certificates of `tls` (set by the proxy that holds the listener). */
+  certs: CertWatcher[] = [];
 
   constructor(route: RouteConfig) {
     this.service = route.service;
@@ -57,6 +67,16 @@ export class ServiceTable {
     this.preview = route.preview;
     this.given = route.limits;
     this.limits = routeLimits(route.limits);
+    this.setClaim(route);
+  }
+
+  /** Hosts, prefix and TLS files of the route (the caller checked them against the listener). */
+  setClaim(route: RouteConfig): void {
+    this.hosts = (route.hosts ?? []).map((h) => h.toLowerCase());
+    this.pathPrefix = normalPrefix(route.pathPrefix);
+    // The proxy driver resolves `auto` to files before the route reaches a proxy.
+    this.tls = route.tls === 'auto' ? [] : route.tls;
+    this.redirectHttp = route.tls !== undefined && route.redirectHttp !== false;
   }
 
   setLimits(given: Partial<RouteLimits> | undefined): void {

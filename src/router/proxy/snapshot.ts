@@ -6,6 +6,10 @@ import { ServiceTable } from './service.js';
 export interface Snapshot {
   version: 1;
   routes: SnapshotRoute[];
+  /** The proxy's HTTP listener (ACME challenges, redirects to https), once asked for. */
+  httpListen?: string;
+  /** ACME HTTP-01 answers in flight: token -> key authorization. */
+  challenges?: Record<string, string>;
 }
 
 export interface SnapshotRoute extends RouteConfig {
@@ -74,6 +78,9 @@ export function snapshotOf(tables: ServiceTable[]): Snapshot {
       keepAliveTimeoutMs: t.keepAliveTimeoutMs,
       ...(t.preview === undefined ? {} : { preview: t.preview }),
       ...(t.given === undefined ? {} : { limits: t.given }),
+      ...(t.hosts.length === 0 ? {} : { hosts: t.hosts }),
+      ...(t.pathPrefix === '/' ? {} : { pathPrefix: t.pathPrefix }),
+      ...(t.tls === undefined ? {} : { tls: t.tls, redirectHttp: t.redirectHttp }),
       split: t.split?.split ?? null,
       previewRevision: t.previewRevision,
       mode: t.mode,

@@ -1,0 +1,158 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { SecureContext } from 'node:tls';
+import { DriverError } from '../../core/errors.js';
+import { reply } from './exchange.js';
+import { onRequest, onUpgrade } from './front.js';
+import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
+import { clientErrorStatus, edgeServerOptions } from './limits.js';
+import { closeListener } from './listener.js';
+import { normalHost, pick, wildcardMatches } from './match.js';
+import { parseListen } from './paths.js';
+import type { DataPlane } from './plane.js';
+import type { ServiceTable } from './service.js';
+import { rawReply } from './upgrade.js';
+
+/**
+ * Protocols offered in the TLS handshake. Only HTTP/1.1 today; HTTP/2 joins here (with an
+ * `http2.createSecureServer({allowHTTP1: true})` listener) without changing how services are picked.
+ */
+export const ALPN = ['http/1.1'];
+
+const NOT_FOUND = 'Not Found\n';
+
+/** What a listener answers before routing: ACME HTTP-01 and redirects (the proxy's HTTP listener). */
+export interface HttpDuty {
+  /** An answer given (true), or nothing to do with this request (false). */
+  answer(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+/**
+ * One listening address of the proxy and the services that share it (by host and path prefix, see
+ * `match.ts`). Plain or TLS for all its services; TLS picks the certificate per server name (SNI).
+ * Connection-level settings (head timeout, keep-alive) follow the service that last changed them.
+ */
+export class Door {
+  readonly tables = new Set<ServiceTable>();
+  server: Server | undefined;
+  /** Set when this address is also the proxy's HTTP listener. */
+  duty: HttpDuty | undefined;
+
+  constructor(
+    readonly listen: string,
+    readonly tls: boolean,
+    private readonly plane: DataPlane,
+  ) {}
+
+  /** The service a request goes to (undefined: 404). */
+  route(req: IncomingMessage): ServiceTable | undefined {
+    if (this.tables.size === 1) {
+      // The common case of one service on its own listener: no hosts, every path.
+      const only = this.tables.values().next().value as ServiceTable;
+      if (only.hosts.length === 0 && only.pathPrefix === '/') return only;
+    }
+    return pick(this.tables, req.headers.host, req.url ?? '/');
+  }
+
+  private request(req: IncomingMessage, res: ServerResponse): void {
+    if (this.duty?.answer(req, res)) return;
+    const table = this.route(req);
+    if (table) onRequest(table, this.plane, req, res);
+    else reply(res, 404, 'no-route', NOT_FOUND);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const table = this.route(req);
+    if (table) onUpgrade(table, this.plane, req, socket, head);
+    else rawReply(socket, '404 Not Found', 'no-route', NOT_FOUND);
+  }
+
+  /** The certificate for a TLS server name: its service's, else any that names it. */
+  secureContext(servername: string): SecureContext | undefined {
+    const host = normalHost(servername);
+    let named: ServiceTable | undefined;
+    for (const t of this.tables) {
+      if (t.hosts.includes(host)) named = t;
+      else if (named === undefined && t.hosts.some((h) => wildcardMatches(h, host))) named = t;
+    }
+    const covering = (t: ServiceTable | undefined) =>
+      t?.certs.find((c) => c.context && c.covers(host))?.context;
+    const any = (t: ServiceTable | undefined) => t?.certs.find((c) => c.context)?.context;
+    const found = covering(named);
+    if (found) return found;
+    for (const t of this.tables) {
+      const c = covering(t);
+      if (c) return c;
+    }
+    // A name no certificate covers still gets one (the client decides): its service's, the default's,
+    // An unknown name gets 404 over TLS, under the first certificate of the listener.
+    const fallback = named ?? [...this.tables].find((t) => t.hosts.length === 0);
+    return any(fallback) ?? [...this.tables].map(any).find((c) => c !== undefined);
+  }
+
+  /** Opens the listener; rejects with a clear error when the address cannot be had. */
+  open(first: ServiceTable | undefined, what: string): Promise<void> {
+    const addr = parseListen(this.listen)!;
+    const limits = first?.limits;
+    const edge = limits ? edgeServerOptions(limits) : {};
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.request(req, res);
+    const server: Server = this.tls
+      ? (createTlsServer(
+          {
+            ...edge,
+            ALPNProtocols: ALPN,
+            SNICallback: (name, cb) => {
+              const ctx = this.secureContext(name);
+              if (ctx) cb(null, ctx);
+              else cb(new Error(`no certificate for ${name}`));
+            },
+          },
+          handler,
+        ) as unknown as Server)
+      : createServer(edge, handler);
+    server.maxHeadersCount = 0;
+    if (first) setKeepAlive(server, first.keepAliveTimeoutMs);
+    closeOnlyWhenIdle(server);
+    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (socket.writable && !socket.destroyed)
+        socket.end(
+          `HTTP/1.1 ${clientErrorStatus(err.code)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+        );
+      else socket.destroy();
+    });
+    // A failed handshake (no certificate for the name, a scanner) concerns that connection only.
+    server.on('tlsClientError', (_e: Error, socket: Duplex) => socket.destroy());
+    return new Promise((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        const why =
+          e.code === 'EADDRINUSE'
+            ? `listen address ${this.listen} for ${what} is already in use by another process`
+            : e.code === 'EACCES'
+              ? `cannot listen on ${this.listen} for ${what}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; choose another address)`
+              : `cannot listen on ${this.listen} for ${what}: ${e.message}`;
+        reject(new DriverError('proxy', why, e));
+      });
+      server.listen(addr.port, addr.host, () => {
+        server.removeAllListeners('error');
+        server.on('error', () => {});
+        this.server = server;
+        resolve();
+      });
+    });
+  }
+
+  /** Applies a service's connection-level settings to the open listener. */
+  configure(table: ServiceTable): void {
+    if (!this.server) return;
+    this.server.headersTimeout = table.limits.headTimeoutMs;
+    setKeepAlive(this.server, table.keepAliveTimeoutMs);
+  }
+
+  close(graceMs: number): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    return s ? closeListener(s, graceMs) : Promise.resolve();
+  }
+}

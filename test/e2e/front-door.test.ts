@@ -292,6 +292,22 @@ describe('front door: three services on one TLS listener, by host and path', () 
       expect(r.stderr, what).toMatch(want);
       expect(r.stderr, what).toMatch(/bad\.yaml:\d+:\d+: /);
     }
+    // Another baton.yaml claiming a host already served: the control plane refuses before anything starts.
+    const other = join(ws.dir, 'other.yaml');
+    writeFileSync(
+      other,
+      `services:\n${serviceYaml({ name: 'web-other', host: 'a.test', path: '/' } as never, 'o1', port, `{ cert: ${a.cert}, key: ${a.key} }`)}`,
+    );
+    const o = await baton(['deploy', '-f', other], { dataDir: ws.dataDir });
+    expect(o.code, o.stderr).toBe(2);
+    expect(o.stderr).toMatch(
+      /services\.web-other\.traffic\.hosts\.0: host a\.test with path prefix \/ on .* is already served by service web-a/,
+    );
+    const st = await baton(['status', '--json'], { dataDir: ws.dataDir });
+    const names = (JSON.parse(st.stdout) as { services: Array<{ service: string }> }).services.map(
+      (x) => x.service,
+    );
+    expect(names.sort()).toEqual(['web-a', 'web-api', 'web-b']);
     const h = JSON.parse((await baton(['history', 'web-b', '--json'], { dataDir: ws.dataDir })).stdout) as {
       revisions: unknown[];
     };

@@ -3,8 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 
-/** How often certificate files are looked at: a replaced file serves new connections within ~2 polls. */
-export const CERT_POLL_MS = 1000;
+/** How often certificate files are looked at (two stats per pair): a replaced pair serves new connections within a poll or two. */
+export const CERT_POLL_MS = 500;
 
 export interface CertFiles {
   cert: string;

@@ -43,6 +43,10 @@ const server = http.createServer((req, res) => {
   res.on('finish', () => {
     if (closing) server.closeIdleConnections();
   });
+  // BASE_PATH: served under a path prefix by a proxy that passes it on (traffic.pathPrefix).
+  const base = process.env.BASE_PATH;
+  if (base && (url.pathname === base || url.pathname.startsWith(`${base}/`)))
+    url.pathname = url.pathname.slice(base.length) || '/';
   switch (url.pathname) {
     case '/': {
       const answer = () =>

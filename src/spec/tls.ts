@@ -167,7 +167,7 @@ export function sharedListenerIssues(
           add(
             name,
             ['listen'],
-            `listener ${listen} already has service ${other} as its default (no traffic.hosts); give one of them hosts`,
+            `port ${listen.slice(listen.lastIndexOf(':') + 1)} is already used by service ${other}: a shared listener has one default service (no traffic.hosts); give one of them hosts`,
           );
           continue;
         }

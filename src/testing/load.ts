@@ -3,6 +3,7 @@
  * `bench/` use the same one the tests trust). Traffic goes only where the caller points it.
  */
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Agent, request } from 'undici';
 
 /** What one kind of connection carried. */
@@ -43,12 +44,22 @@ export interface LoadOptions {
   pool?: number;
   /** Called with each completed response (time sent, time done, body). */
   onResponse?: (r: { sentAt: number; doneAt: number; status: number; body: string }) => void;
+  /** Host header (and TLS server name) to send, for a proxy routing by host; default: from `base`. */
+  host?: string;
+  /** https: the CA (PEM) to trust; without it the server's certificate is not checked. */
+  ca?: string | Buffer;
 }
 
 /** One request on a fresh TCP connection (no pooling), the way a curl-like client arrives. */
-function freshGet(url: URL): Promise<{ status: number; body: string }> {
+function freshGet(url: URL, opts: LoadOptions): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+    const tls = url.protocol === 'https:';
+    const headers: Record<string, string> = { connection: 'close' };
+    if (opts.host) headers.host = opts.host;
+    const extra = tls
+      ? { servername: opts.host ?? url.hostname, ca: opts.ca, rejectUnauthorized: opts.ca !== undefined }
+      : {};
+    const req = (tls ? httpsRequest : httpRequest)(url, { agent: false, headers, ...extra }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
@@ -77,7 +88,21 @@ export function startLoad(
   opts: LoadOptions,
 ): { stop: () => Promise<LoadReport>; report: LoadReport } {
   const url = new URL(opts.path ?? '/', base);
-  const agent = new Agent({ connections: opts.pool ?? 16, keepAliveTimeout: 10_000 });
+  const tls = url.protocol === 'https:';
+  const agent = new Agent({
+    connections: opts.pool ?? 16,
+    keepAliveTimeout: 10_000,
+    ...(tls
+      ? {
+          connect: {
+            servername: opts.host ?? url.hostname,
+            ca: opts.ca,
+            rejectUnauthorized: opts.ca !== undefined,
+          },
+        }
+      : {}),
+  });
+  const hostHeader = opts.host ? { host: opts.host } : undefined;
   const kind = (): KindReport => ({ sent: 0, ok: 0, failed: 0, rps: 0 });
   const report: LoadReport = {
     sent: 0,
@@ -118,11 +143,16 @@ export function startLoad(
         let status: number;
         let body: string;
         if (keepAlive) {
-          const res = await request(url, { dispatcher: agent, headersTimeout: 15_000, bodyTimeout: 15_000 });
+          const res = await request(url, {
+            dispatcher: agent,
+            headersTimeout: 15_000,
+            bodyTimeout: 15_000,
+            ...(hostHeader ? { headers: hostHeader } : {}),
+          });
           status = res.statusCode;
           body = await res.body.text();
         } else {
-          ({ status, body } = await freshGet(url));
+          ({ status, body } = await freshGet(url, opts));
         }
         const doneAt = performance.now();
         report.latenciesMs.push(doneAt - sentAt);

@@ -2,7 +2,10 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProxyRouter } from '../../src/router/proxy/client.js';
+import { ensureProxy, stopProxy } from '../../src/router/proxy/launch.js';
 import { selfSigned } from '../helpers/certs.js';
+import { requireBuilt } from '../helpers/services.js';
 import {
   freePort,
   startBackend,
@@ -13,6 +16,7 @@ import {
 } from './helpers.js';
 
 type Proxy = Awaited<ReturnType<typeof startInProcessProxy>>;
+const ENTRY = new URL('../../dist/router/proxy/main.js', import.meta.url).pathname;
 
 /** One plain HTTP request on a new connection: status, location and body. */
 function get(
@@ -167,6 +171,7 @@ describe('front door: host and path routing, TLS, HTTP listener (in-process prox
     // `api` moved to the TLS listener: the plain one keeps serving a and w.
     expect((await get(plain, 'a.test', '/api/x')).body).toBe('a');
     const b = await getTls(secure, 'b.test');
+    expect(apps.b!.last?.['x-forwarded-proto']).toBe('https');
     expect([b.body, b.alpn, b.cert.subject.CN]).toEqual(['b', 'http/1.1', 'b.test']);
     expect((await getTls(secure, 'b.test', '/api/1')).body).toBe('api');
     const c = await getTls(secure, 'x.c.test');
@@ -196,4 +201,42 @@ describe('front door: host and path routing, TLS, HTTP listener (in-process prox
     expect((await get(http, 'new.test', '/.well-known/acme-challenge/tok_1')).status).toBe(404);
     await expect(p.router.setAcmeChallenge('bad token!', 'x')).rejects.toThrow(/base64url/);
   });
+});
+
+describe.skipIf(!requireBuilt(ENTRY))('front door with proxy workers (real processes)', () => {
+  it('challenges, TLS and the snapshot reach every worker and survive a proxy restart', async () => {
+    const tmp = await tempDir();
+    const app = await startBackend('tls-app');
+    const dataDir = `${tmp.dir}/data`;
+    const router = new ProxyRouter({ dataDir });
+    try {
+      await ensureProxy(dataDir, { entry: ENTRY, workers: 2 });
+      const [listen, http] = [await freePort(), await freePort()];
+      const pair = selfSigned(tmp.dir, 'w', ['w.test']);
+      await router.ensureRoute({
+        service: 'w',
+        listen: `127.0.0.1:${listen}`,
+        drainTimeoutMs: 1000,
+        hosts: ['w.test'],
+        tls: [pair],
+      });
+      await router.addBackends('w', [{ id: 'w1', address: app.address, revision: 1 }]);
+      await router.setHttpListen(`127.0.0.1:${http}`);
+      await router.setAcmeChallenge('tok-w', 'tok-w.key');
+      // New connections spread over both workers: every one answers the same.
+      for (let i = 0; i < 12; i++) {
+        expect((await get(http, 'w.test', '/.well-known/acme-challenge/tok-w')).body).toBe('tok-w.key');
+        expect((await getTls(listen, 'w.test')).body).toBe('tls-app');
+      }
+      await stopProxy(dataDir);
+      await ensureProxy(dataDir, { entry: ENTRY, workers: 2 });
+      expect((await get(http, 'w.test', '/.well-known/acme-challenge/tok-w')).body).toBe('tok-w.key');
+      expect((await getTls(listen, 'w.test')).body).toBe('tls-app');
+      expect((await get(http, 'w.test', '/x')).location).toBe(`https://w.test:${listen}/x`);
+    } finally {
+      await stopProxy(dataDir).catch(() => {});
+      await app.close();
+      await tmp.remove();
+    }
+  }, 60_000);
 });

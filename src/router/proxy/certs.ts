@@ -3,8 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 
-/** How often certificate files are looked at: a replaced file serves new connections within ~2 polls. */
-export const CERT_POLL_MS = 1000;
+/** How often certificate files are looked at (two stats per pair): a replaced pair serves new connections within a poll or two. */
+export const CERT_POLL_MS = 500;
 
 export interface CertFiles {
   cert: string;
@@ -20,6 +20,8 @@ export interface CertFiles {
 export class CertWatcher {
   context: SecureContext | undefined;
   leaf: X509Certificate | undefined;
+  /** The PEM files as last loaded (a listener's default certificate for clients without SNI). */
+  pem: { cert: Buffer; key: Buffer } | undefined;
   private stamp = '';
   private users = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -40,6 +42,7 @@ export class CertWatcher {
       const context = createSecureContext({ cert, key, ALPNProtocols: this.alpn } as never);
       this.leaf = new X509Certificate(cert);
       this.context = context;
+      this.pem = { cert, key };
       if (this.stamp !== '')
         this.log.info({ cert: this.files.cert, validTo: this.leaf.validTo }, 'certificate reloaded');
       this.stamp = stamp;

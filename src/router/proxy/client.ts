@@ -150,7 +150,8 @@ export class ProxyRouter implements Router {
 
   async ensureRoute(route: RouteConfig): Promise<void> {
     // The HTTP listener opens with the first TLS service (a host without TLS needs no port 80).
-    if (route.tls !== undefined && this.httpListen !== undefined) await this.setHttpListen(this.httpListen);
+    const needsHttp = route.tls === 'auto' || (route.tls !== undefined && route.redirectHttp !== false);
+    if (needsHttp && this.httpListen !== undefined) await this.setHttpListen(this.httpListen);
     const tls =
       route.tls === 'auto' ? (route.hosts ?? []).map((h) => autoCertFiles(this.dataDir, h)) : route.tls;
     await this.call('PUT', svc(route.service), { ...route, tls });

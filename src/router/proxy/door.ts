@@ -146,6 +146,13 @@ export class Door {
   /** Applies a service's connection-level settings to the open listener. */
   configure(table: ServiceTable): void {
     if (!this.server) return;
+    // Clients without SNI (SNICallback is not called) get the certificate of the service changed last.
+    const pem = table.certs.find((c) => c.pem)?.pem;
+    if (this.tls && pem)
+      (this.server as unknown as { setSecureContext(o: object): void }).setSecureContext({
+        ...pem,
+        ALPNProtocols: ALPN,
+      });
     this.server.headersTimeout = table.limits.headTimeoutMs;
     setKeepAlive(this.server, table.keepAliveTimeoutMs);
   }

@@ -79,7 +79,9 @@ export function upstreamHeaders(req: IncomingMessage, out: string[]): boolean {
     out.push(name, value);
   }
   const client = req.socket.remoteAddress ?? '';
-  out.push('X-Forwarded-For', prior ? `${prior}, ${client}` : client, 'X-Forwarded-Proto', 'http');
+  // A TLS listener's sockets are TLSSockets (`encrypted`): the client spoke https to the proxy.
+  const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  out.push('X-Forwarded-For', prior ? `${prior}, ${client}` : client, 'X-Forwarded-Proto', proto);
   if (host !== undefined) out.push('X-Forwarded-Host', host);
   return hasBody;
 }

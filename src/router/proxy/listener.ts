@@ -11,8 +11,8 @@ import type { ServiceTable } from './service.js';
 import { tunnel } from './upgrade.js';
 
 /**
- * Opens the HTTP listener of a service (or its preview listener). Rejects with a clear error when the
- * address is taken.
+ * Opens the preview listener of a service (`preview`), or a listener of its own. Rejects with a clear
+ * error when the address is taken. Listeners shared by services by host and path: `door.ts`.
  */
 export function openListener(
   table: ServiceTable,
@@ -56,55 +56,12 @@ export function openListener(
 }
 
 /** Counts accepted and open connections: per connection, never per request. */
-function countConnections(server: Server, c: ListenerCounters): void {
+export function countConnections(server: Server, c: ListenerCounters): void {
   server.on('connection', (socket) => {
     c.accepted++;
     c.open++;
     socket.once('close', () => c.open--);
   });
-}
-
-/** The listeners of a route. */
-export interface Listeners {
-  /** Undefined when restoring from the snapshot could not listen; the next ensureRoute tries again. */
-  server: Server | undefined;
-  /** The preview listener, when the route has one (and it could listen). */
-  preview: Server | undefined;
-}
-
-/**
- * Opens the listeners a route needs at `listen` (and `preview`), keeping current ones whose address is
- * unchanged. If one cannot listen, those opened here are closed again and the error is thrown (nothing
- * changes). `retire` closes the replaced ones once the caller has switched to `next`.
- */
-export async function relisten(
-  table: ServiceTable,
-  plane: DataPlane,
-  current: Listeners | undefined,
-  listen: string,
-  preview: string | undefined,
-): Promise<{ next: Listeners; changed: boolean; retire: (graceMs: number) => void }> {
-  const keepMain = current?.server !== undefined && table.listen === listen;
-  const keepPreview = preview === undefined || (current?.preview !== undefined && table.preview === preview);
-  const server = keepMain ? current!.server : await openListener(table, plane, listen);
-  let previewServer: Server | undefined;
-  try {
-    if (preview !== undefined)
-      previewServer = keepPreview ? current!.preview : await openListener(table, plane, preview, true);
-  } catch (e) {
-    if (!keepMain && server) void closeListener(server, 0);
-    throw e;
-  }
-  const old = [current?.server, current?.preview].filter(
-    (s): s is Server => s !== undefined && s !== server && s !== previewServer,
-  );
-  return {
-    next: { server, preview: previewServer },
-    changed: !keepMain || !keepPreview || old.length > 0,
-    retire: (graceMs) => {
-      for (const s of old) void closeListener(s, graceMs);
-    },
-  };
 }
 
 /**

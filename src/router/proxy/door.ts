@@ -6,7 +6,7 @@ import { DriverError } from '../../core/errors.js';
 import { reply } from './exchange.js';
 import { onRequest, onUpgrade } from './front.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
-import { clientErrorStatus, edgeServerOptions } from './limits.js';
+import { clientErrorStatus, edgeServerOptions, LISTEN_BACKLOG } from './limits.js';
 import { closeListener } from './listener.js';
 import { normalHost, pick, wildcardMatches } from './match.js';
 import { parseListen } from './paths.js';
@@ -134,7 +134,7 @@ export class Door {
               : `cannot listen on ${this.listen} for ${what}: ${e.message}`;
         reject(new DriverError('proxy', why, e));
       });
-      server.listen(addr.port, addr.host, () => {
+      server.listen({ port: addr.port, host: addr.host, backlog: LISTEN_BACKLOG }, () => {
         server.removeAllListeners('error');
         server.on('error', () => {});
         this.server = server;

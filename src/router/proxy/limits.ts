@@ -12,6 +12,13 @@ export const ROUTE_LIMIT_DEFAULTS: RouteLimits = {
   maxBodyBytes: 0,
 };
 
+/**
+ * Accept queue of the proxy's listeners (Node's default is 511; the kernel caps it at somaxconn). A worker
+ * that stalls for a moment (a GC pause, a busy host) lets connections wait here rather than have the kernel
+ * drop their handshakes, which clients see as connect timeouts or resets. HAProxy sizes it from maxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** Largest request head (request line and headers) a client may send (then 431). */
 export const MAX_HEAD_BYTES = 16 * 1024;
 /** Most header fields in one request (then 431); HAProxy's default is 101. */

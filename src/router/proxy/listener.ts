@@ -4,7 +4,7 @@ import { forwardPreview } from './forward.js';
 import { onRequest, onUpgrade } from './front.js';
 import type { ListenerCounters } from './histogram.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
-import { clientErrorStatus, edgeServerOptions } from './limits.js';
+import { clientErrorStatus, edgeServerOptions, LISTEN_BACKLOG } from './limits.js';
 import { parseListen } from './paths.js';
 import type { DataPlane } from './plane.js';
 import type { ServiceTable } from './service.js';
@@ -47,7 +47,7 @@ export function openListener(
           : `cannot listen on ${listen} for ${what} ${table.service}: ${e.message}`;
       reject(new DriverError('proxy', why, e));
     });
-    server.listen(addr.port, addr.host, () => {
+    server.listen({ port: addr.port, host: addr.host, backlog: LISTEN_BACKLOG }, () => {
       server.removeAllListeners('error');
       server.on('error', () => {});
       resolve(server);

@@ -1,5 +1,5 @@
 import { Counter, Gauge } from 'prom-client';
-import type { RevisionStats, RouteStatus } from '../router/router.js';
+import type { ListenerStats, RevisionStats, RouteStatus } from '../router/router.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import type { Scrape } from './scrape.js';
 
@@ -165,22 +165,54 @@ export function registerProxyMetrics(scrape: Scrape, source: () => Promise<Route
       for (const r of routes) set({ service: r.service }, r.held ?? 0);
     },
   );
+  // Per listening address, counted once: services sharing a listener each report its counters.
+  const byListener =
+    (pick: (l: ListenerStats) => number | undefined, tlsOnly = false) =>
+    (set: (l: Labels, v: number) => void) => {
+      const seen = new Set<string>();
+      for (const r of routes)
+        for (const l of r.listeners ?? []) {
+          if (seen.has(l.address) || (tlsOnly && !l.tls)) continue;
+          seen.add(l.address);
+          set({ listener: l.address, role: l.role }, pick(l) ?? 0);
+        }
+    };
   counter(
     'baton_proxy_connections_total',
-    'Client connections accepted, per listener of a route (main: production traffic; preview).',
-    ['service', 'listener'],
-    (set) => {
-      for (const r of routes)
-        for (const l of r.listeners ?? []) set({ service: r.service, listener: l.role }, l.accepted);
-    },
+    'Client connections accepted, per listening address (role main: production traffic; preview).',
+    ['listener', 'role'],
+    byListener((l) => l.accepted),
   );
   gauge(
     'baton_proxy_connections_open',
-    'Client connections open now, per listener of a route.',
-    ['service', 'listener'],
+    'Client connections open now, per listening address.',
+    ['listener', 'role'],
+    byListener((l) => l.open),
+  );
+  counter(
+    'baton_proxy_tls_handshakes_total',
+    'TLS handshakes completed, per TLS listening address.',
+    ['listener', 'role'],
+    byListener((l) => l.handshakes, true),
+  );
+  counter(
+    'baton_proxy_tls_handshake_errors_total',
+    'TLS handshakes that failed (no certificate for the name, protocol error, client gave up), per TLS listening address.',
+    ['listener', 'role'],
+    byListener((l) => l.handshakeErrors, true),
+  );
+  gauge(
+    'baton_proxy_certificate_expiry_timestamp_seconds',
+    'When each certificate the proxy serves stops being valid (Unix time), by its file and first name.',
+    ['file', 'name'],
     (set) => {
+      const seen = new Set<string>();
       for (const r of routes)
-        for (const l of r.listeners ?? []) set({ service: r.service, listener: l.role }, l.open);
+        for (const c of r.certificates ?? []) {
+          if (seen.has(c.file)) continue;
+          seen.add(c.file);
+          set({ file: c.file, name: c.names[0] ?? '' }, Date.parse(c.notAfter) / 1000);
+        }
     },
   );
 }

@@ -51,6 +51,10 @@ export interface ListenerStats {
   address: string;
   accepted: number;
   open: number;
+  tls?: boolean | undefined;
+  /** TLS listeners: handshakes completed and failed. */
+  handshakes?: number | undefined;
+  handshakeErrors?: number | undefined;
 }
 
 export interface RouteConfig {
@@ -154,6 +158,16 @@ export interface RouteStatus {
   revisions: RevisionStats[];
   /** Embedded proxy: connections per listener. */
   listeners?: ListenerStats[] | undefined;
+  /** Embedded proxy, TLS: the certificates it serves for this route (as loaded from their files). */
+  certificates?: CertificateStats[] | undefined;
+}
+
+export interface CertificateStats {
+  file: string;
+  /** The names it covers (subject alternative names). */
+  names: string[];
+  /** ISO time its validity ends. */
+  notAfter: string;
 }
 
 export interface DrainResult {

@@ -110,7 +110,7 @@ describe.runIf(requirePromtool())('metrics and notifications of a control plane'
     expect(delta('baton_proxy_request_duration_seconds_count', rev(1))).toBe(30);
     expect(delta('baton_proxy_request_duration_seconds_bucket', rev(1, { le: '+Inf' }))).toBe(30);
     expect(delta('baton_proxy_request_duration_seconds_sum', rev(1))).toBeGreaterThan(0);
-    expect(delta('baton_proxy_connections_total', { service: S, listener: 'main' })).toBe(30);
+    expect(delta('baton_proxy_connections_total', { listener: `127.0.0.1:${port}`, role: 'main' })).toBe(30);
     expect(sample(after, 'baton_proxy_requests_in_flight', rev(1))).toBe(0);
 
     // Receivers from the file's top-level notify: a JSON webhook and a Slack-compatible one.

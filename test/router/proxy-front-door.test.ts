@@ -1,5 +1,8 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { connect } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyRouter } from '../../src/router/proxy/client.js';
@@ -76,6 +79,16 @@ function getTls(
     );
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Speaks plain HTTP to a TLS listener: its handshake fails (a `tlsClientError` for the proxy). */
+function plainTextToTls(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: b.test\r\n\r\n'));
+    s.on('error', () => resolve());
+    s.on('close', () => resolve());
+    s.resume();
   });
 }
 
@@ -186,6 +199,25 @@ describe('front door: host and path routing, TLS, HTTP listener (in-process prox
       10_000,
     );
     expect((await getTls(secure, 'b.test')).cert.subjectaltname).toContain('www.b.test');
+
+    // For /metrics: the listener counts its handshakes (and failed ones); the route names what it serves.
+    const tlsListener = async () => (await p.router.status('b'))?.listeners?.find((l) => l.role === 'main');
+    const l0 = (await tlsListener())!;
+    expect(l0.tls).toBe(true);
+    for (let i = 0; i < 3; i++) await getTls(secure, 'b.test');
+    await plainTextToTls(secure);
+    await waitFor(
+      async () => ((await tlsListener())?.handshakeErrors ?? 0) > (l0.handshakeErrors ?? 0),
+      'a failed handshake counted',
+      10_000,
+    );
+    const l1 = (await tlsListener())!;
+    expect([l1.handshakes! - l0.handshakes!, l1.handshakeErrors! - l0.handshakeErrors!]).toEqual([3, 1]);
+    const served = (await p.router.status('b'))?.certificates ?? [];
+    expect(served.map((c) => [c.file, c.names])).toEqual([[one.cert, ['b.test', 'www.b.test']]]);
+    expect(Date.parse(served[0]!.notAfter)).toBe(
+      Date.parse(new X509Certificate(readFileSync(one.cert)).validTo),
+    );
   });
 
   it('the HTTP listener answers ACME challenges and redirects TLS hosts with 308', async () => {

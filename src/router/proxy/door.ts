@@ -5,9 +5,10 @@ import type { SecureContext } from 'node:tls';
 import { DriverError } from '../../core/errors.js';
 import { reply } from './exchange.js';
 import { onRequest, onUpgrade } from './front.js';
+import { ListenerCounters } from './histogram.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
 import { clientErrorStatus, edgeServerOptions, LISTEN_BACKLOG } from './limits.js';
-import { closeListener } from './listener.js';
+import { closeListener, countConnections } from './listener.js';
 import { normalHost, pick, wildcardMatches } from './match.js';
 import { parseListen } from './paths.js';
 import type { DataPlane } from './plane.js';
@@ -38,6 +39,8 @@ export class Door {
   server: Server | undefined;
   /** Set when this address is also the proxy's HTTP listener. */
   duty: HttpDuty | undefined;
+  /** This listener's connections and handshakes (the services on it report them). */
+  readonly counters = new ListenerCounters();
 
   constructor(
     readonly listen: string,
@@ -122,8 +125,15 @@ export class Door {
         );
       else socket.destroy();
     });
+    countConnections(server, this.counters);
+    server.on('secureConnection', () => {
+      this.counters.handshakes++;
+    });
     // A failed handshake (no certificate for the name, a scanner) concerns that connection only.
-    server.on('tlsClientError', (_e: Error, socket: Duplex) => socket.destroy());
+    server.on('tlsClientError', (_e: Error, socket: Duplex) => {
+      this.counters.handshakeErrors++;
+      socket.destroy();
+    });
     return new Promise((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
         const why =

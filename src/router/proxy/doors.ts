@@ -86,6 +86,7 @@ export class Doors {
     table.setClaim(route);
     if (was !== door) was?.tables.delete(table);
     door.tables.add(table);
+    table.connections.main = door.counters;
     if (route.listen === this.httpListen) door.duty = this.duty;
     door.configure(table);
     if (opened) this.log.info({ listen: route.listen, tls: door.tls }, 'listener open');

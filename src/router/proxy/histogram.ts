@@ -34,8 +34,13 @@ export class RevisionCounters {
   }
 }
 
-/** Connections accepted and open on one listener of a route. */
+/**
+ * Connections accepted and open on one listener, and its TLS handshakes (completed, failed). A listener
+ * shared by several services has one set, which each of them reports (metrics count it once, by address).
+ */
 export class ListenerCounters {
   accepted = 0;
   open = 0;
+  handshakes = 0;
+  handshakeErrors = 0;
 }

@@ -48,9 +48,12 @@ export class StatusMerger {
     if (kept) for (const r of kept.revisions.values()) addRevision(revisions, r, true);
     const listeners = (base.listeners ?? []).map((l) => ({ ...l }));
     let held = 0;
+    // Certificates are loaded where the listeners are (the workers): any worker's list will do.
+    let certificates = base.certificates;
     for (const p of parts) {
       if (p === undefined) continue;
       held += p.held ?? 0;
+      if (certificates === undefined && p.certificates !== undefined) certificates = p.certificates;
       for (const l of p.listeners ?? []) addListener(listeners, l);
       for (const b of p.backends) {
         const into = backends.get(b.id);
@@ -68,6 +71,7 @@ export class StatusMerger {
       backends: [...backends.values()],
       revisions: [...revisions.values()],
       ...(base.listeners === undefined ? {} : { listeners }),
+      ...(certificates === undefined ? {} : { certificates }),
     };
   }
 }
@@ -90,6 +94,8 @@ function addListener(into: ListenerStats[], l: ListenerStats): void {
   if (t === undefined) return;
   t.accepted += l.accepted;
   t.open += l.open;
+  t.handshakes = (t.handshakes ?? 0) + (l.handshakes ?? 0);
+  t.handshakeErrors = (t.handshakeErrors ?? 0) + (l.handshakeErrors ?? 0);
 }
 
 /** Adds `r` into `into`; with `known`, only into revisions the route still has. */

@@ -2,6 +2,7 @@ import { NotFoundError } from '../../core/errors.js';
 import {
   type Backend,
   BackendState,
+  type CertificateStats,
   type RevisionSplit,
   type RouteConfig,
   type RouteLimits,
@@ -227,11 +228,17 @@ export class ServiceTable {
           retries: c.retries,
         })),
       listeners: [
-        { role: 'main' as const, address: this.listen, ...this.connections.main },
+        {
+          role: 'main' as const,
+          address: this.listen,
+          ...(this.tls === undefined ? {} : { tls: true }),
+          ...this.connections.main,
+        },
         ...(this.preview === undefined
           ? []
           : [{ role: 'preview' as const, address: this.preview, ...this.connections.preview }]),
       ],
+      ...(this.certs.length === 0 ? {} : { certificates: certificateStats(this.certs) }),
     };
   }
 
@@ -289,5 +296,23 @@ function eligible(
     b.weight > 0 &&
     b.isHealthy(now) &&
     (exclude === undefined || !exclude.includes(b))
+  );
+}
+
+/** The loaded certificates of a route, for its status (and the certificate expiry metric). */
+function certificateStats(certs: CertWatcher[]): CertificateStats[] {
+  return certs.flatMap((c) =>
+    c.leaf === undefined
+      ? []
+      : [
+          {
+            file: c.files.cert,
+            names: (c.leaf.subjectAltName ?? '')
+              .split(', ')
+              .filter((n) => n.startsWith('DNS:'))
+              .map((n) => n.slice(4)),
+            notAfter: new Date(c.leaf.validTo).toISOString(),
+          },
+        ],
   );
 }

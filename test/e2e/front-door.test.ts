@@ -157,7 +157,8 @@ describe('front door: three services on one TLS listener, by host and path', () 
       const onResponse = (r: { sentAt: number; doneAt: number; body: string }) =>
         seen[s.name]!.push({ sentAt: r.sentAt, doneAt: r.doneAt, body: r.body.trim() });
       const base = `https://127.0.0.1:${port}`;
-      loads.push(startLoad(base, { rps: 70, host: s.host, path: s.path, onResponse }));
+      // 3 × 80/s: the issue asks for at least 200 req/s over TLS (asserted below on the rate achieved).
+      loads.push(startLoad(base, { rps: 80, host: s.host, path: s.path, onResponse }));
       // 2 s requests straddling the switches.
       const slow = s.name === 'web-api' ? '/api/slow?ms=2000' : '/slow?ms=2000';
       loads.push(startLoad(base, { rps: 4, host: s.host, path: slow, pool: 16 }));
@@ -182,6 +183,11 @@ describe('front door: three services on one TLS listener, by host and path', () 
     console.log(
       `front door load: ${sent} requests over TLS in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)} req/s), 0 failed`,
     );
+    // The load it claims: at least 200 req/s in all, about half on keep-alive and half on new connections.
+    expect(sent / seconds).toBeGreaterThanOrEqual(200);
+    const keepAlive = reports.reduce((n, r) => n + r.kinds.keepAlive.sent, 0);
+    expect(keepAlive / sent).toBeGreaterThan(0.35);
+    expect(keepAlive / sent).toBeLessThan(0.65);
     // A request that overlapped no deploy of its own service saw one revision, the same as its neighbours.
     for (const s of SERVICES) {
       const quiet = seen[s.name]!.filter(

@@ -2,7 +2,8 @@
 // Soak: many rolling deploys under steady mixed load, and every failed request explained.
 //
 //   npm run bench:soak -- [--deploys 1000] [--rps 700] [--min-requests 0] [--router proxy|haproxy]
-//                         [--runtime process|docker] [--apps hello,python] [--copies 1] [--idle-clients 24] [--json]
+//                         [--runtime process|docker] [--apps hello,python] [--copies 1] [--idle-clients 24]
+//                         [--keep-alive-timeout 120s] [--json]
 //
 // Services (2 replicas each, rolling maxSurge 1 / maxUnavailable 0, versions alternating): `hello`
 // (examples/hello: Node, keep-alive, /slow and /ws) and `python` (`python3 -m http.server`: HTTP/1.0,
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     apps: { type: 'string' },
     copies: { type: 'string', default: '1' },
     'idle-clients': { type: 'string', default: '24' },
+    'keep-alive-timeout': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -142,6 +144,10 @@ const probe = (path) => ({
 const traffic = (app) => ({
   listen: `127.0.0.1:${ports[app]}`,
   drainTimeout: 10_000,
+  // The proxy's client keep-alive timeout (traffic.keepAliveTimeout; HAProxy: timeout http-keep-alive).
+  ...(args['keep-alive-timeout'] && ROUTER === 'proxy'
+    ? { keepAliveTimeout: args['keep-alive-timeout'] }
+    : {}),
   ...(haproxy ? { router: { kind: 'haproxy', sockets: [haproxy.socket], backend: app } } : {}),
 });
 const common = (app) => ({
@@ -352,10 +358,10 @@ async function startHaproxy() {
     'defaults',
     '  mode http',
     '  timeout connect 1s',
-    '  timeout client 150s',
+    `  timeout client ${args['keep-alive-timeout'] ?? '150s'}`,
     '  timeout server 30s',
     // Like the embedded proxy's default client keep-alive (see BENCHMARKS.md / docs).
-    '  timeout http-keep-alive 120s',
+    `  timeout http-keep-alive ${args['keep-alive-timeout'] ?? '120s'}`,
     ...SERVICES.flatMap((a) => [
       `frontend fe_${a}`,
       `  bind 127.0.0.1:${ports[a]}`,

@@ -230,7 +230,7 @@ await Promise.all(SERVICES.map((a) => deploy(a, 'v0', 0)));
 const targets = {};
 for (const a of SERVICES)
   targets[a] =
-    a === 'hello'
+    kindOf(a) === 'hello'
       ? { url: `http://127.0.0.1:${ports[a]}`, paths: ['/version', '/'], slow: true }
       : { url: `http://127.0.0.1:${ports[a]}`, paths: ['/'] };
 // The proxy's (or HAProxy's) listeners: a full accept queue marks overload, not a lost request.

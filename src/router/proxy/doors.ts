@@ -93,6 +93,12 @@ export class Doors {
     if (was && was !== door) this.retire(was, table.drainTimeoutMs);
   }
 
+  /** Applies `table`'s connection-level settings (head and keep-alive timeouts) to its open listener. */
+  reconfigure(table: ServiceTable): void {
+    const door = this.byListen.get(table.listen);
+    if (door?.tables.has(table)) door.configure(table);
+  }
+
   /** Takes `table` off its listener; the listener closes (after `graceMs` for open requests) when unused. */
   leave(table: ServiceTable, graceMs: number): Promise<void> {
     for (const c of table.certs) this.certs.release(c);

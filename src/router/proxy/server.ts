@@ -257,6 +257,8 @@ export class ProxyServer implements DataPlane, Changes {
       applyEdgeLimits([previewServer], table.limits);
       table.keepAliveTimeoutMs = route.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
       if (previewServer) setKeepAlive(previewServer, table.keepAliveTimeoutMs);
+      // join() configured the listener before the new limits were on the table.
+      this.doors.reconfigure(table);
       this.routes.set(service, { table, preview: previewServer });
       if (oldPreview) void closeListener(oldPreview, drainTimeoutMs);
       if (changed)

@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { DriverError } from '../../core/errors.js';
+import { openAcceptHandles } from './accept-handles.js';
 import { reply } from './exchange.js';
 import { onRequest, onUpgrade } from './front.js';
 import { ListenerCounters } from './histogram.js';
@@ -37,6 +39,8 @@ export interface HttpDuty {
 export class Door {
   readonly tables = new Set<ServiceTable>();
   server: Server | undefined;
+  /** More handles on the same socket, accepting for `server` (accept-handles.ts). */
+  private extras: NetServer[] = [];
   /** Set when this address is also the proxy's HTTP listener. */
   duty: HttpDuty | undefined;
   /** This listener's connections and handshakes (the services on it report them). */
@@ -148,7 +152,11 @@ export class Door {
         server.removeAllListeners('error');
         server.on('error', () => {});
         this.server = server;
-        resolve();
+        void openAcceptHandles(server).then((extras) => {
+          if (this.server === server) this.extras = extras;
+          else for (const e of extras) e.close();
+          resolve();
+        });
       });
     });
   }
@@ -169,7 +177,9 @@ export class Door {
 
   close(graceMs: number): Promise<void> {
     const s = this.server;
+    const extras = this.extras;
     this.server = undefined;
-    return s ? closeListener(s, graceMs) : Promise.resolve();
+    this.extras = [];
+    return s ? closeListener(s, graceMs, extras) : Promise.resolve();
   }
 }

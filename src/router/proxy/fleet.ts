@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { BatonError, DriverError, type ErrorCode } from '../../core/errors.js';
 import type { DrainResult, RouteStatus } from '../router.js';
+import { answerAcceptHandles } from './accept-handles.js';
 import { StatusMerger } from './merge.js';
 import type { Change, FromWorker, ToWorker, WorkerSettings } from './ops.js';
 import type { Snapshot } from './snapshot.js';
@@ -94,7 +95,8 @@ export class Fleet {
         reject(new DriverError('proxy', `worker pid ${m.pid} did not start in ${START_DEADLINE_MS} ms`));
         worker.process.kill('SIGKILL');
       }, START_DEADLINE_MS);
-      worker.on('message', (msg: FromWorker) => {
+      worker.on('message', (msg: FromWorker, handle: unknown) => {
+        if (answerAcceptHandles(worker, msg, handle)) return;
         if (msg.t === 'reply') {
           const settle = m.pending.get(msg.seq);
           m.pending.delete(msg.seq);

@@ -1,23 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Dispatcher, request } from 'undici';
 import { ProxyRouter } from '../../src/router/proxy/client.js';
 import { ProxyServer } from '../../src/router/proxy/server.js';
+import { freePort } from '../helpers/ports.js';
 
-/** A port that was free a moment ago (bind :0 on 127.0.0.1, read it, release it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = netServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   // Short path: unix socket paths are limited to ~107 bytes.

@@ -3,9 +3,9 @@
 // (unit, contract, end-to-end). `npm run build` ran first (pretest): end-to-end tests drive the built CLI
 // as a user would. Drivers' system services (dockerd, haproxy, nats-server) are installed here when missing.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 const say = (s) => process.stdout.write(`npm test: ${s}\n`);
 const loud = (s) => process.stderr.write(`\n${'!'.repeat(100)}\nnpm test: ${s}\n${'!'.repeat(100)}\n\n`);
@@ -217,16 +217,40 @@ function ensurePromtool() {
 
 ensurePromtool();
 
+// The suite must stay within its time budget (~25 min on 2 cores): the JSON report gives each file's
+// duration, and the slowest are printed last, where a CI log's tail shows them.
+const REPORT = 'test-artifacts/vitest.json';
 const steps = [
   ['tsc', ['-p', 'tsconfig.json', '--noEmit']],
   ['biome', ['check', '.']],
-  ['vitest', ['run', ...process.argv.slice(2)]],
+  [
+    'vitest',
+    ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${REPORT}`, ...process.argv.slice(2)],
+  ],
 ];
 for (const [bin, args] of steps) {
   process.stdout.write(`\n> ${bin} ${args.join(' ')}\n`);
   const r = spawnSync('npx', ['--no-install', bin, ...args], { stdio: 'inherit' });
+  if (bin === 'vitest') printSlowest();
   if (r.status !== 0) {
     process.stderr.write(`\nnpm test: ${bin} failed (exit ${r.status ?? r.signal})\n`);
     process.exit(r.status ?? 1);
   }
+}
+
+function printSlowest() {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(REPORT, 'utf8'));
+  } catch {
+    return;
+  }
+  const files = report.testResults
+    .map((f) => ({ name: relative(process.cwd(), f.name), s: (f.endTime - f.startTime) / 1000 }))
+    .sort((a, b) => b.s - a.s);
+  const total = files.reduce((n, f) => n + f.s, 0);
+  process.stdout.write(
+    `\nslowest test files (of ${files.length}, ${Math.round(total)} s in all; the budget is ~25 min of wall time on 2 cores):\n`,
+  );
+  for (const f of files.slice(0, 15)) process.stdout.write(`${f.s.toFixed(1).padStart(8)} s  ${f.name}\n`);
 }

@@ -1,7 +1,11 @@
 import { expect, it } from 'vitest';
 import { killAtEveryStep } from '../helpers/fault-injection.js';
 
-it('canary: SIGKILL of the control plane at every journaled step converges with nothing orphaned and no failed request', async () => {
-  const { points } = await killAtEveryStep('{ type: canary, steps: [{ setWeight: 50 }, { pause: 1s }] }');
-  expect(points).toBeGreaterThanOrEqual(24);
+it('canary: SIGKILL of the control plane at every journaled step (one phase each; both with BATON_CRASH_POINTS=all) converges with nothing orphaned and no failed request', async () => {
+  const { points, steps } = await killAtEveryStep(
+    '{ type: canary, steps: [{ setWeight: 50 }, { pause: 1s }] }',
+  );
+  expect(steps).toBeGreaterThanOrEqual(12);
+  // Every step killed at least once (at both phases with BATON_CRASH_POINTS=all).
+  expect(points).toBeGreaterThanOrEqual(steps);
 }, 900_000);

@@ -192,7 +192,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const certs = startCertificates(paths.root, opts, logger);
   const deps: EngineDeps = {
     certs,
-    observers: [metrics.observer, new Notifier({ logger })],
+    observers: [metrics.observer, new Notifier({ logger }), hub.observer()],
     repo,
     runtime,
     router,
@@ -200,7 +200,6 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     holder: `baton serve pid ${process.pid} on ${hostname()}`,
     dryRun: dryDriversFor({ ...drivers, ociCompartments, ecsClusters, liveRouters }),
     ...faultsFromEnv(),
-    events: (service, deployment, event) => hub.publish({ kind: 'deploy', service, deployment, event }),
   };
   const deployer = new Deployer(deps);
   const resumed = await recoverInterrupted(deps, deployer);

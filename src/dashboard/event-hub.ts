@@ -1,4 +1,5 @@
 import type { DeployEvent } from '../engine/events.js';
+import type { EngineObserver } from '../engine/observer.js';
 import type { ServicePoint } from './sampler.js';
 
 /** What the event stream carries: a deploy's progress, or a new chart point. */
@@ -27,5 +28,13 @@ export class EventHub {
 
   get size(): number {
     return this.subscribers.size;
+  }
+
+  /** The engine's deploy events, as it tells its observers (secrets already hidden). */
+  observer(): EngineObserver {
+    return {
+      deployEvent: (run, event) =>
+        this.publish({ kind: 'deploy', service: run.service, deployment: run.deployment, event }),
+    };
   }
 }

@@ -290,7 +290,6 @@ export class Deployer {
       if (e.type === 'step' || e.type === 'warning' || e.type === 'rollback' || e.type === 'analysis')
         log.info({ event: e }, 'deploy progress');
       emit(e);
-      this.deps.events?.(service, id, e);
       tell(this.deps.observers, (o) => o.deployEvent?.(watched, e));
     };
     let settle: (r: DeployResult) => void = () => undefined;

@@ -5,7 +5,6 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import type { Repo } from '../store/repo.js';
 import type { DryDrivers } from './dry-run.js';
-import type { DeployEvent } from './events.js';
 import type { EngineObserver } from './observer.js';
 
 /** What the engine acts through. Passed in, never global, so tests swap in fakes. */
@@ -23,9 +22,7 @@ export interface EngineDeps {
    * (oci, oci-lb); undefined for the others (their plan is the steps alone).
    */
   dryRun?: ((spec: ServiceSpec) => DryDrivers | undefined) | undefined;
-  /** Every deploy event of every deployment, after secrets are hidden (the API's event stream). */
-  events?: ((service: string, deployment: string, event: DeployEvent) => void) | undefined;
-  /** Metrics and notifications: told what happens, never asked (src/engine/observer.ts). */
+  /** Metrics, notifications, the API's event stream: told what happens, never asked (observer.ts). */
   observers?: EngineObserver[] | undefined;
   /** Automatic certificates (`tls: auto`); absent where no daemon runs ACME (one-shot CLI, tests). */
   certs?: Certificates | undefined;

@@ -51,7 +51,7 @@ describe('dashboard sessions', () => {
       router: new FakeRouter(),
       logger: pino({ level: 'silent' }),
       holder: 'test',
-      events: (service, deployment, event) => hub.publish({ kind: 'deploy', service, deployment, event }),
+      observers: [hub.observer()],
     };
     const deployer = new Deployer(deps);
     const tokens = new TokenBook(store);

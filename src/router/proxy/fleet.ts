@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { BatonError, DriverError, type ErrorCode } from '../../core/errors.js';
 import type { DrainResult, RouteStatus } from '../router.js';
+import { forgetInherited } from './handoff/inherit.js';
 import { StatusMerger } from './merge.js';
 import type { Change, FromWorker, ToWorker, WorkerSettings } from './ops.js';
 import type { Snapshot } from './snapshot.js';
@@ -23,6 +24,14 @@ interface Member {
   pending: Map<number, (o: Outcome) => void>;
   /** Its status as last reported (its counters are kept when it dies). */
   last: RouteStatus[] | undefined;
+  /** Listening handles it sent for a `handles` request. */
+  handles: Array<{ listen: string; handle: ListenHandle }>;
+}
+
+/** A raw listening socket (a libuv TCP handle) as received over IPC: its descriptor, and close. */
+export interface ListenHandle {
+  fd: number;
+  close(): void;
 }
 
 export interface FleetOptions {
@@ -31,7 +40,8 @@ export interface FleetOptions {
   entry: string;
   log: Logger;
   logLevel: string;
-  settings: WorkerSettings;
+  /** Given to each worker as it starts (a function: the inherited sockets change as routes go). */
+  settings: () => WorkerSettings;
   /** Runs `fn` between two admin changes, so a new worker's snapshot and the changes after it line up. */
   exclusive(fn: () => void): Promise<void>;
   snapshot(): Snapshot;
@@ -53,7 +63,8 @@ const KILL_GRACE_MS = 2000;
  * too, but cluster already shares one bound socket per address and removes it with its last worker.
  *
  * A worker that dies is forked again and gets the current snapshot. When the primary dies, its workers
- * see the IPC channel close and exit (cluster's default), so no worker outlives it.
+ * see the IPC channel close, stop accepting, finish what they carry (at most the shutdown timeout) and
+ * exit (worker.ts), so no worker outlives it for longer.
  */
 export class Fleet {
   private readonly members = new Set<Member>();
@@ -87,6 +98,7 @@ export class Fleet {
       serving: false,
       pending: new Map(),
       last: undefined,
+      handles: [],
     };
     this.members.add(m);
     return new Promise<void>((resolve, reject) => {
@@ -94,7 +106,11 @@ export class Fleet {
         reject(new DriverError('proxy', `worker pid ${m.pid} did not start in ${START_DEADLINE_MS} ms`));
         worker.process.kill('SIGKILL');
       }, START_DEADLINE_MS);
-      worker.on('message', (msg: FromWorker) => {
+      worker.on('message', (msg: FromWorker, handle: unknown) => {
+        if (msg.t === 'handle') {
+          if (handle) m.handles.push({ listen: msg.listen, handle: handle as ListenHandle });
+          return;
+        }
         if (msg.t === 'reply') {
           const settle = m.pending.get(msg.seq);
           m.pending.delete(msg.seq);
@@ -110,7 +126,7 @@ export class Fleet {
             t: 'init',
             seq,
             snapshot: this.opts.snapshot(),
-            settings: this.opts.settings,
+            settings: this.opts.settings(),
           }));
           void init.then((o) => {
             clearTimeout(timer);
@@ -135,6 +151,8 @@ export class Fleet {
     for (const settle of m.pending.values()) settle(GONE);
     m.pending.clear();
     if (m.last) this.merger.retire(m.last);
+    // With no worker left, node:cluster closed the shared sockets, inherited descriptors included.
+    if (this.members.size === 0) forgetInherited();
     if (this.closing) return;
     const lived = Date.now() - m.startedAt;
     this.crashes = lived < 2000 ? this.crashes + 1 : 0;
@@ -246,6 +264,57 @@ export class Fleet {
       inFlight += r.inFlight;
     }
     return { drained, inFlight };
+  }
+
+  /**
+   * The listening sockets, as raw handles the primary now holds too (asked of one serving worker: they
+   * all share the same sockets). The caller closes them once passed on.
+   */
+  async handles(): Promise<Array<{ listen: string; handle: ListenHandle }>> {
+    const m = [...this.members].find((x) => x.serving);
+    if (!m) throw new DriverError('proxy', 'no proxy worker serves: nothing to hand over');
+    m.handles = [];
+    const o = await this.ask(m, (seq) => ({ t: 'handles', seq }), CHANGE_DEADLINE_MS);
+    if (typeof o === 'string' || o.error)
+      throw new DriverError(
+        'proxy',
+        `worker pid ${m.pid} did not send its listening sockets: ${describe(o)}`,
+      );
+    const want = o.value as string[];
+    const got = m.handles;
+    m.handles = [];
+    if (got.length !== want.length) {
+      for (const h of got) h.handle.close();
+      throw new DriverError(
+        'proxy',
+        `worker pid ${m.pid} sent ${got.length} of ${want.length} listening sockets`,
+      );
+    }
+    return got;
+  }
+
+  /**
+   * Every worker stops accepting, finishes what it has open (WebSockets and long responses included, at
+   * most `graceMs`), reports its final counters (kept by the merger) and exits. Nothing is respawned.
+   */
+  async retire(graceMs: number): Promise<void> {
+    this.closing = true;
+    const members = [...this.members];
+    const exits = members.map(
+      (m) =>
+        new Promise<void>((resolve) => {
+          if (m.worker.isDead()) return resolve();
+          m.worker.once('exit', () => resolve());
+        }),
+    );
+    await Promise.all(
+      members.map(async (m) => {
+        const o = await this.ask(m, (seq) => ({ t: 'retire', seq, graceMs }), graceMs + CHANGE_DEADLINE_MS);
+        if (typeof o !== 'string' && !o.error) m.last = o.value as RouteStatus[];
+        if (o === LATE) m.worker.process.kill('SIGKILL');
+      }),
+    );
+    await Promise.all(exits);
   }
 
   /** Each worker finishes its in-flight requests (bounded by its shutdown timeout) and exits. */

@@ -307,6 +307,14 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
             15_000,
           );
           await intact();
+          if (point.victim === 'new' && (point.step === 'committed' || point.step === 'draining')) {
+            // The old proxy replaced the dead successor by one of its own build, with the same sockets.
+            const serving = proxyTrees(dir)[0]!.pid;
+            expect([h.pid, successor]).not.toContain(serving);
+            expect(readFileSync(join(dir, 'proxy', 'proxy.log'), 'utf8')).toContain(
+              `"successor":${serving},"msg":"handoff resumed: a new proxy serves again"`,
+            );
+          }
           // Traffic flows again before the figures are taken.
           const sent = t0.load.report.ok;
           await waitFor(() => t0.load.report.ok > sent + 50, 'traffic through the proxy again', 30_000);

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BatonError, DriverError, type ErrorCode } from '../../core/errors.js';
 import type { DrainResult, RouteStatus } from '../router.js';
@@ -245,7 +246,8 @@ export class Fleet {
     service: string,
     ids: string[],
     timeoutMs: number,
-  ): Promise<{ drained: boolean; inFlight: number }> {
+  ): Promise<DrainResult> {
+    const started = performance.now();
     const out = await Promise.all(
       this.joined().map((m) =>
         this.ask(m, (seq) => ({ t: 'wait', seq, service, ids, timeoutMs }), timeoutMs + KILL_GRACE_MS),
@@ -263,7 +265,18 @@ export class Fleet {
       drained &&= r.drained;
       inFlight += r.inFlight;
     }
-    return { drained, inFlight };
+    return { drained, inFlight, waitedMs: Math.round(performance.now() - started) };
+  }
+
+  /** The primary's view of each route (`base`) with every worker's live figures summed in. */
+  async sum(base: RouteStatus[]): Promise<RouteStatus[]> {
+    const { parts, merger } = await this.statuses();
+    return base.map((b) =>
+      merger.merge(
+        b,
+        parts.map((routes) => routes?.find((r) => r.service === b.service)),
+      ),
+    );
   }
 
   /**

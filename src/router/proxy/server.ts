@@ -46,10 +46,7 @@ export interface ProxyServerOptions {
   workerEntry?: string;
   /** The workers' log level (default info). */
   logLevel?: string;
-  /**
-   * Started by a running proxy to replace it (`handoff/`): an unreadable snapshot or a listener that
-   * cannot open fails the start, and the admin socket and pid file are taken only at `takeOver`.
-   */
+  /** Started by a proxy to replace it (`handoff/`): a strict start, admin.sock taken at `takeOver`. */
   successor?: boolean;
   /** Called once this proxy, replaced by a successor, finished what it had open (main.ts exits). */
   onReplaced?: () => void;
@@ -87,7 +84,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   /** Counters of the proxies this one replaced (added to its own, so figures never go backwards). */
   private readonly carried = new CarriedCounters();
   /** Set once a successor took over: admin changes are refused (the client retries on the new one). */
-  private handedOff = false;
+  handedOver = false;
   private retiring: Promise<void> | undefined;
   private writes: Promise<void> = Promise.resolve();
   private queue: Promise<unknown> = Promise.resolve();
@@ -180,18 +177,17 @@ export class ProxyServer implements DataPlane, Changes, Successor {
     if (this.role === 'worker') throw new DriverError('proxy', 'a worker does not hand off');
     const drains = [...this.routes.values()].map((r) => r.table.drainTimeoutMs);
     return this.exclusive(() => {
-      if (this.handedOff || this.closing) throw handedOffError();
-      const { opts, fleet } = this;
-      const proxy = { paths: this.paths, log: this.log, admin: this.admin!, fleet };
+      if (this.handedOver || this.closing) throw handedOffError();
+      const { opts, fleet, paths, log } = this;
       return handOver(
         {
-          ...proxy,
+          ...{ paths, log, fleet, admin: this.admin! },
           args: successorArgs(opts, this.shutdownTimeoutMs),
           listeners: () => this.listeners(),
           totals: () => this.list(),
           retire: (ms) => this.retire(ms),
           handedOver: () => {
-            this.handedOff = true;
+            this.handedOver = true;
           },
           replaced: () => opts.onReplaced?.(),
         },
@@ -204,8 +200,11 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   /** After a handoff: stops accepting, finishes what is open (at most `graceMs`), cuts the rest. */
   retire(graceMs: number): Promise<void> {
     // Once: a worker told to retire whose primary then dies must not start over (and cut at once).
-    const listeners = this.listeners().map((l) => l.server);
-    this.retiring ??= retireServing(this.serving(), listeners, graceMs);
+    this.retiring ??= retireServing(
+      this.serving(),
+      this.listeners().map((l) => l.server),
+      graceMs,
+    );
     return this.retiring;
   }
 
@@ -215,7 +214,6 @@ export class ProxyServer implements DataPlane, Changes, Successor {
       doors: this.doors.all(),
       plane: this,
       log: this.log,
-      waitDrained: (service, ids, ms) => this.waitDrained(service, ids, ms),
     };
   }
 
@@ -227,11 +225,6 @@ export class ProxyServer implements DataPlane, Changes, Successor {
 
   carryOver(carry: RouteStatus[]): void {
     this.carried.set(carry);
-  }
-
-  /** True once a successor took over. */
-  get handedOver(): boolean {
-    return this.handedOff;
   }
 
   /** Pids of the worker processes (none when the data path runs in this process). */
@@ -266,7 +259,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
    */
   private serial<T>(fn: () => T | Promise<T>, change?: Change): Promise<T> {
     const run = this.queue.then(async () => {
-      if (this.handedOff) throw handedOffError();
+      if (this.handedOver) throw handedOffError();
       const out = await fn();
       try {
         if (change !== undefined) await this.fleet?.apply(change);
@@ -493,11 +486,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
 
   waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
     if (!this.fleet) return this.waiters.wait(service, ids, timeoutMs);
-    const started = performance.now();
-    return this.fleet.waitDrained(service, ids, timeoutMs).then((r) => ({
-      ...r,
-      waitedMs: Math.round(performance.now() - started),
-    }));
+    return this.fleet.waitDrained(service, ids, timeoutMs);
   }
 
   /** DataPlane: a backend has nothing open any more. */
@@ -523,16 +512,8 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   /** The tables' status; with workers, their live figures summed (see `StatusMerger`). */
   private async statusOf(tables: ServiceTable[]): Promise<RouteStatus[]> {
     const now = performance.now();
-    let out = tables.map((t) => t.status(now));
-    if (this.fleet) {
-      const { parts, merger } = await this.fleet.statuses();
-      out = out.map((b) =>
-        merger.merge(
-          b,
-          parts.map((routes) => routes?.find((r) => r.service === b.service)),
-        ),
-      );
-    }
+    const own = tables.map((t) => t.status(now));
+    const out = this.fleet ? await this.fleet.sum(own) : own;
     return out.map((r) => this.carried.apply(r));
   }
 

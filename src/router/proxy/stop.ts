@@ -12,9 +12,10 @@ import type { ServiceTable } from './service.js';
 export interface Serving {
   routes: Array<{ table: ServiceTable; preview: Server | undefined }>;
   doors: Door[];
-  plane: DataPlane;
+  plane: DataPlane & {
+    waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult>;
+  };
   log: Logger;
-  waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult>;
 }
 
 /** Cuts what is still open: held requests (answered with `why`), client and backend connections. */
@@ -41,7 +42,7 @@ export async function stopServing(s: Serving, timeoutMs: number): Promise<void> 
   const open = s.routes.reduce((n, r) => n + r.table.openOn(all(r.table)), 0);
   if (open > 0) {
     const left = await Promise.all(
-      s.routes.map((r) => s.waitDrained(r.table.service, all(r.table), timeoutMs)),
+      s.routes.map((r) => s.plane.waitDrained(r.table.service, all(r.table), timeoutMs)),
     );
     const still = left.reduce((n, d) => n + d.inFlight, 0);
     if (still > 0) s.log.warn({ open: still }, 'shutdown timeout: closing open connections');

@@ -8,7 +8,9 @@ import { adoptRunningProxy, upgradeProxy } from '../../src/router/proxy/handoff/
 import { ADMIN_PROTOCOL, PROXY_VERSION } from '../../src/router/proxy/handoff/protocol.js';
 import { ensureProxy, stopProxy } from '../../src/router/proxy/launch.js';
 import { proxyPaths } from '../../src/router/proxy/paths.js';
+import { isAlive } from '../../src/runtime/process/proc.js';
 import { requireBuilt } from '../helpers/services.js';
+import { proxyTrees } from './handoff-traffic.js';
 import { freePort, startBackend, tempDir } from './helpers.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -48,7 +50,6 @@ describe.runIf(requireBuilt(ENTRY, CLI))('proxy versions and admin protocol', ()
   it('baton serve finding an older proxy hands it over (routes and traffic kept)', async () => {
     const tmp = await tempDir();
     undo.push(tmp.remove);
-    undo.push(() => stopProxy(tmp.dir));
     // The same build, labelled as an older Baton (its package.json says 0.0.1).
     const older = join(tmp.dir, 'older');
     await cp(join(ROOT, 'dist'), join(older, 'dist'), { recursive: true });
@@ -58,6 +59,12 @@ describe.runIf(requireBuilt(ENTRY, CLI))('proxy versions and admin protocol', ()
     );
     await symlink(join(ROOT, 'node_modules'), join(older, 'node_modules'));
     const data = join(tmp.dir, 'data');
+    // Every proxy process of this data dir (the old one, successors, their workers) is stopped by pid.
+    undo.push(async () => {
+      await stopProxy(data);
+      for (const t of proxyTrees(data))
+        for (const pid of [t.pid, ...t.workers]) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
     const started = await ensureProxy(data, { entry: join(older, 'dist/router/proxy/main.js'), workers: 1 });
     const router = new ProxyRouter({ dataDir: data });
     expect((await router.health()).version).toBe('0.0.1');

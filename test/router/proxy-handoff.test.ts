@@ -260,7 +260,7 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
     }, 120_000);
 
     it('SIGKILL of the old or the new proxy right after each step: one proxy tree serves, state intact, 0 failed once the new one accepts', async () => {
-      const points: Array<{ step: HandoffStep['step']; victim: 'old' | 'new' }> = [
+      const every: Array<{ step: HandoffStep['step']; victim: 'old' | 'new' }> = [
         { step: 'spawned', victim: 'new' },
         { step: 'spawned', victim: 'old' },
         { step: 'ready', victim: 'new' },
@@ -270,6 +270,9 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
         { step: 'draining', victim: 'new' },
         { step: 'draining', victim: 'old' },
       ];
+      // BATON_HANDOFF_KILL_POINTS=committed:new,draining:new runs only those.
+      const only = process.env.BATON_HANDOFF_KILL_POINTS?.split(',');
+      const points = every.filter((p) => !only || only.includes(`${p.step}:${p.victim}`));
       const results: string[] = [];
       const failures: string[] = [];
       for (const point of points) {
@@ -326,6 +329,14 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
           );
           console.log(results.at(-1));
           // The new proxy accepts from `ready` on: every kill point from there must cost nothing.
+          if (n > 0) {
+            // What the proxies said meanwhile (warnings and errors), for the report.
+            const said = readFileSync(join(dir, 'proxy', 'proxy.log'), 'utf8')
+              .split('\n')
+              .filter((l) => /"level":(40|50|60)/.test(l))
+              .slice(-8);
+            console.log(said.join('\n'));
+          }
           if (point.step !== 'spawned' && n > 0)
             failures.push(
               `${results.at(-1)}: ${[...t.load.errors, ...(t.tls?.errors ?? []), ...t.slow.errors, ...t.ws.errors].slice(0, 3).join('; ')}`,

@@ -35,11 +35,13 @@ import { INHERIT_ENV } from './inherit.js';
  * and leaves the predecessor serving as before; it takes admin.sock and the pid file back.
  *
  * After `committed`, until it exits, the predecessor keeps its own copies of the listening sockets (the
- * raw handles its primary got from a worker) and watches its successor (its child). If the successor
- * dies meanwhile (SIGKILL right after it took over, a crash while the old tree drains), the sockets stay
- * open — new connections wait in their accept queue, none is refused — and the predecessor starts
- * another successor from its own build with the same sockets (`resumed`), so exactly one tree serves
- * again, then goes on draining. Once the predecessor exited, a successor that dies is an ordinary proxy
+ * raw handles its primary got from a worker) and watches its successor (its child). Its tree goes on
+ * accepting for `PROBATION_MS` after the commit, next to the successor's, and only then stops accepting
+ * and drains. If the successor dies meanwhile (SIGKILL right after it took over, a crash while the old
+ * tree drains), the sockets stay open and the predecessor starts another successor from its own build
+ * with the same sockets (`resumed`), so exactly one tree serves again: within the probation the old tree
+ * serves all along (and drains only once the new successor serves); later, new connections wait in the
+ * accept queue (none is refused) until the new successor serves. Once the predecessor exited, a successor that dies is an ordinary proxy
  * crash (the control plane's watchdog starts one from the snapshot). A proxy serving in its own process
  * (`--workers 0`) has no copy to keep: its listeners are its sockets, so it cannot resume.
  */
@@ -75,6 +77,8 @@ export type HandoffStep =
 
 /** Successors of its own build the predecessor starts, at most, to replace one that died after committing. */
 const RESUME_ATTEMPTS = 3;
+/** How long the predecessor's tree still accepts after the successor committed (see `SuccessorWatch`). */
+const PROBATION_MS = 2000;
 
 /** A listening socket to pass on; `close` releases this process's extra copy once passed. */
 export interface Passed {
@@ -185,8 +189,13 @@ export async function handOver(
   progress({ step: 'draining', pid: process.pid, drainTimeoutMs: req.drainTimeoutMs });
   const watch = p.keepsSockets ? new SuccessorWatch(p, req, passed, child) : undefined;
   if (!p.keepsSockets) release(passed);
-  void p
-    .drain(req.drainTimeoutMs)
+  // The old tree goes on accepting for a moment (the probation): a successor dying right after it took
+  // over costs nothing then, since this tree still serves while another successor starts.
+  void (watch ? watch.probation(PROBATION_MS) : Promise.resolve())
+    .then(() => {
+      if (req.killAt === 'draining:old') setTimeout(() => process.kill(process.pid, 'SIGKILL'), 100);
+      return p.drain(req.drainTimeoutMs);
+    })
     .then(async () => {
       p.log.info('handed off: what was open here is finished');
       const current = watch ? await watch.stop() : child;
@@ -197,8 +206,7 @@ export async function handOver(
       release(passed);
       p.replaced();
     });
-  // Once the workers were told to retire (the messages are on their way).
-  if (req.killAt === 'draining:old') setTimeout(() => process.kill(process.pid, 'SIGKILL'), 100);
+  // `draining:old` fires once the workers were told to retire (above); `draining:new` within the probation.
   if (req.killAt === 'draining:new') setTimeout(() => child.kill('SIGKILL'), 100);
   return { pid: child.pid! };
 }
@@ -260,6 +268,15 @@ class SuccessorWatch {
         this.p.log.error({ err: e, attempt }, 'cannot start a proxy to replace the one that died');
       }
     }
+  }
+
+  /**
+   * Resolves after `ms`, and once a successor serves again if the one there was died meanwhile (this
+   * process accepts all along).
+   */
+  async probation(ms: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, ms));
+    await this.resuming;
   }
 
   async stop(): Promise<ChildProcess | undefined> {

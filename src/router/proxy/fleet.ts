@@ -242,11 +242,7 @@ export class Fleet {
    * Drained when every worker has nothing open on `ids` (a worker that died has nothing open; one started
    * meanwhile never sends to a draining backend). `inFlight` is the sum over workers.
    */
-  async waitDrained(
-    service: string,
-    ids: string[],
-    timeoutMs: number,
-  ): Promise<DrainResult> {
+  async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
     const started = performance.now();
     const out = await Promise.all(
       this.joined().map((m) =>

@@ -20,6 +20,7 @@ import { nodeMetrics } from '../metrics/control-plane.js';
 import { listenMetrics, type MetricsListener, parseMetricsListen } from '../metrics/metrics-server.js';
 import { Notifier } from '../notify/notifier.js';
 import { createMultiRouter } from '../router/create.js';
+import { adoptRunningProxy } from '../router/proxy/handoff/client.js';
 import { ensureProxy } from '../router/proxy/launch.js';
 import type { Router } from '../router/router.js';
 import { createMultiRuntime } from '../runtime/create.js';
@@ -135,6 +136,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   await refuseSecondDaemon(paths.api);
   const token = ensureToken(paths.token);
   const proxy = await ensureProxy(paths.root);
+  if (!proxy.started) await adoptRunningProxy(paths.root, logger);
   logger.info(
     { pid: proxy.pid, started: proxy.started },
     proxy.started ? 'started the embedded proxy' : 'embedded proxy already running',

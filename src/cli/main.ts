@@ -17,6 +17,7 @@ import { registerHistory } from './commands/history.js';
 import { registerInit } from './commands/init.js';
 import { registerLogs } from './commands/logs.js';
 import { registerPlan } from './commands/plan.js';
+import { registerProxy } from './commands/proxy.js';
 import { registerRelease } from './commands/release.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerRun } from './commands/run.js';
@@ -66,6 +67,7 @@ registerSetTag(program);
 registerNodes(program);
 registerTransition(program);
 registerGovernor(program);
+registerProxy(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -251,8 +251,9 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('proxy workers (real processes)', ()
     expect(await stopProxy(p.dir)).toBe(true);
     expect([p.pid, ...p.pids].filter((x) => isAlive(x))).toEqual([]);
 
-    // SIGKILL of the primary: the workers see their IPC channel close and exit, so the listening socket is
-    // free for the next proxy, which serves the route from its snapshot.
+    // SIGKILL of the primary: the workers see their IPC channel close, finish what they carry (nothing
+    // here) and exit, so the listening socket is free for the next proxy, which serves the route from its
+    // snapshot.
     const again = await ensureProxy(p.dir, { entry: ENTRY, workers: 2 });
     const workers = (await p.router.health()).workers ?? [];
     expect(workers).toHaveLength(2);

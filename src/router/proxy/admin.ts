@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import { BatonError, DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import { hostProblem } from '../host-name.js';
 import type { Backend, RouteConfig, RouteLimits } from '../router.js';
 import { parseMode, parsePreviewRevision, parseSplit } from '../validate.js';
+import { ADMIN_PROTOCOL, handedOffError, PROXY_VERSION } from './handoff/protocol.js';
 import type { ProxyServer } from './server.js';
 
 const MAX_BODY = 1 << 20;
@@ -64,8 +66,13 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
       routes: proxy.routeCount,
       workers: proxy.workerPids,
       ...(proxy.httpListen === undefined ? {} : { httpListen: proxy.httpListen }),
+      version: PROXY_VERSION,
+      protocol: ADMIN_PROTOCOL,
     });
   }
+  if (parts.length === 1 && parts[0] === 'handoff' && method === 'POST') return handoff(proxy, req, res);
+  // After a handoff this proxy's tables and counters are no longer the truth: every call goes to the new one.
+  if (proxy.handedOver) throw handedOffError();
   if (parts.length === 1 && parts[0] === 'http-listener' && method === 'PUT') {
     const b = await body(req);
     await proxy.setHttpListen(b.listen === null ? null : str(b.listen, 'listen'));
@@ -174,6 +181,31 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
     default:
       throw new NotFoundError(`admin path ${method} ${url.pathname}`);
   }
+}
+
+/**
+ * `POST /handoff {entry, node?, drainTimeoutMs?}`: answers NDJSON, one line per step (`handoff.ts`), then
+ * `{done: true, pid}` or `{error: {code, message}}` (the old proxy then keeps serving).
+ */
+async function handoff(proxy: ProxyServer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const b = await body(req);
+  const entry = str(b.entry, 'entry');
+  if (!isAbsolute(entry)) throw new InputError('entry must be an absolute path');
+  const node = b.node === undefined ? undefined : str(b.node, 'node');
+  const drain = b.drainTimeoutMs === undefined ? undefined : num(b.drainTimeoutMs, 'drainTimeoutMs');
+  const killAt = b.killAt === undefined ? undefined : str(b.killAt, 'killAt');
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  const line = (v: unknown): void => {
+    res.write(`${JSON.stringify(v)}\n`);
+  };
+  try {
+    const { pid } = await proxy.handOff({ entry, node, drainTimeoutMs: drain, killAt }, line);
+    line({ done: true, pid });
+  } catch (e) {
+    const err = e instanceof BatonError ? e : new DriverError('proxy', (e as Error).message ?? String(e), e);
+    line({ error: err.toJSON() });
+  }
+  res.end();
 }
 
 function send(res: ServerResponse, status: number, value: unknown): void {

@@ -18,6 +18,7 @@ import type {
   Router,
   RouteStatus,
 } from '../router.js';
+import { HANDED_OVER } from './handoff/protocol.js';
 import { proxyPaths } from './paths.js';
 
 /** Answer of `GET /health`. */
@@ -29,6 +30,9 @@ export interface ProxyHealth {
   workers?: number[];
   /** The HTTP listener (ACME challenges, redirects), when open. */
   httpListen?: string;
+  /** Baton version and admin protocol of the proxy (absent before protocol 1: see protocol.ts). */
+  version?: string;
+  protocol?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -38,12 +42,37 @@ const NOT_RUNNING = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'E
  * One admin call over the unix socket: JSON in, JSON out. Errors the proxy reports come back as the
  * same Baton errors; a socket nobody answers on becomes an `UnavailableError`.
  */
-export function adminCall<T>(
+export async function adminCall<T>(
   socketPath: string,
   method: string,
   path: string,
   body?: unknown,
   timeoutMs = DEFAULT_TIMEOUT_MS,
+): Promise<T> {
+  // A proxy that just handed over to a new one refuses changes (applied nowhere): the same call goes to
+  // the new proxy, which by then answers on the same path.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await adminCallOnce<T>(socketPath, method, path, body, timeoutMs);
+    } catch (e) {
+      if (
+        !(e instanceof BatonError) ||
+        e.code !== 'UNAVAILABLE' ||
+        !e.message.includes(HANDED_OVER) ||
+        attempt >= 20
+      )
+        throw e;
+      await new Promise((r) => setTimeout(r, 50 * Math.min(attempt + 1, 10)));
+    }
+  }
+}
+
+function adminCallOnce<T>(
+  socketPath: string,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
 ): Promise<T> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {

@@ -7,12 +7,12 @@ import { DriverError } from '../../core/errors.js';
 import { openAcceptHandles } from './accept-handles.js';
 import { reply } from './exchange.js';
 import { onRequest, onUpgrade } from './front.js';
+import { forgetInherited, listenTarget } from './handoff/inherit.js';
 import { ListenerCounters } from './histogram.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
 import { clientErrorStatus, edgeServerOptions, LISTEN_BACKLOG } from './limits.js';
 import { closeListener, countConnections } from './listener.js';
 import { normalHost, pick, wildcardMatches } from './match.js';
-import { parseListen } from './paths.js';
 import type { DataPlane } from './plane.js';
 import type { ServiceTable } from './service.js';
 import { rawReply } from './upgrade.js';
@@ -100,7 +100,6 @@ export class Door {
 
   /** Opens the listener; rejects with a clear error when the address cannot be had. */
   open(first: ServiceTable | undefined, what: string): Promise<void> {
-    const addr = parseListen(this.listen)!;
     const limits = first?.limits;
     const edge = limits ? edgeServerOptions(limits) : {};
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.request(req, res);
@@ -148,7 +147,8 @@ export class Door {
               : `cannot listen on ${this.listen} for ${what}: ${e.message}`;
         reject(new DriverError('proxy', why, e));
       });
-      server.listen({ port: addr.port, host: addr.host, backlog: LISTEN_BACKLOG }, () => {
+      // An address inherited from the proxy this one replaced listens on that very socket (handoff/).
+      server.listen(listenTarget(this.listen), LISTEN_BACKLOG, () => {
         server.removeAllListeners('error');
         server.on('error', () => {});
         this.server = server;
@@ -176,6 +176,8 @@ export class Door {
   }
 
   close(graceMs: number): Promise<void> {
+    // Closing the last listener on an inherited descriptor closes it: its number may then be reused.
+    forgetInherited(this.listen);
     const s = this.server;
     const extras = this.extras;
     this.server = undefined;

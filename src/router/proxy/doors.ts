@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { InputError } from '../../core/errors.js';
 import type { RouteConfig } from '../router.js';
@@ -7,6 +8,7 @@ import { HttpListenerDuty } from './http-duty.js';
 import { claimConflict, normalPrefix } from './match.js';
 import type { DataPlane } from './plane.js';
 import type { ServiceTable } from './service.js';
+import type { Snapshot } from './snapshot.js';
 
 /**
  * The proxy's listening addresses: one `Door` per address, shared by the services that name it, open
@@ -68,13 +70,19 @@ export class Doors {
    * if any, so the caller retires it after the switch. Throws with nothing changed when the address
    * cannot be had.
    */
-  async join(table: ServiceTable, route: RouteConfig, fresh: boolean, restoring = false): Promise<void> {
+  async join(
+    table: ServiceTable,
+    route: RouteConfig,
+    fresh: boolean,
+    restoring = false,
+    strict = false,
+  ): Promise<void> {
     const was = fresh ? undefined : this.byListen.get(table.listen);
     let door = this.byListen.get(route.listen);
     const created = door === undefined;
     door ??= new Door(route.listen, route.tls !== undefined, this.plane);
     if (this.serving && !door.server) {
-      if (restoring) await openRestoredDoor(door, table, this.log);
+      if (restoring) await openRestoredDoor(door, table, this.log, strict);
       else await door.open(table, `service ${table.service}`);
     }
     if (created) this.byListen.set(route.listen, door);
@@ -137,9 +145,33 @@ export class Doors {
     }
   }
 
+  /** The HTTP listener and ACME answers of a snapshot; one that cannot open is logged (`strict`: thrown). */
+  async restoreDuty(snapshot: Snapshot, strict: boolean): Promise<void> {
+    if (snapshot.httpListen !== undefined) {
+      await this.setHttpListen(snapshot.httpListen).catch((e: Error) => {
+        if (strict) throw e;
+        this.log.error({ listen: snapshot.httpListen, err: e.message }, 'cannot open the HTTP listener');
+      });
+    }
+    for (const [token, keyAuth] of Object.entries(snapshot.challenges ?? {}))
+      this.duty.challenges.set(token, keyAuth);
+  }
+
+  /** Adds the HTTP listener and the ACME answers to `snap`. */
+  saveDuty(snap: Snapshot): Snapshot {
+    if (this.httpListen !== undefined) snap.httpListen = this.httpListen;
+    if (this.duty.challenges.size > 0) snap.challenges = Object.fromEntries(this.duty.challenges);
+    return snap;
+  }
+
   /** Every open listener (for shutdown). */
   all(): Door[] {
     return [...this.byListen.values()];
+  }
+
+  /** Every listening socket here, by address (what a handoff passes on). */
+  listeners(): Array<{ listen: string; server: Server }> {
+    return this.all().flatMap((d) => (d.server ? [{ listen: d.listen, server: d.server }] : []));
   }
 
   /** Whether the route's listener is open here (a restored route may have failed to listen). */
@@ -160,9 +192,15 @@ const RESTORE_LISTEN_RETRY_MS = 3000;
 /**
  * The workers of a proxy killed a moment ago may still hold the address while they exit, so a taken
  * address is tried again for a while; one that cannot listen is logged and left closed (the service's
- * next ensureRoute tries again).
+ * next ensureRoute tries again), unless `strict`: a proxy taking over from a running one must serve every
+ * route that one serves, or not take over.
  */
-async function openRestoredDoor(door: Door, table: ServiceTable, log: Logger): Promise<void> {
+async function openRestoredDoor(
+  door: Door,
+  table: ServiceTable,
+  log: Logger,
+  strict: boolean,
+): Promise<void> {
   const deadline = Date.now() + RESTORE_LISTEN_RETRY_MS;
   for (;;) {
     try {
@@ -173,6 +211,7 @@ async function openRestoredDoor(door: Door, table: ServiceTable, log: Logger): P
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
+      if (strict) throw e;
       log.error(
         { service: table.service, listen: door.listen, err: (e as Error).message },
         'cannot listen for restored route',

@@ -1,8 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BatonError, DriverError, type ErrorCode } from '../../core/errors.js';
 import type { DrainResult, RouteStatus } from '../router.js';
 import { answerAcceptHandles } from './accept-handles.js';
+import { forgetInherited } from './handoff/inherit.js';
 import { StatusMerger } from './merge.js';
 import type { Change, FromWorker, ToWorker, WorkerSettings } from './ops.js';
 import type { Snapshot } from './snapshot.js';
@@ -24,6 +26,14 @@ interface Member {
   pending: Map<number, (o: Outcome) => void>;
   /** Its status as last reported (its counters are kept when it dies). */
   last: RouteStatus[] | undefined;
+  /** Listening handles it sent for a `handles` request. */
+  handles: Array<{ listen: string; handle: ListenHandle }>;
+}
+
+/** A raw listening socket (a libuv TCP handle) as received over IPC: its descriptor, and close. */
+export interface ListenHandle {
+  fd: number;
+  close(): void;
 }
 
 export interface FleetOptions {
@@ -32,7 +42,8 @@ export interface FleetOptions {
   entry: string;
   log: Logger;
   logLevel: string;
-  settings: WorkerSettings;
+  /** Given to each worker as it starts (a function: the inherited sockets change as routes go). */
+  settings: () => WorkerSettings;
   /** Runs `fn` between two admin changes, so a new worker's snapshot and the changes after it line up. */
   exclusive(fn: () => void): Promise<void>;
   snapshot(): Snapshot;
@@ -54,7 +65,8 @@ const KILL_GRACE_MS = 2000;
  * too, but cluster already shares one bound socket per address and removes it with its last worker.
  *
  * A worker that dies is forked again and gets the current snapshot. When the primary dies, its workers
- * see the IPC channel close and exit (cluster's default), so no worker outlives it.
+ * see the IPC channel close, stop accepting, finish what they carry (at most the shutdown timeout) and
+ * exit (worker.ts), so no worker outlives it for longer.
  */
 export class Fleet {
   private readonly members = new Set<Member>();
@@ -88,6 +100,7 @@ export class Fleet {
       serving: false,
       pending: new Map(),
       last: undefined,
+      handles: [],
     };
     this.members.add(m);
     return new Promise<void>((resolve, reject) => {
@@ -97,6 +110,10 @@ export class Fleet {
       }, START_DEADLINE_MS);
       worker.on('message', (msg: FromWorker, handle: unknown) => {
         if (answerAcceptHandles(worker, msg, handle)) return;
+        if (msg.t === 'handle') {
+          if (handle) m.handles.push({ listen: msg.listen, handle: handle as ListenHandle });
+          return;
+        }
         if (msg.t === 'reply') {
           const settle = m.pending.get(msg.seq);
           m.pending.delete(msg.seq);
@@ -112,7 +129,7 @@ export class Fleet {
             t: 'init',
             seq,
             snapshot: this.opts.snapshot(),
-            settings: this.opts.settings,
+            settings: this.opts.settings(),
           }));
           void init.then((o) => {
             clearTimeout(timer);
@@ -137,6 +154,8 @@ export class Fleet {
     for (const settle of m.pending.values()) settle(GONE);
     m.pending.clear();
     if (m.last) this.merger.retire(m.last);
+    // With no worker left, node:cluster closed the shared sockets, inherited descriptors included.
+    if (this.members.size === 0) forgetInherited();
     if (this.closing) return;
     const lived = Date.now() - m.startedAt;
     this.crashes = lived < 2000 ? this.crashes + 1 : 0;
@@ -225,11 +244,8 @@ export class Fleet {
    * Drained when every worker has nothing open on `ids` (a worker that died has nothing open; one started
    * meanwhile never sends to a draining backend). `inFlight` is the sum over workers.
    */
-  async waitDrained(
-    service: string,
-    ids: string[],
-    timeoutMs: number,
-  ): Promise<{ drained: boolean; inFlight: number }> {
+  async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
+    const started = performance.now();
     const out = await Promise.all(
       this.joined().map((m) =>
         this.ask(m, (seq) => ({ t: 'wait', seq, service, ids, timeoutMs }), timeoutMs + KILL_GRACE_MS),
@@ -247,7 +263,69 @@ export class Fleet {
       drained &&= r.drained;
       inFlight += r.inFlight;
     }
-    return { drained, inFlight };
+    return { drained, inFlight, waitedMs: Math.round(performance.now() - started) };
+  }
+
+  /** The primary's view of each route (`base`) with every worker's live figures summed in. */
+  async sum(base: RouteStatus[]): Promise<RouteStatus[]> {
+    const { parts, merger } = await this.statuses();
+    return base.map((b) =>
+      merger.merge(
+        b,
+        parts.map((routes) => routes?.find((r) => r.service === b.service)),
+      ),
+    );
+  }
+
+  /**
+   * The listening sockets, as raw handles the primary now holds too (asked of one serving worker: they
+   * all share the same sockets). The caller closes them once passed on.
+   */
+  async handles(): Promise<Array<{ listen: string; handle: ListenHandle }>> {
+    const m = [...this.members].find((x) => x.serving);
+    if (!m) throw new DriverError('proxy', 'no proxy worker serves: nothing to hand over');
+    m.handles = [];
+    const o = await this.ask(m, (seq) => ({ t: 'handles', seq }), CHANGE_DEADLINE_MS);
+    if (typeof o === 'string' || o.error)
+      throw new DriverError(
+        'proxy',
+        `worker pid ${m.pid} did not send its listening sockets: ${describe(o)}`,
+      );
+    const want = o.value as string[];
+    const got = m.handles;
+    m.handles = [];
+    if (got.length !== want.length) {
+      for (const h of got) h.handle.close();
+      throw new DriverError(
+        'proxy',
+        `worker pid ${m.pid} sent ${got.length} of ${want.length} listening sockets`,
+      );
+    }
+    return got;
+  }
+
+  /**
+   * Every worker stops accepting, finishes what it has open (WebSockets and long responses included, at
+   * most `graceMs`), reports its final counters (kept by the merger) and exits. Nothing is respawned.
+   */
+  async retire(graceMs: number): Promise<void> {
+    this.closing = true;
+    const members = [...this.members];
+    const exits = members.map(
+      (m) =>
+        new Promise<void>((resolve) => {
+          if (m.worker.isDead()) return resolve();
+          m.worker.once('exit', () => resolve());
+        }),
+    );
+    await Promise.all(
+      members.map(async (m) => {
+        const o = await this.ask(m, (seq) => ({ t: 'retire', seq, graceMs }), graceMs + CHANGE_DEADLINE_MS);
+        if (typeof o !== 'string' && !o.error) m.last = o.value as RouteStatus[];
+        if (o === LATE) m.worker.process.kill('SIGKILL');
+      }),
+    );
+    await Promise.all(exits);
   }
 
   /** Each worker finishes its in-flight requests (bounded by its shutdown timeout) and exits. */

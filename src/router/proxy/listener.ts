@@ -3,10 +3,10 @@ import type { Server as NetServer } from 'node:net';
 import { DriverError } from '../../core/errors.js';
 import { forwardPreview } from './forward.js';
 import { onRequest, onUpgrade } from './front.js';
+import { listenTarget } from './handoff/inherit.js';
 import type { ListenerCounters } from './histogram.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
 import { clientErrorStatus, edgeServerOptions, LISTEN_BACKLOG } from './limits.js';
-import { parseListen } from './paths.js';
 import type { DataPlane } from './plane.js';
 import type { ServiceTable } from './service.js';
 import { tunnel } from './upgrade.js';
@@ -21,7 +21,6 @@ export function openListener(
   listen: string,
   preview = false,
 ): Promise<Server> {
-  const addr = parseListen(listen)!;
   // Edge limits (head timeout, head size, no overall request timeout): see limits.ts.
   const edge = edgeServerOptions(table.limits);
   const server = preview
@@ -48,7 +47,7 @@ export function openListener(
           : `cannot listen on ${listen} for ${what} ${table.service}: ${e.message}`;
       reject(new DriverError('proxy', why, e));
     });
-    server.listen({ port: addr.port, host: addr.host, backlog: LISTEN_BACKLOG }, () => {
+    server.listen(listenTarget(listen), LISTEN_BACKLOG, () => {
       server.removeAllListeners('error');
       server.on('error', () => {});
       resolve(server);

@@ -8,6 +8,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { INHERIT_ENV, inherit } from './handoff/inherit.js';
+import { failSuccession, succeed } from './handoff/successor.js';
 import { ProxyServer } from './server.js';
 
 const { values } = parseArgs({
@@ -16,8 +18,11 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     'shutdown-timeout-ms': { type: 'string', default: '10000' },
     workers: { type: 'string' },
+    // Started by a running proxy to replace it (handoff.ts); not for people.
+    successor: { type: 'boolean', default: false },
   },
 });
+const successor = values.successor === true;
 const dataDir = values['data-dir'];
 const workersText = values.workers ?? process.env.BATON_PROXY_WORKERS ?? String(availableParallelism());
 const workers = Number(workersText);
@@ -33,9 +38,15 @@ const log = pino(
   pino.destination({ dest: 1, sync: true }),
 );
 
-let server: ProxyServer;
+let server: ProxyServer | undefined;
 try {
+  if (successor) inherit(JSON.parse(process.env[INHERIT_ENV] ?? '{}') as Record<string, number>);
   server = await ProxyServer.start({
+    successor,
+    onReplaced: () => {
+      log.info('replaced by a new proxy; exiting');
+      void server?.close().finally(() => process.exit(0));
+    },
     dataDir,
     logger: log,
     shutdownTimeoutMs: Number(values['shutdown-timeout-ms']),
@@ -46,14 +57,17 @@ try {
   const msg = (e as Error).message;
   log.fatal({ err: e }, msg);
   process.stderr.write(`baton ${msg}\n`);
-  process.exit(1);
+  if (successor) failSuccession(msg);
+  else process.exit(1);
 }
+if (successor && server) succeed(server, log);
 
 let stopping = false;
 const stop = (signal: string): void => {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'shutting down');
+  if (!server) return;
   server.close().then(
     () => process.exit(0),
     (e: unknown) => {

@@ -73,6 +73,10 @@ export interface WorkerSettings {
   dataDir: string;
   shutdownTimeoutMs: number;
   passiveUnhealthyMs: number;
+  /** Listening sockets inherited from the proxy this one replaced (see `inherit.ts`). */
+  inherit?: Record<string, number>;
+  /** A route that cannot listen fails the start (a proxy taking over) instead of being logged. */
+  strictListen?: boolean;
 }
 
 /** Primary → worker. Every message but `close` is answered by one `reply` with the same `seq`. */
@@ -81,14 +85,19 @@ export type ToWorker =
   | { t: 'change'; seq: number; change: Change }
   | { t: 'status'; seq: number }
   | { t: 'wait'; seq: number; service: string; ids: string[]; timeoutMs: number }
-  | { t: 'close' };
+  | { t: 'close' }
+  /** Send every listening socket (one `handle` message each), then reply with their addresses. */
+  | { t: 'handles'; seq: number }
+  /** Stop accepting, finish what is open (at most `graceMs`), reply with the final status, exit. */
+  | { t: 'retire'; seq: number; graceMs: number };
 
 /** Worker → primary: `hello` once it listens for messages, then replies. */
 export type FromWorker =
   | { t: 'hello' }
+  | { t: 'handle'; seq: number; listen: string }
   | {
       t: 'reply';
       seq: number;
-      value?: RouteStatus[] | DrainResult;
+      value?: RouteStatus[] | DrainResult | string[];
       error?: { code: string; message: string };
     };

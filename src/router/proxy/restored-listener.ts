@@ -10,7 +10,7 @@ const RESTORE_LISTEN_RETRY_MS = 3000;
 /**
  * Opens a listener of a route restored from the snapshot. The workers of a proxy killed a moment ago may
  * still hold the address while they exit, so a taken address is tried again for a while; a route that
- * cannot listen is logged and kept without a listener (the next ensureRoute tries again).
+ * cannot listen is logged and kept without a listener (the next ensureRoute tries again), unless `strict`.
  */
 export async function openRestored(
   table: ServiceTable,
@@ -18,6 +18,7 @@ export async function openRestored(
   listen: string,
   preview: boolean,
   log: Logger,
+  strict = false,
 ): Promise<Server | undefined> {
   const deadline = Date.now() + RESTORE_LISTEN_RETRY_MS;
   for (;;) {
@@ -29,6 +30,8 @@ export async function openRestored(
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
+      // A proxy taking over must serve every route the one it replaces serves, or not take over.
+      if (strict) throw e;
       log.error(
         { service: table.service, listen, err: (e as Error).message },
         'cannot listen for restored route',

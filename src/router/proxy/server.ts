@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -6,15 +6,20 @@ import pino, { type Logger } from 'pino';
 import { DriverError, InputError, NotFoundError } from '../../core/errors.js';
 import type { Backend, DrainResult, RevisionSplit, RouteConfig, RouteMode, RouteStatus } from '../router.js';
 import { checkPreviewAddress } from '../validate.js';
-import { adminServer, listenAdmin } from './admin.js';
+import { adminServer } from './admin.js';
 import type { BackendEntry } from './backend.js';
-import { proxyHealth } from './client.js';
 import { Doors } from './doors.js';
+import { DrainWaiters } from './drain-waiters.js';
 import { Fleet } from './fleet.js';
 import { releaseHeld } from './front.js';
+import { AdminSocket } from './handoff/admin-socket.js';
+import { CarriedCounters } from './handoff/carry.js';
+import { closeUnused, forgetInherited, inheritedFds } from './handoff/inherit.js';
+import { type HandoffCall, type HandoffStep, handOver, successorArgs } from './handoff/predecessor.js';
+import { handedOffError } from './handoff/protocol.js';
+import type { Successor } from './handoff/successor.js';
 import { validChallengeToken } from './http-duty.js';
 import { KEEP_ALIVE_TIMEOUT_MS, setKeepAlive } from './keep-alive.js';
-import { runningProxyPid } from './launch.js';
 import { applyEdgeLimits } from './limits.js';
 import { closeListener, openListener } from './listener.js';
 import type { Change, Changes } from './ops.js';
@@ -23,6 +28,7 @@ import type { DataPlane } from './plane.js';
 import { openRestored } from './restored-listener.js';
 import { ServiceTable } from './service.js';
 import { loadSnapshot, type Snapshot, snapshotOf, tableFrom, writeAtomic } from './snapshot.js';
+import { retireServing, type Serving, stopServing } from './stop.js';
 
 export interface ProxyServerOptions {
   dataDir: string;
@@ -40,6 +46,10 @@ export interface ProxyServerOptions {
   workerEntry?: string;
   /** The workers' log level (default info). */
   logLevel?: string;
+  /** Started by a proxy to replace it (`handoff/`): a strict start, admin.sock taken at `takeOver`. */
+  successor?: boolean;
+  /** Called once this proxy, replaced by a successor, finished what it had open (main.ts exits). */
+  onReplaced?: () => void;
 }
 
 /**
@@ -54,28 +64,28 @@ interface Route {
   preview: Server | undefined;
 }
 
-interface Waiter {
-  table: ServiceTable;
-  ids: string[];
-  done(timedOut: boolean): void;
-}
-
 /**
  * Baton's embedded proxy: one HTTP listener per service, an admin API on a unix socket, and a snapshot
  * of its routes that is written (atomically) before every admin change is acknowledged. With workers, the
  * listeners live in the worker processes and every change is applied by all of them before it returns.
  */
-export class ProxyServer implements DataPlane, Changes {
+export class ProxyServer implements DataPlane, Changes, Successor {
   readonly paths: ProxyPaths;
   readonly passiveUnhealthyMs: number;
   private readonly log: Logger;
   private readonly shutdownTimeoutMs: number;
   private readonly role: Role;
   private readonly routes = new Map<string, Route>();
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new DrainWaiters((service) => this.routes.get(service)?.table);
   private readonly doors: Doors;
-  private admin: Server | undefined;
+  private readonly opts: ProxyServerOptions;
+  private admin: AdminSocket | undefined;
   private fleet: Fleet | undefined;
+  /** Counters of the proxies this one replaced (added to its own, so figures never go backwards). */
+  private readonly carried = new CarriedCounters();
+  /** Set once a successor took over: admin changes are refused (the client retries on the new one). */
+  handedOver = false;
+  private retiring: Promise<void> | undefined;
   private writes: Promise<void> = Promise.resolve();
   private queue: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
@@ -86,6 +96,7 @@ export class ProxyServer implements DataPlane, Changes {
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
     this.passiveUnhealthyMs = opts.passiveUnhealthyMs ?? 3000;
     this.role = role;
+    this.opts = opts;
     this.doors = new Doors(this, this.log, role !== 'primary', () =>
       [...this.routes.values()].map((r) => r.table),
     );
@@ -98,11 +109,13 @@ export class ProxyServer implements DataPlane, Changes {
   static async start(opts: ProxyServerOptions): Promise<ProxyServer> {
     const workers = opts.workers ?? 0;
     const p = new ProxyServer(opts, workers > 0 ? 'primary' : 'single');
+    const successor = opts.successor === true;
     await mkdir(p.paths.dir, { recursive: true, mode: 0o700 });
-    await p.claimSocket();
-    const { snapshot, corrupt } = await loadSnapshot(p.paths.state);
+    if (!successor) await AdminSocket.claim(p.paths);
+    const { snapshot, corrupt } = await loadSnapshot(p.paths.state, successor);
     if (corrupt) p.log.error({ movedTo: corrupt }, 'snapshot unreadable; starting without routes');
-    await p.restore(snapshot);
+    closeUnused(snapshot);
+    await p.restore(snapshot, successor);
     try {
       if (workers > 0) {
         p.fleet = new Fleet({
@@ -110,35 +123,108 @@ export class ProxyServer implements DataPlane, Changes {
           entry: opts.workerEntry ?? fileURLToPath(new URL('./worker.js', import.meta.url)),
           log: p.log,
           logLevel: opts.logLevel ?? 'info',
-          settings: {
+          settings: () => ({
             dataDir: opts.dataDir,
             shutdownTimeoutMs: p.shutdownTimeoutMs,
             passiveUnhealthyMs: p.passiveUnhealthyMs,
-          },
+            inherit: inheritedFds(),
+            strictListen: successor,
+          }),
           exclusive: (fn) => p.exclusive(fn),
           snapshot: () => p.snapshot(),
         });
         await p.fleet.start();
       }
-      p.admin = adminServer(p, p.log);
-      await listenAdmin(p.admin, p.paths.socket);
+      p.admin = new AdminSocket(() => adminServer(p, p.log), p.paths);
+      await p.admin.bind();
+      if (!successor) await p.admin.publish();
     } catch (e) {
       await p.close();
       throw e;
     }
-    await chmod(p.paths.socket, 0o600);
-    await writeFile(p.paths.pid, `${process.pid}\n`, { mode: 0o600 });
-    p.log.info({ socket: p.paths.socket, routes: p.routes.size, workers: p.fleet?.pids }, 'proxy started');
+    p.log.info(
+      { socket: p.paths.socket, routes: p.routes.size, workers: p.fleet?.pids, successor },
+      successor ? 'proxy serving; waiting to take over' : 'proxy started',
+    );
     return p;
   }
 
   /** A worker's data path: the primary's snapshot, listeners shared with the other workers. */
   static async worker(
-    opts: Omit<ProxyServerOptions, 'workers' | 'workerEntry'> & { snapshot: Snapshot },
+    opts: Omit<ProxyServerOptions, 'workers' | 'workerEntry'> & {
+      snapshot: Snapshot;
+      strictListen?: boolean;
+    },
   ): Promise<ProxyServer> {
     const p = new ProxyServer(opts, 'worker');
-    await p.restore(opts.snapshot);
+    await p.restore(opts.snapshot, opts.strictListen === true);
     return p;
+  }
+
+  /** Every listening socket of this process, by address: its doors and preview listeners. */
+  listeners(): Array<{ listen: string; server: Server }> {
+    const out = this.doors.listeners();
+    for (const { table, preview } of this.routes.values())
+      if (preview && table.preview !== undefined) out.push({ listen: table.preview, server: preview });
+    return out;
+  }
+
+  /**
+   * Hands this proxy over to a new process (`handoff/predecessor.ts`), alone between two admin changes;
+   * resolves once the successor took over. This proxy then drains and calls `onReplaced` to exit.
+   */
+  handOff(req: HandoffCall, progress: (s: HandoffStep) => void): Promise<{ pid: number }> {
+    if (this.role === 'worker') throw new DriverError('proxy', 'a worker does not hand off');
+    const drains = [...this.routes.values()].map((r) => r.table.drainTimeoutMs);
+    return this.exclusive(() => {
+      if (this.handedOver || this.closing) throw handedOffError();
+      const { opts, fleet, paths, log } = this;
+      return handOver(
+        {
+          ...{ paths, log, fleet, admin: this.admin! },
+          args: successorArgs(opts, this.shutdownTimeoutMs),
+          listeners: () => this.listeners(),
+          totals: () => this.list(),
+          retire: (ms) => this.retire(ms),
+          handedOver: () => {
+            this.handedOver = true;
+          },
+          replaced: () => opts.onReplaced?.(),
+        },
+        { ...req, drainTimeoutMs: req.drainTimeoutMs ?? Math.max(0, ...drains) },
+        progress,
+      );
+    });
+  }
+
+  /** After a handoff: stops accepting, finishes what is open (at most `graceMs`), cuts the rest. */
+  retire(graceMs: number): Promise<void> {
+    // Once: a worker told to retire whose primary then dies must not start over (and cut at once).
+    this.retiring ??= retireServing(
+      this.serving(),
+      this.listeners().map((l) => l.server),
+      graceMs,
+    );
+    return this.retiring;
+  }
+
+  private serving(): Serving {
+    return {
+      routes: [...this.routes.values()],
+      doors: this.doors.all(),
+      plane: this,
+      log: this.log,
+    };
+  }
+
+  async takeOver(carry: RouteStatus[]): Promise<void> {
+    this.carried.set(carry);
+    await this.admin!.publish();
+    this.log.info({ socket: this.paths.socket, workers: this.fleet?.pids }, 'took over: proxy started');
+  }
+
+  carryOver(carry: RouteStatus[]): void {
+    this.carried.set(carry);
   }
 
   /** Pids of the worker processes (none when the data path runs in this process). */
@@ -146,43 +232,25 @@ export class ProxyServer implements DataPlane, Changes {
     return this.fleet?.pids ?? [];
   }
 
-  /** Refuses to start next to a live proxy; removes a stale socket file. */
-  private async claimSocket(): Promise<void> {
-    const live = (await proxyHealth(this.paths.socket, 1000))?.pid ?? (await runningProxyPid(this.paths.pid));
-    if (live !== undefined) {
-      throw new DriverError(
-        'proxy',
-        `another baton proxy (pid ${live}) is already running on ${this.paths.socket}`,
-      );
-    }
-    await rm(this.paths.socket, { force: true });
-  }
-
-  /** Builds the tables of the snapshot and (unless the workers serve) opens their listeners. */
-  private async restore(snapshot: Snapshot): Promise<void> {
-    if (snapshot.httpListen !== undefined) {
-      await this.doors.setHttpListen(snapshot.httpListen).catch((e: Error) => {
-        this.log.error({ listen: snapshot.httpListen, err: e.message }, 'cannot open the HTTP listener');
-      });
-    }
-    for (const [token, keyAuth] of Object.entries(snapshot.challenges ?? {}))
-      this.doors.duty.challenges.set(token, keyAuth);
+  /**
+   * Builds the tables of the snapshot and (unless the workers serve) opens their listeners; `strict` (a
+   * proxy taking over) fails when one cannot open.
+   */
+  private async restore(snapshot: Snapshot, strict = false): Promise<void> {
+    await this.doors.restoreDuty(snapshot, strict);
     for (const r of snapshot.routes) {
       const table = tableFrom(r);
-      await this.doors.join(table, r, true, true);
+      await this.doors.join(table, r, true, true, strict);
       const preview =
         r.preview === undefined || this.role === 'primary'
           ? undefined
-          : await openRestored(table, this, r.preview, true, this.log);
+          : await openRestored(table, this, r.preview, true, this.log, strict);
       this.routes.set(r.service, { table, preview });
     }
   }
 
   private snapshot(): Snapshot {
-    const snap = snapshotOf([...this.routes.values()].map((r) => r.table));
-    if (this.doors.httpListen !== undefined) snap.httpListen = this.doors.httpListen;
-    if (this.doors.duty.challenges.size > 0) snap.challenges = Object.fromEntries(this.doors.duty.challenges);
-    return snap;
+    return this.doors.saveDuty(snapshotOf([...this.routes.values()].map((r) => r.table)));
   }
 
   /**
@@ -191,6 +259,7 @@ export class ProxyServer implements DataPlane, Changes {
    */
   private serial<T>(fn: () => T | Promise<T>, change?: Change): Promise<T> {
     const run = this.queue.then(async () => {
+      if (this.handedOver) throw handedOffError();
       const out = await fn();
       try {
         if (change !== undefined) await this.fleet?.apply(change);
@@ -204,7 +273,7 @@ export class ProxyServer implements DataPlane, Changes {
   }
 
   /** Runs `fn` between two admin changes (no snapshot write). */
-  private exclusive(fn: () => void): Promise<void> {
+  private exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     const run = this.queue.then(fn);
     this.queue = run.catch(() => {});
     return run;
@@ -251,6 +320,7 @@ export class ProxyServer implements DataPlane, Changes {
       const oldPreview = existing?.preview !== previewServer ? existing?.preview : undefined;
       if (preview === undefined) previewServer = undefined;
       const changed = existing === undefined || table.preview !== preview || table.listen !== listen;
+      const wasPreview = table.preview;
       table.preview = preview;
       table.drainTimeoutMs = drainTimeoutMs;
       table.setLimits(route.limits);
@@ -260,7 +330,10 @@ export class ProxyServer implements DataPlane, Changes {
       // join() configured the listener before the new limits were on the table.
       this.doors.reconfigure(table);
       this.routes.set(service, { table, preview: previewServer });
-      if (oldPreview) void closeListener(oldPreview, drainTimeoutMs);
+      if (oldPreview) {
+        if (wasPreview !== undefined) forgetInherited(wasPreview);
+        void closeListener(oldPreview, drainTimeoutMs);
+      }
       if (changed)
         this.log.info(
           { service, listen, preview, hosts: route.hosts, tls: route.tls !== undefined },
@@ -284,9 +357,10 @@ export class ProxyServer implements DataPlane, Changes {
         };
         setTimeout(closeBackends, r.table.drainTimeoutMs).unref();
         if (r.preview) void closeListener(r.preview, r.table.drainTimeoutMs);
+        if (r.table.preview !== undefined) forgetInherited(r.table.preview);
         // Other services on the same listener keep it (and their connections) open.
         void this.doors.leave(r.table, r.table.drainTimeoutMs).then(closeBackends);
-        this.wake();
+        this.waiters.wake();
         this.log.info({ service }, 'route removed');
       },
       { op: 'removeRoute', service },
@@ -317,12 +391,7 @@ export class ProxyServer implements DataPlane, Changes {
   }
 
   drain(service: string, ids: string[]): Promise<void> {
-    return this.serial(
-      () => {
-        this.routes.get(service)?.table.drain(ids);
-      },
-      { op: 'drain', service, ids },
-    );
+    return this.serial(() => this.routes.get(service)?.table.drain(ids), { op: 'drain', service, ids });
   }
 
   removeBackends(service: string, ids: string[]): Promise<void> {
@@ -335,7 +404,7 @@ export class ProxyServer implements DataPlane, Changes {
           b.close();
         }
         if (gone.length > 0) this.log.info({ service, ids: gone.map((b) => b.id) }, 'backends removed');
-        this.wake();
+        this.waiters.wake();
       },
       { op: 'removeBackends', service, ids },
     );
@@ -408,12 +477,7 @@ export class ProxyServer implements DataPlane, Changes {
   }
 
   deleteChallenge(token: string): Promise<void> {
-    return this.serial(
-      () => {
-        this.doors.duty.challenges.delete(token);
-      },
-      { op: 'deleteChallenge', token },
-    );
+    return this.serial(() => void this.doors.duty.challenges.delete(token), { op: 'deleteChallenge', token });
   }
 
   get httpListen(): string | undefined {
@@ -421,50 +485,18 @@ export class ProxyServer implements DataPlane, Changes {
   }
 
   waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
-    const started = performance.now();
-    if (this.fleet) {
-      return this.fleet.waitDrained(service, ids, timeoutMs).then((r) => ({
-        ...r,
-        waitedMs: Math.round(performance.now() - started),
-      }));
-    }
-    const table = this.routes.get(service)?.table;
-    const result = (drained: boolean): DrainResult => ({
-      drained,
-      inFlight: table && this.routes.get(service)?.table === table ? table.openOn(ids) : 0,
-      waitedMs: Math.round(performance.now() - started),
-    });
-    if (!table || table.openOn(ids) === 0) return Promise.resolve(result(true));
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => w.done(true), Math.max(0, timeoutMs));
-      const w: Waiter = {
-        table,
-        ids,
-        done: (timedOut) => {
-          clearTimeout(timer);
-          this.waiters.delete(w);
-          resolve(result(!timedOut));
-        },
-      };
-      this.waiters.add(w);
-    });
+    if (!this.fleet) return this.waiters.wait(service, ids, timeoutMs);
+    return this.fleet.waitDrained(service, ids, timeoutMs);
   }
 
   /** DataPlane: a backend has nothing open any more. */
   idle(_b: BackendEntry): void {
-    if (this.waiters.size > 0) this.wake();
+    this.waiters.wake();
   }
 
   /** DataPlane: a client saw a reset because its backend failed mid-response. */
   cut(service: string, b: BackendEntry, code: string): void {
     this.log.warn({ service, id: b.id, code }, 'response cut: backend failed mid-response');
-  }
-
-  private wake(): void {
-    for (const w of this.waiters) {
-      const live = this.routes.get(w.table.service)?.table === w.table;
-      if (!live || w.table.openOn(w.ids) === 0) w.done(false);
-    }
   }
 
   async status(service: string): Promise<RouteStatus | undefined> {
@@ -480,15 +512,9 @@ export class ProxyServer implements DataPlane, Changes {
   /** The tables' status; with workers, their live figures summed (see `StatusMerger`). */
   private async statusOf(tables: ServiceTable[]): Promise<RouteStatus[]> {
     const now = performance.now();
-    const base = tables.map((t) => t.status(now));
-    if (!this.fleet) return base;
-    const { parts, merger } = await this.fleet.statuses();
-    return base.map((b) =>
-      merger.merge(
-        b,
-        parts.map((routes) => routes?.find((r) => r.service === b.service)),
-      ),
-    );
+    const own = tables.map((t) => t.status(now));
+    const out = this.fleet ? await this.fleet.sum(own) : own;
+    return out.map((r) => this.carried.apply(r));
   }
 
   get routeCount(): number {
@@ -507,42 +533,12 @@ export class ProxyServer implements DataPlane, Changes {
   private async shutdown(): Promise<void> {
     this.log.info('proxy stopping');
     const admin = this.admin;
-    if (admin) {
-      admin.close();
-      admin.closeAllConnections();
-    }
+    await admin?.close();
     await this.fleet?.close(this.shutdownTimeoutMs);
-    const tables = [...this.routes.values()];
-    for (const r of tables) releaseHeld(r.table, this, 'baton: proxy is shutting down\n');
-    const doors = this.doors.all();
-    const closing = [
-      ...tables.map((r) => (r.preview ? closeListener(r.preview, this.shutdownTimeoutMs) : undefined)),
-      ...doors.map((d) => d.close(this.shutdownTimeoutMs)),
-    ];
-    const open = tables.reduce((n, r) => n + r.table.openOn([...r.table.byId.keys()]), 0);
-    if (open > 0) {
-      const left = await Promise.all(
-        tables.map((r) =>
-          this.waitDrained(r.table.service, [...r.table.byId.keys()], this.shutdownTimeoutMs),
-        ),
-      );
-      const still = left.reduce((n, d) => n + d.inFlight, 0);
-      if (still > 0) this.log.warn({ open: still }, 'shutdown timeout: closing open connections');
-    }
-    for (const d of doors) d.server?.closeAllConnections();
-    for (const r of tables) {
-      r.preview?.closeAllConnections();
-      for (const b of r.table.list) b.close();
-    }
-    await Promise.all(closing);
+    await stopServing(this.serving(), this.shutdownTimeoutMs);
     this.routes.clear();
     this.doors.clear();
-    for (const w of [...this.waiters]) w.done(false);
-    if (admin) {
-      await unlink(this.paths.socket).catch(() => {});
-      const pid = await readFile(this.paths.pid, 'utf8').catch(() => '');
-      if (pid.trim() === String(process.pid)) await unlink(this.paths.pid).catch(() => {});
-    }
+    this.waiters.release();
     this.log.info('proxy stopped');
   }
 }

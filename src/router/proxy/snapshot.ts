@@ -31,21 +31,27 @@ export interface SnapshotBackend {
 
 /**
  * Reads the snapshot; a missing file is an empty one. A file that cannot be parsed is moved aside
- * (`state.json.corrupt-<time>`) and reported, so the proxy still starts.
+ * (`state.json.corrupt-<time>`) and reported, so the proxy still starts. With `strict` (a proxy taking
+ * over from a running one, which keeps serving if this fails) an unreadable file is an error instead.
  */
-export async function loadSnapshot(path: string): Promise<{ snapshot: Snapshot; corrupt?: string }> {
+export async function loadSnapshot(
+  path: string,
+  strict = false,
+): Promise<{ snapshot: Snapshot; corrupt?: string }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { snapshot: { version: 1, routes: [] } };
+    if (strict) throw new Error(`cannot read snapshot ${path}: ${(e as Error).message}`);
     throw e;
   }
   try {
     const parsed = JSON.parse(text) as Snapshot;
     if (parsed.version !== 1 || !Array.isArray(parsed.routes)) throw new Error('unknown snapshot format');
     return { snapshot: parsed };
-  } catch {
+  } catch (e) {
+    if (strict) throw new Error(`cannot read snapshot ${path}: ${(e as Error).message}`);
     const aside = `${path}.corrupt-${Date.now()}`;
     await rename(path, aside);
     return { snapshot: { version: 1, routes: [] }, corrupt: aside };

@@ -4,8 +4,10 @@
  * It never touches the admin socket, the snapshot file or the pid file.
  */
 import cluster from 'node:cluster';
+import type { Server as NetServer } from 'node:net';
 import pino from 'pino';
 import { BatonError } from '../../core/errors.js';
+import { inherit } from './handoff/inherit.js';
 import { applyChange, type FromWorker, type ToWorker } from './ops.js';
 import { ProxyServer } from './server.js';
 
@@ -19,6 +21,8 @@ const log = pino(
 );
 
 let server: ProxyServer | undefined;
+/** How long an orphaned worker finishes what it carries (the primary's shutdown timeout). */
+let settingsGraceMs = 10_000;
 /** Snapshot and changes apply one after the other; status and drain questions are answered at once. */
 let chain: Promise<unknown> = Promise.resolve();
 
@@ -42,6 +46,8 @@ process.on('message', (msg: ToWorker) => {
         answer(msg.seq, async () => {
           // Route changes are logged once, by the primary; a worker logs its own troubles.
           const quiet = log.levelVal < 40 ? log.child({}, { level: 'warn' }) : log;
+          inherit(msg.settings.inherit ?? {});
+          settingsGraceMs = msg.settings.shutdownTimeoutMs;
           server = await ProxyServer.worker({ snapshot: msg.snapshot, logger: quiet, ...msg.settings });
           return undefined;
         }),
@@ -65,6 +71,30 @@ process.on('message', (msg: ToWorker) => {
           : { drained: true, inFlight: 0, waitedMs: 0 },
       );
       return;
+    case 'handles':
+      // The listening sockets go to the primary as raw handles (it never accepts on them), so it can pass
+      // them on to a successor (handoff.ts). Messages with a handle are delivered in order.
+      void answer(msg.seq, async () => {
+        const listeners = server?.listeners() ?? [];
+        for (const { listen, server: s } of listeners) {
+          const handle = (s as unknown as { _handle?: unknown })._handle;
+          if (handle)
+            process.send!({ t: 'handle', seq: msg.seq, listen } satisfies FromWorker, handle as NetServer);
+        }
+        return listeners.map((l) => l.listen);
+      });
+      return;
+    case 'retire':
+      void chain.then(async () => {
+        await server?.retire(msg.graceMs);
+        const value = server ? await server.list() : [];
+        // Exits once the final figures left (the primary carries them over to the successor).
+        if (!process.connected) process.exit(0);
+        process.send!({ t: 'reply', seq: msg.seq, value } satisfies FromWorker, undefined, {}, () =>
+          process.exit(0),
+        );
+      });
+      return;
     case 'close':
       void chain.then(async () => {
         await server?.close();
@@ -74,9 +104,21 @@ process.on('message', (msg: ToWorker) => {
   }
 });
 
-// The primary orchestrates shutdown (a Ctrl-C reaches the whole process group); if the primary dies, the
-// IPC channel closes and cluster ends this worker.
+// The primary orchestrates shutdown (a Ctrl-C reaches the whole process group).
 process.on('SIGINT', () => {});
+// If the primary dies (SIGKILL, or during a handoff), node:cluster would end this worker at once, cutting
+// every request and WebSocket it carries. Instead it stops accepting — the listening sockets stay open in
+// whichever proxy holds them too, whose workers take the new connections — finishes what it carries
+// (bounded by the shutdown timeout) and exits. `exitedAfterDisconnect` is what cluster checks.
+if (cluster.worker) {
+  const worker = cluster.worker;
+  worker.exitedAfterDisconnect = true;
+  worker.once('disconnect', () => {
+    log.warn('the proxy primary is gone: finishing what this worker carries, then exiting');
+    const graceMs = settingsGraceMs;
+    void (server ? server.retire(graceMs) : Promise.resolve()).finally(() => process.exit(0));
+  });
+}
 // Every request path answers its own errors (502/503/504); an exception that escapes anyway is logged with
 // its stack and the worker keeps serving: exiting would cut every in-flight request of every service here.
 process.on('uncaughtException', (e) => {

@@ -15,26 +15,28 @@ runRouterContract('proxy', async () => {
 // three processes per case cost ~6 s each on a loaded 2-core machine); each case starts from no routes.
 const ENTRY = new URL('../../dist/router/proxy/main.js', import.meta.url).pathname;
 describe.runIf(requireBuilt(ENTRY))('proxy process with 2 workers', () => {
-  let shared: Promise<{ dir: string; remove: () => Promise<void> }> | undefined;
+  let tmp: Awaited<ReturnType<typeof tempDir>> | undefined;
+  let started: Promise<void> | undefined;
   afterAll(async () => {
-    if (!shared) return;
-    const tmp = await shared;
+    if (!tmp) return;
+    // Also when the start timed out: a proxy that came up late is found by its pid file.
     await stopProxy(tmp.dir);
     await tmp.remove();
   });
   runRouterContract('proxy (2 workers)', async () => {
-    shared ??= tempDir().then(async (tmp) => {
+    started ??= (async () => {
+      tmp = await tempDir();
       await ensureProxy(tmp.dir, { entry: ENTRY, workers: 2 });
-      return tmp;
-    });
-    const tmp = await shared;
-    const router = new ProxyRouter({ dataDir: tmp.dir });
+    })();
+    await started;
+    const dir = tmp!.dir;
+    const router = new ProxyRouter({ dataDir: dir });
     // A case that failed half-way may have left routes behind: every case starts from none.
     for (const route of await router.list()) await router.removeRoute(route.service);
     return {
       router,
       cleanup: async () => {
-        const admin = new ProxyRouter({ dataDir: tmp.dir });
+        const admin = new ProxyRouter({ dataDir: dir });
         for (const route of await admin.list()) await admin.removeRoute(route.service);
         await admin.close();
       },

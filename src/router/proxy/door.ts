@@ -1,10 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { DriverError } from '../../core/errors.js';
-import { openAcceptHandles } from './accept-handles.js';
 import { reply } from './exchange.js';
 import { onRequest, onUpgrade } from './front.js';
 import { forgetInherited, listenTarget } from './handoff/inherit.js';
@@ -39,8 +37,6 @@ export interface HttpDuty {
 export class Door {
   readonly tables = new Set<ServiceTable>();
   server: Server | undefined;
-  /** More handles on the same socket, accepting for `server` (accept-handles.ts). */
-  private extras: NetServer[] = [];
   /** Set when this address is also the proxy's HTTP listener. */
   duty: HttpDuty | undefined;
   /** This listener's connections and handshakes (the services on it report them). */
@@ -152,11 +148,7 @@ export class Door {
         server.removeAllListeners('error');
         server.on('error', () => {});
         this.server = server;
-        void openAcceptHandles(server).then((extras) => {
-          if (this.server === server) this.extras = extras;
-          else for (const e of extras) e.close();
-          resolve();
-        });
+        resolve();
       });
     });
   }
@@ -179,9 +171,7 @@ export class Door {
     // Closing the last listener on an inherited descriptor closes it: its number may then be reused.
     forgetInherited(this.listen);
     const s = this.server;
-    const extras = this.extras;
     this.server = undefined;
-    this.extras = [];
-    return s ? closeListener(s, graceMs, extras) : Promise.resolve();
+    return s ? closeListener(s, graceMs) : Promise.resolve();
   }
 }

@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { Server as NetServer } from 'node:net';
 import { DriverError } from '../../core/errors.js';
 import { forwardPreview } from './forward.js';
 import { onRequest, onUpgrade } from './front.js';
@@ -68,18 +67,11 @@ export function countConnections(server: Server, c: ListenerCounters): void {
  * Stops accepting connections; idle keep-alive connections close now, the rest when their request
  * ends, and whatever is still open after `graceMs` is cut.
  */
-export function closeListener(
-  server: Server,
-  graceMs: number,
-  extras: readonly NetServer[] = [],
-): Promise<void> {
-  // `extras` accepted connections for `server` (accept-handles.ts): each closes once those it accepted
-  // have ended, and `server` cuts them all at the deadline.
-  const closed = (s: NetServer) => new Promise<void>((r) => s.close(() => r()));
+export function closeListener(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), graceMs);
     timer.unref();
-    void Promise.all([...extras.map(closed), closed(server)]).then(() => {
+    server.close(() => {
       clearTimeout(timer);
       resolve();
     });

@@ -3,6 +3,7 @@ import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
   constants,
+  type Http2ServerResponse,
   type IncomingHttpHeaders,
 } from 'node:http2';
 import { performance } from 'node:perf_hooks';

@@ -14,6 +14,7 @@ export interface TrafficSpec {
   pathPrefix?: string | undefined;
   tls?: 'auto' | { cert: string; key: string } | undefined;
   redirectHttp?: boolean | undefined;
+  upstream?: 'http1' | 'h2c' | undefined;
 }
 
 /** The route of a service from its spec's `traffic`. */
@@ -30,6 +31,7 @@ export function routeConfigOf(service: string, t: TrafficSpec): RouteConfig {
     pathPrefix: t.pathPrefix,
     tls: t.tls === undefined || t.tls === 'auto' ? t.tls : [{ cert: t.tls.cert, key: t.tls.key }],
     redirectHttp: t.redirectHttp,
+    ...(t.upstream === undefined ? {} : { upstream: t.upstream }),
   };
 }
 

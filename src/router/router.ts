@@ -93,7 +93,15 @@ export interface RouteConfig {
   tls?: RouteTls[] | 'auto' | undefined;
   /** With `tls`: plain HTTP for the service's hosts on the proxy's HTTP listener gets a 308 to https. */
   redirectHttp?: boolean | undefined;
+  /**
+   * Embedded proxy: the protocol spoken to the instances, `http1` (absent: HTTP/1.1) or `h2c` (HTTP/2 in
+   * clear text, for gRPC: trailers and streaming both ways).
+   */
+  upstream?: UpstreamProtocol | undefined;
 }
+
+/** How the embedded proxy speaks to a service's instances (`traffic.upstream`). */
+export type UpstreamProtocol = 'http1' | 'h2c';
 
 /** Certificate (chain allowed) and key files, PEM. */
 export interface RouteTls {

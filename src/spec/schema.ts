@@ -110,6 +110,15 @@ const trafficSchema = z
     tls: tlsSchema.optional(),
     /** With `tls`: plain HTTP for the hosts on the proxy's HTTP listener gets a 308 to https (default true). */
     redirectHttp: z.boolean().optional(),
+    /**
+     * Embedded proxy: how it speaks to the instances, `http1` (HTTP/1.1, the default) or `h2c` (HTTP/2 in
+     * clear text: gRPC, trailers, streaming both ways). Clients may speak HTTP/2 on TLS listeners either way.
+     */
+    upstream: z
+      .enum(['http1', 'h2c'], {
+        error: () => 'expected http1 (HTTP/1.1, the default) or h2c (HTTP/2 in clear text, e.g. gRPC)',
+      })
+      .optional(),
   })
   .superRefine((t, ctx) => {
     trafficRoutingIssues(t, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
@@ -120,6 +129,12 @@ const trafficSchema = z
         code: 'custom',
         path: ['preview'],
         message: `a preview listener needs the embedded proxy (router: proxy); with ${t.router.kind}, declare a second frontend in its own configuration`,
+      });
+    if (t.router.kind !== 'proxy' && t.upstream !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream'],
+        message: `upstream is the embedded proxy's (router: proxy); with ${t.router.kind}, set the backend protocol in its own configuration`,
       });
     if (t.router.kind !== 'proxy' && t.keepAliveTimeout !== undefined)
       ctx.addIssue({

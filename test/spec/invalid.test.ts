@@ -403,6 +403,19 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'an upstream protocol the proxy does not speak',
+    files: {
+      'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      upstream: h2\n`,
+    },
+    issue: {
+      file: 'baton.yaml',
+      line: 6,
+      column: 17,
+      path: 'services.web.traffic.upstream',
+      message: 'expected http1 (HTTP/1.1, the default) or h2c',
+    },
+  },
+  {
     name: 'an HAProxy backend name with a space',
     files: {
       'baton.yaml': `services:\n  web:\n    command: node\n    traffic:\n      listen: "127.0.0.1:8080"\n      router: { kind: haproxy, sockets: [/s], backend: "a b" }\n`,

@@ -51,3 +51,12 @@ describe('traffic.timeouts and traffic.maxBodySize', () => {
     expect(issues.some((i) => /idle/.test(i.message))).toBe(true);
   });
 });
+
+describe('traffic.upstream', () => {
+  test('absent: HTTP/1.1 (nothing in the route); h2c reaches the route config', async () => {
+    const plain = await load({ 'baton.yaml': withTraffic('') });
+    expect(routeConfigOf('web', plain.spec.services.web!.traffic).upstream).toBeUndefined();
+    const { spec } = await load({ 'baton.yaml': withTraffic('      upstream: h2c\n') });
+    expect(routeConfigOf('web', spec.services.web!.traffic).upstream).toBe('h2c');
+  });
+});

@@ -114,6 +114,11 @@ async function handle(proxy: ProxyServer, req: IncomingMessage, res: ServerRespo
       if (b.limits !== undefined && b.limits !== null) route.limits = limits(b.limits);
       if (b.hosts !== undefined && b.hosts !== null) route.hosts = hosts(b.hosts);
       if (b.pathPrefix !== undefined && b.pathPrefix !== null) route.pathPrefix = prefix(b.pathPrefix);
+      if (b.upstream !== undefined && b.upstream !== null) {
+        if (b.upstream !== 'http1' && b.upstream !== 'h2c')
+          throw new InputError('upstream must be http1 or h2c');
+        route.upstream = b.upstream;
+      }
       if (b.tls !== undefined && b.tls !== null) {
         if (!Array.isArray(b.tls) || b.tls.length === 0)
           throw new InputError('tls must be a list of {cert, key} file paths');

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { type Backend, BackendState, type BackendStatus, type RouteLimits } from '../router.js';
+import { H2cUpstream } from './h2c-upstream.js';
 import { parseListen } from './paths.js';
 import { Upstreams } from './upstream.js';
 
@@ -22,6 +23,8 @@ export class BackendEntry {
   /** Smooth weighted round-robin state, used to break ties between equally loaded backends. */
   current = 0;
   upstreams: Upstreams;
+  /** The HTTP/2 clear-text session (services with `upstream: h2c`), made on first use. */
+  private h2cUpstream: H2cUpstream | undefined;
   /** Upstream sockets of open WebSocket tunnels, destroyed when the backend is removed. */
   readonly tunnels = new Set<Socket>();
 
@@ -46,6 +49,8 @@ export class BackendEntry {
       const a = parseListen(b.address);
       if (!a) throw new Error(`bad address ${b.address}`);
       this.upstreams.destroy();
+      this.h2cUpstream?.destroy();
+      this.h2cUpstream = undefined;
       this.address = b.address;
       this.host = a.host;
       this.port = a.port;
@@ -53,6 +58,11 @@ export class BackendEntry {
     }
     this.revision = b.revision;
     this.weight = b.weight ?? 1;
+  }
+
+  h2c(): H2cUpstream {
+    this.h2cUpstream ??= new H2cUpstream(origin(this.host, this.port), this.limits);
+    return this.h2cUpstream;
   }
 
   isHealthy(now: number): boolean {
@@ -67,6 +77,7 @@ export class BackendEntry {
   /** Closes every open connection to the backend. */
   close(): void {
     this.upstreams.destroy();
+    this.h2cUpstream?.destroy();
     for (const s of this.tunnels) s.destroy();
     this.tunnels.clear();
   }

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { DriverError } from '../../core/errors.js';
 import { reply } from './exchange.js';
 import { onRequest, onUpgrade } from './front.js';
+import { ALPN_H2, closeH2Listener, createH2Listener, type H2Listener } from './h2.js';
 import { forgetInherited, listenTarget } from './handoff/inherit.js';
 import { ListenerCounters } from './histogram.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
@@ -15,11 +15,8 @@ import type { DataPlane } from './plane.js';
 import type { ServiceTable } from './service.js';
 import { rawReply } from './upgrade.js';
 
-/**
- * Protocols offered in the TLS handshake. Only HTTP/1.1 today; HTTP/2 joins here (with an
- * `http2.createSecureServer({allowHTTP1: true})` listener) without changing how services are picked.
- */
-export const ALPN = ['http/1.1'];
+/** Protocols offered in the TLS handshake: HTTP/2 first, HTTP/1.1 (see h2.ts). */
+export const ALPN = ALPN_H2;
 
 const NOT_FOUND = 'Not Found\n';
 
@@ -37,6 +34,9 @@ export interface HttpDuty {
 export class Door {
   readonly tables = new Set<ServiceTable>();
   server: Server | undefined;
+  /** The TLS listener's HTTP/2 side (its sessions), when TLS. */
+  private h2: H2Listener | undefined;
+  private keepAliveMs = 0;
   /** Set when this address is also the proxy's HTTP listener. */
   duty: HttpDuty | undefined;
   /** This listener's connections and handshakes (the services on it report them). */
@@ -55,7 +55,12 @@ export class Door {
       const only = this.tables.values().next().value as ServiceTable;
       if (only.hosts.length === 0 && only.pathPrefix === '/') return only;
     }
-    return pick(this.tables, req.headers.host, req.url ?? '/');
+    // HTTP/2 names the host in `:authority` (a Host header is allowed too, and then wins).
+    return pick(
+      this.tables,
+      req.headers.host ?? (req.headers[':authority'] as string | undefined),
+      req.url ?? '/',
+    );
   }
 
   private request(req: IncomingMessage, res: ServerResponse): void {
@@ -99,20 +104,22 @@ export class Door {
     const limits = first?.limits;
     const edge = limits ? edgeServerOptions(limits) : {};
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.request(req, res);
-    const server: Server = this.tls
-      ? (createTlsServer(
+    if (first) this.keepAliveMs = first.keepAliveTimeoutMs;
+    this.h2 = this.tls
+      ? createH2Listener(
           {
             ...edge,
-            ALPNProtocols: ALPN,
             SNICallback: (name, cb) => {
               const ctx = this.secureContext(name);
               if (ctx) cb(null, ctx);
               else cb(new Error(`no certificate for ${name}`));
             },
           },
+          () => this.keepAliveMs,
           handler,
-        ) as unknown as Server)
-      : createServer(edge, handler);
+        )
+      : undefined;
+    const server: Server = this.h2 ? (this.h2.server as unknown as Server) : createServer(edge, handler);
     server.maxHeadersCount = 0;
     if (first) setKeepAlive(server, first.keepAliveTimeoutMs);
     closeOnlyWhenIdle(server);
@@ -165,13 +172,17 @@ export class Door {
       });
     this.server.headersTimeout = table.limits.headTimeoutMs;
     setKeepAlive(this.server, table.keepAliveTimeoutMs);
+    this.keepAliveMs = table.keepAliveTimeoutMs;
   }
 
   close(graceMs: number): Promise<void> {
     // Closing the last listener on an inherited descriptor closes it: its number may then be reused.
     forgetInherited(this.listen);
     const s = this.server;
+    const h2 = this.h2;
     this.server = undefined;
+    this.h2 = undefined;
+    if (h2) return closeH2Listener(h2, graceMs);
     return s ? closeListener(s, graceMs) : Promise.resolve();
   }
 }

@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BackendEntry } from './backend.js';
+import { downstreamSocket, isH2, isH2Response } from './h2.js';
+import { h2DownstreamHeaders, h2UpstreamHeaders } from './h2-headers.js';
 import { downstreamHeaders, upstreamHeaders } from './headers.js';
 import { type DataPlane, release } from './plane.js';
 import type { ServiceTable } from './service.js';
@@ -54,6 +56,12 @@ export function reply(res: ServerResponse, status: number, kind: string, body: s
     'content-length': Buffer.byteLength(body),
     'x-baton-error': kind,
   };
+  if (isH2Response(res)) {
+    // HTTP/2 has neither reasons nor a Connection header; its stream ends with the answer.
+    res.writeHead(status, headers);
+    res.end(body);
+    return;
+  }
   if (close) headers.connection = 'close';
   // The reason is given: a failed writeHead may have left the backend's (invalid) one on `res`.
   res.writeHead(status, STATUS_CODES[status], headers);
@@ -71,6 +79,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private readonly headers: string[] = [];
   private readonly hasBody: boolean;
   private readonly path: string;
+  /** The client speaks HTTP/2 (its stream shares the connection with others). */
+  private readonly h2: boolean;
   private abort: ((err?: Error) => void) | undefined;
   resume: (() => void) | undefined;
   private bodyStarted = false;
@@ -95,7 +105,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     /** Set when the answer carries the sticky cookie of the revision that answers. */
     private readonly sticky: SplitPlan | undefined,
   ) {
-    this.hasBody = upstreamHeaders(req, this.headers);
+    this.h2 = isH2(req);
+    this.hasBody = this.h2 ? h2UpstreamHeaders(req, this.headers) : upstreamHeaders(req, this.headers);
     const url = req.url ?? '/';
     // An absolute-form target (its authority was checked against Host) goes on in origin form.
     this.path = url[0] === '/' || url === '*' ? url : originForm(url);
@@ -110,7 +121,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     b.requests++;
     this.abort = undefined;
     const limits = this.table.limits;
-    b.upstreams.for(this.req.socket).dispatch(
+    const upstream = this.h2
+      ? b.upstreams.forH2(downstreamSocket(this.req))
+      : b.upstreams.for(this.req.socket);
+    upstream.dispatch(
       {
         method: this.req.method ?? 'GET',
         path: this.path,
@@ -150,11 +164,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.interim(status, raw);
       return true;
     }
-    const headers = downstreamHeaders(raw, BODYLESS.has(status));
+    const headers = this.h2
+      ? h2DownstreamHeaders(raw, BODYLESS.has(status))
+      : downstreamHeaders(raw, BODYLESS.has(status));
     const cookie = this.sticky?.cookies.get(this.backend!.revision);
     if (cookie !== undefined) headers.push('Set-Cookie', cookie);
     try {
-      this.res.writeHead(status, statusText, headers);
+      if (this.h2) this.res.writeHead(status, headers);
+      else this.res.writeHead(status, statusText, headers);
     } catch (e) {
       // Node refuses to send it (a control character in the reason or a value): a malformed response.
       this.abort?.(Object.assign(e as Error, { code: 'UND_ERR_BAD_RESPONSE' }));

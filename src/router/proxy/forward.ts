@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { MAINTENANCE_RETRY_AFTER_S } from '../validate.js';
 import type { BackendEntry } from './backend.js';
 import { Exchange, reply } from './exchange.js';
+import { H2cExchange } from './h2c-exchange.js';
 import { requestProblem } from './limits.js';
 import type { DataPlane } from './plane.js';
 import type { ServiceTable } from './service.js';
@@ -29,7 +30,8 @@ export function forward(
     reply(res, 503, 'no-healthy-backend', `baton: no healthy backend for service ${table.service}\n`);
     return;
   }
-  new Exchange(table, plane, req, res, start, target, sticky).send(b);
+  if (table.upstream === 'h2c') new H2cExchange(table, plane, req, res, start, target, sticky).send(b);
+  else new Exchange(table, plane, req, res, start, target, sticky).send(b);
 }
 
 /** Proxies one request of the preview listener to the preview revision (kept out of revision counters). */
@@ -46,7 +48,8 @@ export function forwardPreview(
     reply(res, 503, 'no-preview', `baton: no preview revision for service ${table.service}\n`);
     return;
   }
-  new Exchange(table, plane, req, res, start, PREVIEW, undefined).send(b);
+  if (table.upstream === 'h2c') new H2cExchange(table, plane, req, res, start, PREVIEW, undefined).send(b);
+  else new Exchange(table, plane, req, res, start, PREVIEW, undefined).send(b);
 }
 
 /** Answers a request the edge limits refuse (and closes the connection: its body is not read). */

@@ -9,6 +9,7 @@ import {
   type RouteMode,
   type RouteStatus,
   type RouteTls,
+  type UpstreamProtocol,
 } from '../router.js';
 import { defaultMaintenanceBody } from '../validate.js';
 import { BackendEntry } from './backend.js';
@@ -57,6 +58,8 @@ export class ServiceTable {
   pathPrefix = '/';
   tls: RouteTls[] | undefined;
   redirectHttp = false;
+  /** Protocol to the instances (`h2c`: HTTP/2 in clear text, h2c-exchange.ts). */
+  upstream: UpstreamProtocol = 'http1';
   /** The loaded certificates of `tls` (set by the proxy that holds the listener). */
   certs: CertWatcher[] = [];
 
@@ -78,6 +81,7 @@ export class ServiceTable {
     // The proxy driver resolves `auto` to files before the route reaches a proxy.
     this.tls = route.tls === 'auto' ? [] : route.tls;
     this.redirectHttp = route.tls !== undefined && route.redirectHttp !== false;
+    this.upstream = route.upstream ?? 'http1';
   }
 
   setLimits(given: Partial<RouteLimits> | undefined): void {

@@ -87,6 +87,7 @@ export function snapshotOf(tables: ServiceTable[]): Snapshot {
       ...(t.hosts.length === 0 ? {} : { hosts: t.hosts }),
       ...(t.pathPrefix === '/' ? {} : { pathPrefix: t.pathPrefix }),
       ...(t.tls === undefined ? {} : { tls: t.tls, redirectHttp: t.redirectHttp }),
+      ...(t.upstream === 'http1' ? {} : { upstream: t.upstream }),
       split: t.split?.split ?? null,
       previewRevision: t.previewRevision,
       mode: t.mode,

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Client } from 'undici';
+import { Client, type Dispatcher, Pool } from 'undici';
 import type { RouteLimits } from '../router.js';
 
 /**
@@ -11,7 +11,7 @@ import type { RouteLimits } from '../router.js';
 export const UPSTREAM_IDLE_MS = 4000;
 
 const CLIENTS = Symbol('baton.upstreams');
-type Downstream = Socket & { [CLIENTS]?: Map<Upstreams, Client> };
+type Downstream = Socket & { [CLIENTS]?: Map<Upstreams, Client | Pool> };
 
 /**
  * A backend's upstream connections. HTTP/1.1 is spoken by undici (llhttp): it never reuses a connection
@@ -24,6 +24,8 @@ type Downstream = Socket & { [CLIENTS]?: Map<Upstreams, Client> };
  */
 export class Upstreams {
   private readonly open = new Set<Client>();
+  /** The connections of each HTTP/2 client's pool (forgotten with it). */
+  private readonly pools = new Map<Pool, Set<Client>>();
   private closed = false;
 
   constructor(
@@ -35,7 +37,7 @@ export class Upstreams {
   for(downstream: Socket): Client {
     const d = downstream as Downstream;
     let map = d[CLIENTS];
-    let c = map?.get(this);
+    let c = map?.get(this) as Client | undefined;
     if (c !== undefined && !c.destroyed) return c;
     c = this.client();
     if (map === undefined) {
@@ -47,10 +49,44 @@ export class Upstreams {
     return c;
   }
 
+  /**
+   * The upstream connections bound to one HTTP/2 client connection: a pool, as its streams run at once
+   * (one HTTP/1.1 connection each while they do, reused after), still private to that client connection.
+   * The client's concurrent-stream limit bounds its size.
+   */
+  forH2(downstream: Socket): Dispatcher {
+    const d = downstream as Downstream;
+    let map = d[CLIENTS];
+    let p = map?.get(this) as Pool | undefined;
+    if (p !== undefined && !p.destroyed) return p;
+    const members = new Set<Client>();
+    p = new Pool(this.origin, {
+      ...this.options(),
+      factory: (origin, opts) => {
+        const c = this.track(new Client(origin, opts));
+        members.add(c);
+        return c;
+      },
+    });
+    this.pools.set(p, members);
+    (p as unknown as EventEmitter).on('error', () => {});
+    if (map === undefined) {
+      map = new Map();
+      d[CLIENTS] = map;
+      d.once('close', onDownstreamClose);
+    }
+    map.set(this, p);
+    return p;
+  }
+
   /** A connection used once (WebSocket upgrades: it becomes the tunnel). */
   client(): Client {
+    return this.track(new Client(this.origin, this.options()));
+  }
+
+  private options(): Client.Options {
     const l = this.limits();
-    const c = new Client(this.origin, {
+    return {
       connectTimeout: l.connectTimeoutMs,
       headersTimeout: l.responseTimeoutMs,
       bodyTimeout: l.responseTimeoutMs,
@@ -58,7 +94,10 @@ export class Upstreams {
       keepAliveMaxTimeout: UPSTREAM_IDLE_MS,
       pipelining: 1,
       strictContentLength: true,
-    });
+    };
+  }
+
+  private track(c: Client): Client {
     // Request errors reach the exchange's handler; nothing is thrown at the worker.
     (c as unknown as EventEmitter).on('error', () => {});
     if (this.closed) void c.destroy().catch(() => {});
@@ -66,8 +105,14 @@ export class Upstreams {
     return c;
   }
 
-  /** Forgets a client whose downstream went away. */
-  drop(c: Client): void {
+  /** Forgets a client (or an HTTP/2 client's pool) whose downstream went away. */
+  drop(c: Client | Pool): void {
+    if (c instanceof Pool) {
+      for (const m of this.pools.get(c) ?? []) this.open.delete(m);
+      this.pools.delete(c);
+      void c.destroy().catch(() => {});
+      return;
+    }
     this.open.delete(c);
     void c.destroy().catch(() => {});
   }
@@ -77,6 +122,7 @@ export class Upstreams {
     this.closed = true;
     for (const c of this.open) void c.destroy().catch(() => {});
     this.open.clear();
+    this.pools.clear();
   }
 }
 

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define MAXCONN 256
-#define MAXTARGETS 4
+#define MAXTARGETS 8
 #define BUFSZ 65536
 #define QSZ 4096
 

@@ -19,6 +19,8 @@ export interface EnsureProxyOptions {
   logFile?: string;
   /** Worker processes for the data path; defaults to `BATON_PROXY_WORKERS`, else one per CPU. */
   workers?: number;
+  /** Node flags for the proxy's processes (its workers inherit them), e.g. `--cpu-prof` for the benches. */
+  execArgv?: string[];
 }
 
 /** The pid in the pid file, if that process is alive and is a baton proxy (not a recycled pid). */
@@ -55,7 +57,7 @@ export async function ensureProxy(
   const fd = openSync(logFile, 'a', 0o600);
   let exited: string | undefined;
   try {
-    const args = [entry, '--data-dir', dataDir];
+    const args = [...(opts.execArgv ?? []), entry, '--data-dir', dataDir];
     if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
     const child = spawn(process.execPath, args, {
       detached: true,

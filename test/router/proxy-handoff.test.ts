@@ -270,9 +270,17 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
         { step: 'draining', victim: 'new' },
         { step: 'draining', victim: 'old' },
       ];
-      // BATON_HANDOFF_KILL_POINTS=committed:new,draining:new runs only those.
-      const only = process.env.BATON_HANDOFF_KILL_POINTS?.split(',');
-      const points = every.filter((p) => !only || only.includes(`${p.step}:${p.victim}`));
+      // Every step on every run, its victim alternating by step and by UTC day (so both victims of every
+      // step within two days, and half the suite time); BATON_HANDOFF_KILL_POINTS=all runs all eight,
+      // BATON_HANDOFF_KILL_POINTS=committed:new,draining:new only those.
+      const env = process.env.BATON_HANDOFF_KILL_POINTS;
+      const day = Math.floor(Date.now() / 86_400_000) % 2;
+      const only = env && env !== 'all' ? env.split(',') : undefined;
+      const points = every.filter((p, i) =>
+        only
+          ? only.includes(`${p.step}:${p.victim}`)
+          : env === 'all' || i % 2 === (Math.floor(i / 2) + day) % 2,
+      );
       const results: string[] = [];
       const failures: string[] = [];
       for (const point of points) {

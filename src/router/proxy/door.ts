@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { DriverError } from '../../core/errors.js';
+import { acceptOnMoreHandles } from './accept-handles.js';
 import { reply } from './exchange.js';
 import { onRequest, onUpgrade } from './front.js';
 import { ALPN_H2, closeH2Listener, createH2Listener, type H2Listener } from './h2.js';
@@ -155,7 +156,7 @@ export class Door {
         server.removeAllListeners('error');
         server.on('error', () => {});
         this.server = server;
-        resolve();
+        void acceptOnMoreHandles(server).then(resolve);
       });
     });
   }

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BatonError, DriverError, type ErrorCode } from '../../core/errors.js';
 import type { DrainResult, RouteStatus } from '../router.js';
+import { answerAcceptHandles } from './accept-handles.js';
 import { forgetInherited } from './handoff/inherit.js';
 import { StatusMerger } from './merge.js';
 import type { Change, FromWorker, ToWorker, WorkerSettings } from './ops.js';
@@ -108,6 +109,7 @@ export class Fleet {
         worker.process.kill('SIGKILL');
       }, START_DEADLINE_MS);
       worker.on('message', (msg: FromWorker, handle: unknown) => {
+        if (answerAcceptHandles(worker, msg, handle)) return;
         if (msg.t === 'handle') {
           if (handle) m.handles.push({ listen: msg.listen, handle: handle as ListenHandle });
           return;

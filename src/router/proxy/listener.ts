@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { DriverError } from '../../core/errors.js';
+import { acceptOnMoreHandles } from './accept-handles.js';
 import { forwardPreview } from './forward.js';
 import { onRequest, onUpgrade } from './front.js';
 import { listenTarget } from './handoff/inherit.js';
@@ -49,7 +50,7 @@ export function openListener(
     server.listen(listenTarget(listen), LISTEN_BACKLOG, () => {
       server.removeAllListeners('error');
       server.on('error', () => {});
-      resolve(server);
+      void acceptOnMoreHandles(server).then(() => resolve(server));
     });
   });
 }

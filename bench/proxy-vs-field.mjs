@@ -23,26 +23,24 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './lib/args.mjs';
 import { startBackends } from './lib/backends.mjs';
 import { selfSigned } from './lib/certs.mjs';
 import { cpuSeconds, ensureBinaries, installHint } from './lib/procs.mjs';
 import { startBaton, startCaddy, startHaproxy, startNginx } from './lib/proxies.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '32' },
-    cores: { type: 'string', default: String(availableParallelism()) },
-    rate: { type: 'string', default: '1000' },
-    'rate-seconds': { type: 'string', default: '10' },
-    rows: { type: 'string', default: 'small,64k,newconn,tls-handshake,tls-keepalive,h2' },
-    only: { type: 'string', default: 'baton,haproxy,nginx,caddy' },
-    'haproxy-reuse': { type: 'string', default: 'safe' },
-    profile: { type: 'string' },
-    baseline: { type: 'string' },
-  },
+const args = benchArgs(import.meta.url, 'bench', {
+  seconds: { type: 'string', default: '5' },
+  rounds: { type: 'string', default: '3' },
+  connections: { type: 'string', default: '32' },
+  cores: { type: 'string', default: String(availableParallelism()) },
+  rate: { type: 'string', default: '1000' },
+  'rate-seconds': { type: 'string', default: '10' },
+  rows: { type: 'string', default: 'small,64k,newconn,tls-handshake,tls-keepalive,h2' },
+  only: { type: 'string', default: 'baton,haproxy,nginx,caddy' },
+  'haproxy-reuse': { type: 'string', default: 'safe' },
+  profile: { type: 'string' },
+  baseline: { type: 'string' },
 });
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
@@ -92,7 +90,7 @@ if (cc.status !== 0) {
   process.exit(2);
 }
 
-const certs = selfSigned(dir, HOST);
+const certs = selfSigned(dir, 'bench', [HOST], { combined: true });
 const backends = await startBackends();
 const ports = backends.ports;
 const proxies = [];

@@ -16,49 +16,27 @@
 // Prints requests, failures and each failure's record (time, kind, socket reused, worker, deploy step).
 // Exit code 0 when nothing failed, 1 otherwise.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { deployStream, freePort, root, sleep, startBaton } from '../scripts/lib/local-baton.mjs';
 import { watchAcceptQueues } from './accept-queue.mjs';
+import { benchArgs } from './lib/args.mjs';
 import { startSoakLoad } from './soak-load.mjs';
 
-const usage = () =>
-  readFileSync(fileURLToPath(import.meta.url), 'utf8')
-    .split('\n')
-    .slice(1)
-    .filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('//')))
-    .map((l) => l.replace(/^\/\/ ?/, ''))
-    .join('\n');
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      help: { type: 'boolean', short: 'h', default: false },
-      deploys: { type: 'string', default: '1000' },
-      rps: { type: 'string', default: '700' },
-      'min-requests': { type: 'string', default: '0' },
-      router: { type: 'string', default: 'proxy' },
-      runtime: { type: 'string', default: 'process' },
-      apps: { type: 'string' },
-      copies: { type: 'string', default: '1' },
-      'idle-clients': { type: 'string', default: '24' },
-      'keep-alive-timeout': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-} catch (e) {
-  process.stderr.write(`soak: ${e.message}\n\n${usage()}\n`);
-  process.exit(2);
-}
-const args = parsed.values;
-if (args.help) {
-  process.stdout.write(`${usage()}\n`);
-  process.exit(0);
-}
+const args = benchArgs(import.meta.url, 'soak', {
+  deploys: { type: 'string', default: '1000' },
+  rps: { type: 'string', default: '700' },
+  'min-requests': { type: 'string', default: '0' },
+  router: { type: 'string', default: 'proxy' },
+  runtime: { type: 'string', default: 'process' },
+  apps: { type: 'string' },
+  copies: { type: 'string', default: '1' },
+  'idle-clients': { type: 'string', default: '24' },
+  'keep-alive-timeout': { type: 'string' },
+  json: { type: 'boolean', default: false },
+});
 const DEPLOYS = Number(args.deploys);
 const RPS = Number(args.rps);
 const MIN_REQUESTS = Number(args['min-requests']);

@@ -1,13 +1,20 @@
-// A self-signed certificate for the benches: P-256 (the key type every proxy in the field bench serves,
-// so a full handshake costs each of them the same ECDSA signature), one day, made with openssl.
+// Self-signed certificates for the benches and the tests (test/helpers/certs.ts): P-256 (the key type every
+// proxy in the field bench serves, so a full handshake costs each of them the same ECDSA signature), valid
+// one day, made with openssl.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** `{ cert, key, combined }` paths in `dir` for `host` (`combined`: cert then key, as HAProxy reads it). */
-export function selfSigned(dir, host) {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
+/**
+ * A certificate for `names` in `dir` as `<label>.pem` / `<label>.key`. `atomic`: written through a
+ * temporary file and a rename, as a certificate tool does. `combined` also writes `<label>.combined.pem`
+ * (certificate then key, as HAProxy reads it). Returns the paths.
+ */
+export function selfSigned(dir, label, names, opts = {}) {
+  const cert = join(dir, `${label}.pem`);
+  const key = join(dir, `${label}.key`);
+  const tmp = opts.atomic ? '.tmp' : '';
+  const san = `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`;
   execFileSync(
     'openssl',
     [
@@ -19,19 +26,24 @@ export function selfSigned(dir, host) {
       'ec_paramgen_curve:prime256v1',
       '-nodes',
       '-keyout',
-      key,
+      key + tmp,
       '-out',
-      cert,
+      cert + tmp,
       '-days',
       '1',
       '-subj',
-      `/CN=${host}`,
+      `/CN=${names[0]}`,
       '-addext',
-      `subjectAltName=DNS:${host}`,
+      san,
     ],
     { stdio: 'pipe' },
   );
-  const combined = join(dir, 'combined.pem');
+  if (opts.atomic) {
+    renameSync(key + tmp, key);
+    renameSync(cert + tmp, cert);
+  }
+  if (!opts.combined) return { cert, key };
+  const combined = join(dir, `${label}.combined.pem`);
   writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
   return { cert, key, combined };
 }

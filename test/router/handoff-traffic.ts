@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, get as httpGet, type Server } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import { type LoadReport, startLoad } from '../helpers/load.js';
+import { type H2LoadReport, startH2Load } from './h2-load.js';
 
 /** A backend: `/slow` answers after 2 s, `/ws` echoes WebSocket messages, anything else at once. */
 export async function handoffBackend(name: string): Promise<{ address: string; close: () => Promise<void> }> {
@@ -29,6 +30,8 @@ export interface TrafficReport {
   load: LoadReport;
   /** Through the TLS door (absent without `tls`). */
   tls: LoadReport | undefined;
+  /** HTTP/2 through the TLS door (absent without `h2`). */
+  h2: H2LoadReport | undefined;
   slow: { ok: number; failed: number; errors: string[] };
   ws: { opened: number; closedByClient: number; cut: number; missedEchoes: number; errors: string[] };
 }
@@ -39,8 +42,8 @@ export interface TrafficOptions {
   sockets: number;
   /** Also HTTP/1.1 over TLS (half keep-alive, half new connections and handshakes) through a TLS door. */
   tls?: { port: number; rps: number; host: string; ca: Buffer };
-  // TODO(issue 18, HTTP/2): once the TLS door offers h2 (ALPN), add an HTTP/2 client here (node:http2
-  // session with a few streams per second) so the handoff tests count its failures too.
+  /** Also HTTP/2 (one session at a time, a new one after GOAWAY) through the same TLS door. */
+  h2?: { port: number; rps: number; host: string; ca: Buffer };
 }
 
 /**
@@ -59,6 +62,7 @@ export function startTraffic(port: number, opts: TrafficOptions = { rps: 500, sl
         ca: opts.tls.ca,
       })
     : undefined;
+  const h2 = opts.h2 ? startH2Load(opts.h2.port, opts.h2) : undefined;
   let stopped = false;
   const slow = { ok: 0, failed: 0, errors: [] as string[] };
   const ws = { opened: 0, closedByClient: 0, cut: 0, missedEchoes: 0, errors: [] as string[] };
@@ -140,14 +144,16 @@ export function startTraffic(port: number, opts: TrafficOptions = { rps: 500, sl
   return {
     load,
     tls,
+    h2: h2?.report,
     slow,
     ws,
     async stop(): Promise<TrafficReport> {
       stopped = true;
       const report = await load.stop();
       const tlsReport = await tls?.stop();
+      const h2Report = await h2?.stop();
       await Promise.all(slots);
-      return { load: report, tls: tlsReport, slow, ws };
+      return { load: report, tls: tlsReport, h2: h2Report, slow, ws };
     },
   };
 }

@@ -1,10 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeMetrics } from '../../src/metrics/control-plane.js';
 import { ProxyRouter } from '../../src/router/proxy/client.js';
 import { upgradeProxy } from '../../src/router/proxy/handoff/client.js';
 import type { HandoffStep } from '../../src/router/proxy/handoff/predecessor.js';
@@ -13,6 +11,7 @@ import type { RouteStatus } from '../../src/router/router.js';
 import { isAlive } from '../../src/runtime/process/proc.js';
 import { requireBuilt } from '../helpers/services.js';
 import { makePki } from '../helpers/tls.js';
+import { backwards, counters, failed, redirectOf } from './handoff-checks.js';
 import { handoffBackend, proxyTrees, startTraffic, type TrafficReport } from './handoff-traffic.js';
 import { freePort, tempDir, waitFor } from './helpers.js';
 
@@ -36,41 +35,6 @@ const shape = (routes: RouteStatus[]) =>
     certificates: (r.certificates ?? []).map((c) => c.file),
     backends: r.backends.map((b) => ({ id: b.id, address: b.address, weight: b.weight, state: b.state })),
   }));
-
-const failed = (t: TrafficReport): number => t.load.failed + (t.tls?.failed ?? 0) + t.slow.failed + t.ws.cut;
-
-/** Every `baton_proxy_*` counter series of /metrics (as the control plane renders it), by series. */
-async function counters(dir: string): Promise<Map<string, number>> {
-  const text = await nodeMetrics(dir, async () => []).scrape.render();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^(baton_proxy_\w+(?:_total|_count|_sum))(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m) out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
-  }
-  return out;
-}
-
-/** The series that went backwards from `before` to `after` (a series may not disappear either). */
-function backwards(before: Map<string, number>, after: Map<string, number>): string[] {
-  return [...before]
-    .filter(([k, v]) => !((after.get(k) ?? -1) >= v))
-    .map(([k, v]) => `${k}: ${v} -> ${after.get(k)}`);
-}
-
-/** GET on the proxy's HTTP listener: the 308 to https for the TLS service's host. */
-function redirectOf(port: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: '127.0.0.1', port, path: '/x', headers: { host: 'localhost' }, agent: false },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode === 308 ? res.headers.location : `status ${res.statusCode}`);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
   'proxy handoff over shared listeners (real processes, under load)',
@@ -112,6 +76,7 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
         slow,
         sockets,
         tls: { port: secure, rps: TLS_RPS, host: 'localhost', ca },
+        h2: { port: secure, rps: TLS_RPS, host: 'localhost', ca },
       });
 
     beforeAll(async () => {
@@ -196,11 +161,15 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
         console.log(
           `${HANDOFFS} handoffs: plain ${t.load.sent} requests at ${t.load.rps.toFixed(0)} req/s (keep-alive ${t.load.kinds.keepAlive.sent}, new connections ${t.load.kinds.newConnection.sent}), ${t.load.failed} failed; ` +
             `TLS ${t.tls?.sent} requests at ${t.tls?.rps.toFixed(0)} req/s, ${t.tls?.failed} failed; ` +
+            `HTTP/2 ${t.h2?.sent} streams on ${t.h2?.sessions} sessions, ${t.h2?.failed} failed (${t.h2?.refusedAndRetried} refused after GOAWAY and sent again); ` +
             `2 s requests ${t.slow.ok} ok, ${t.slow.failed} failed; WebSockets ${t.ws.opened} opened, ${t.ws.closedByClient} closed by the client, ${t.ws.cut} cut, ${t.ws.missedEchoes} echoes missed`,
         );
       }
       expect(t.load.errors).toEqual([]);
       expect(t.tls?.errors).toEqual([]);
+      expect(t.h2?.errors).toEqual([]);
+      // Each handoff moved the HTTP/2 client to a new session (GOAWAY from the retiring proxy).
+      expect(t.h2!.sessions).toBeGreaterThan(HANDOFFS);
       expect(t.slow.errors).toEqual([]);
       expect(t.ws.errors).toEqual([]);
       expect(failed(t)).toBe(0);
@@ -332,7 +301,7 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
           t = await t0.stop();
           const n = failed(t);
           results.push(
-            `kill ${point.victim} at ${point.step}: ${outcome}; ${n} failed (plain ${t.load.failed}/${t.load.sent}, TLS ${t.tls?.failed}/${t.tls?.sent}, ` +
+            `kill ${point.victim} at ${point.step}: ${outcome}; ${n} failed (plain ${t.load.failed}/${t.load.sent}, TLS ${t.tls?.failed}/${t.tls?.sent}, HTTP/2 ${t.h2?.failed}/${t.h2?.sent}, ` +
               `2 s ${t.slow.failed}/${t.slow.ok + t.slow.failed}, WebSockets cut ${t.ws.cut}/${t.ws.opened})`,
           );
           console.log(results.at(-1));
@@ -347,7 +316,7 @@ describe.runIf(requireBuilt(ENTRY, WORKER, CLI))(
           }
           if (point.step !== 'spawned' && n > 0)
             failures.push(
-              `${results.at(-1)}: ${[...t.load.errors, ...(t.tls?.errors ?? []), ...t.slow.errors, ...t.ws.errors].slice(0, 3).join('; ')}`,
+              `${results.at(-1)}: ${[...t.load.errors, ...(t.tls?.errors ?? []), ...(t.h2?.errors ?? []), ...t.slow.errors, ...t.ws.errors].slice(0, 3).join('; ')}`,
             );
         } finally {
           if (!t) await t0.stop();

@@ -15,16 +15,15 @@ import { LISTEN_BACKLOG } from './limits.js';
  * The cost: a new connection wakes every descriptor of every worker and all but one `accept()` find the
  * queue empty (a cheap syscall each). `BATON_PROXY_ACCEPT_HANDLES` sets the number (1 turns this off).
  */
-export const ACCEPT_HANDLES = acceptHandlesFromEnv(process.env.BATON_PROXY_ACCEPT_HANDLES);
+export const ACCEPT_HANDLES = acceptHandlesFromEnv(process.env.BATON_PROXY_ACCEPT_HANDLES) ?? 1;
 /** How long a worker waits for the primary's copies; without them it serves on its one handle. */
 const ASK_TIMEOUT_MS = 5000;
 
-export function acceptHandlesFromEnv(value: string | undefined): number {
+/** The number `BATON_PROXY_ACCEPT_HANDLES` asks for (default 8), or undefined when it is not 1 to 64. */
+export function acceptHandlesFromEnv(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return 8;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    throw new Error(`BATON_PROXY_ACCEPT_HANDLES must be a whole number from 1 to 64, not "${value}"`);
-  return n;
+  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : undefined;
 }
 
 /** A libuv TCP handle as Node's net module drives it (internal, stable since Node 0.x). */
@@ -44,7 +43,8 @@ let nextId = 0;
  * `server`. Closing the server's handle, by whichever path (close, retire, handoff), closes them with it:
  * a retired listener must stop accepting at once, or its connections would miss the proxy that took
  * over. Outside a cluster worker (a single-process proxy, an in-process proxy in tests) nothing is done.
- * Fewer handles is slower under bursts of new connections, never wrong.
+ * Fewer handles is slower under bursts of new connections, never wrong. Resolves once they are in place
+ * (or after ASK_TIMEOUT_MS); callers do not wait for it, as the server accepts on its own handle meanwhile.
  */
 export async function acceptOnMoreHandles(server: NetServer): Promise<void> {
   const own = (server as unknown as { _handle?: TcpHandle | null })._handle;

@@ -156,7 +156,10 @@ export class Door {
         server.removeAllListeners('error');
         server.on('error', () => {});
         this.server = server;
-        void acceptOnMoreHandles(server).then(resolve);
+        // Not awaited: this server accepts from now on, and the caller attaches its services (and
+        // certificates) only once this resolves; a wait here would answer those connections 404.
+        void acceptOnMoreHandles(server);
+        resolve();
       });
     });
   }
@@ -174,6 +177,11 @@ export class Door {
     this.server.headersTimeout = table.limits.headTimeoutMs;
     setKeepAlive(this.server, table.keepAliveTimeoutMs);
     this.keepAliveMs = table.keepAliveTimeoutMs;
+  }
+
+  /** Tells every HTTP/2 session to open no new stream here (GOAWAY); their open streams finish. */
+  goAway(): void {
+    for (const session of this.h2?.sessions ?? []) if (!session.closed) session.close();
   }
 
   close(graceMs: number): Promise<void> {

@@ -2,6 +2,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { attemptFailed, MAX_ATTEMPTS, retryOn } from './attempt.js';
 import type { BackendEntry } from './backend.js';
 import { downstreamSocket, isH2, isH2Response } from './h2.js';
 import { h2DownstreamHeaders, h2UpstreamHeaders } from './h2-headers.js';
@@ -10,21 +11,10 @@ import { type DataPlane, release } from './plane.js';
 import type { ServiceTable } from './service.js';
 import { PREVIEW, type SplitPlan } from './split.js';
 
-/** Errors that can only happen while connecting: nothing reached the backend. */
-const CONNECT_FAILURES = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'ETIMEDOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const BODYLESS = new Set([204, 304]);
 const LENGTH_MISMATCH = 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
-/** First try plus retries, whatever their reason. */
-const MAX_ATTEMPTS = 4;
 
 const EXCHANGE = Symbol('baton.exchange');
 type Tagged = ServerResponse & { [EXCHANGE]?: Exchange };
@@ -236,17 +226,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** An attempt failed before any of the response was sent on. */
   private attemptFailed(err: NodeJS.ErrnoException): void {
     const b = this.backend!;
-    const now = performance.now();
     this.backend = undefined;
-    release(this.plane, b, false);
-    const counters = this.target === PREVIEW ? undefined : this.table.counters(b.revision);
-    counters?.observe(now - this.start, true);
     const code = err.code ?? '';
-    const refused = CONNECT_FAILURES.has(code);
-    if (refused) {
-      b.passiveUntil = now + this.plane.passiveUnhealthyMs;
-      if (counters) counters.connectErrors++;
-    }
+    const failed = attemptFailed(this.plane, this.table, this.target, b, this.start, code);
+    const { refused } = failed;
     let retry = false;
     if (this.attempts < MAX_ATTEMPTS && !this.bodyStarted && !TIMEOUTS.has(code)) {
       if (refused) retry = true;
@@ -257,10 +240,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     if (retry) {
       this.tried ??= [];
-      this.tried.push(b);
-      const next = this.table.pickFor(this.target, now, this.tried);
+      const next = retryOn(this.table, this.target, this.tried, b, failed);
       if (next !== undefined) {
-        if (counters) counters.retries++;
         this.send(next);
         return;
       }

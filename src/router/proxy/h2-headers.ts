@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import { downstreamHeaders } from './headers.js';
+import { downstreamHeaders, pushForwarded } from './headers.js';
 
 /**
  * Fields of an HTTP/2 request that do not go on to an HTTP/1.1 instance. nghttp2 already refuses a
@@ -59,8 +59,7 @@ export function h2UpstreamHeaders(req: IncomingMessage, out: string[]): boolean 
   }
   if (cookie !== undefined) out.push('cookie', cookie);
   const client = downstreamAddress(req);
-  out.push('x-forwarded-for', prior ? `${prior}, ${client}` : client, 'x-forwarded-proto', 'https');
-  if (host !== undefined) out.push('x-forwarded-host', host);
+  pushForwarded(out, prior, client, 'https', host);
   return !(req as unknown as Http2ServerRequest).stream.endAfterHeaders;
 }
 

@@ -7,6 +7,7 @@ import {
   type IncomingHttpHeaders,
 } from 'node:http2';
 import { performance } from 'node:perf_hooks';
+import { attemptFailed, MAX_ATTEMPTS, retryOn } from './attempt.js';
 import type { BackendEntry } from './backend.js';
 import { reply } from './exchange.js';
 import { isH2 } from './h2.js';
@@ -25,14 +26,6 @@ const CONNECTION_SPECIFIC = new Set([
   'http2-settings',
   'expect',
 ]);
-const CONNECT_FAILURES = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'ETIMEDOUT',
-]);
-const MAX_ATTEMPTS = 4;
 
 /**
  * gRPC codes that say the server failed, as a 5xx does (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
@@ -244,23 +237,15 @@ export class H2cExchange {
 
   private attemptFailed(code: string): void {
     const b = this.backend!;
-    const now = performance.now();
     this.backend = undefined;
     this.stream = undefined;
-    release(this.plane, b, false);
-    const counters = this.target === PREVIEW ? undefined : this.table.counters(b.revision);
-    counters?.observe(now - this.start, true);
-    const refused = CONNECT_FAILURES.has(code);
-    if (refused) {
-      b.passiveUntil = now + this.plane.passiveUnhealthyMs;
-      if (counters) counters.connectErrors++;
-    }
+    const failed = attemptFailed(this.plane, this.table, this.target, b, this.start, code);
+    const { refused } = failed;
+    // A refused stream (RFC 9113 §8.7) was not processed either: it may go again.
     if ((refused || code === 'REFUSED_STREAM') && !this.bodyStarted && this.attempts < MAX_ATTEMPTS) {
       this.tried ??= [];
-      this.tried.push(b);
-      const next = this.table.pickFor(this.target, now, this.tried);
+      const next = retryOn(this.table, this.target, this.tried, b, failed);
       if (next !== undefined) {
-        if (counters) counters.retries++;
         this.send(next);
         return;
       }

@@ -81,9 +81,24 @@ export function upstreamHeaders(req: IncomingMessage, out: string[]): boolean {
   const client = req.socket.remoteAddress ?? '';
   // A TLS listener's sockets are TLSSockets (`encrypted`): the client spoke https to the proxy.
   const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-  out.push('X-Forwarded-For', prior ? `${prior}, ${client}` : client, 'X-Forwarded-Proto', proto);
-  if (host !== undefined) out.push('X-Forwarded-Host', host);
+  pushForwarded(out, prior, client, proto, host);
   return hasBody;
+}
+
+/**
+ * Appends the X-Forwarded-* fields (lowercase, as HTTP/2 requires and HTTP/1.1 allows): the client's
+ * address after those the request listed (`prior`), the scheme it spoke to the proxy, the host it asked.
+ * The request's own X-Forwarded-Proto and -Host were dropped: a client could claim anything there.
+ */
+export function pushForwarded(
+  out: string[],
+  prior: string | undefined,
+  client: string,
+  proto: 'http' | 'https',
+  host: string | undefined,
+): void {
+  out.push('x-forwarded-for', prior ? `${prior}, ${client}` : client, 'x-forwarded-proto', proto);
+  if (host !== undefined) out.push('x-forwarded-host', host);
 }
 
 /** A transfer coding applied before chunked (node frames the body in chunks again). */

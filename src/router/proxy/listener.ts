@@ -50,7 +50,9 @@ export function openListener(
     server.listen(listenTarget(listen), LISTEN_BACKLOG, () => {
       server.removeAllListeners('error');
       server.on('error', () => {});
-      void acceptOnMoreHandles(server).then(() => resolve(server));
+      // Not awaited, as in door.ts: the server accepts already and its route is attached on return.
+      void acceptOnMoreHandles(server);
+      resolve(server);
     });
   });
 }

@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { acceptHandlesFromEnv } from './accept-handles.js';
 import { INHERIT_ENV, inherit } from './handoff/inherit.js';
 import { failSuccession, succeed } from './handoff/successor.js';
 import { ProxyServer } from './server.js';
@@ -29,6 +30,12 @@ const workers = Number(workersText);
 if (!dataDir || !Number.isInteger(workers) || workers < 0 || workers > 256) {
   process.stderr.write(
     'usage: main.js --data-dir DIR [--log-level info] [--shutdown-timeout-ms 10000] [--workers N (0-256)]\n',
+  );
+  process.exit(2);
+}
+if (acceptHandlesFromEnv(process.env.BATON_PROXY_ACCEPT_HANDLES) === undefined) {
+  process.stderr.write(
+    `BATON_PROXY_ACCEPT_HANDLES must be a whole number from 1 to 64 (got "${process.env.BATON_PROXY_ACCEPT_HANDLES}")\n`,
   );
   process.exit(2);
 }

@@ -56,6 +56,10 @@ export async function stopServing(s: Serving, timeoutMs: number): Promise<void> 
  * responses and WebSockets end by themselves for at most `graceMs` (`retireListeners`), then cuts the rest.
  */
 export async function retireServing(s: Serving, listeners: Server[], graceMs: number): Promise<void> {
-  await retireListeners(listeners, graceMs);
+  const retiring = retireListeners(listeners, graceMs);
+  // HTTP/2 can say what HTTP/1.1 cannot: GOAWAY sends the client's next streams to a new connection,
+  // which the proxy that took over accepts; the streams open here finish.
+  for (const d of s.doors) d.goAway();
+  await retiring;
   cutAll(s, 'baton: the proxy was replaced\n');
 }

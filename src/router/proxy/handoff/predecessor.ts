@@ -11,6 +11,9 @@ import type { Fleet } from '../fleet.js';
 import type { ProxyPaths } from '../paths.js';
 import type { AdminSocket } from './admin-socket.js';
 import { INHERIT_ENV } from './inherit.js';
+import { finish, Link, reason } from './link.js';
+
+export type { FromSuccessor, ToSuccessor } from './link.js';
 
 /**
  * Handing the proxy over to a new process (`baton proxy upgrade`) without closing a listening socket.
@@ -45,15 +48,6 @@ import { INHERIT_ENV } from './inherit.js';
  * crash (the control plane's watchdog starts one from the snapshot). A proxy serving in its own process
  * (`--workers 0`) has no copy to keep: its listeners are its sockets, so it cannot resume.
  */
-
-/** Predecessor → successor. */
-export type ToSuccessor = { t: 'commit'; carry: RouteStatus[] } | { t: 'final'; carry: RouteStatus[] };
-
-/** Successor → predecessor. */
-export type FromSuccessor =
-  | { t: 'ready'; pid: number; version: string; protocol: number; workers: number[] }
-  | { t: 'failed'; reason: string }
-  | { t: 'committed' };
 
 export interface HandoffRequest {
   /** The successor's entry script (the new Baton's `router/proxy/main.js`). */
@@ -339,67 +333,6 @@ async function handOff(
 }
 
 /** After draining: the final counters to the successor, then the channel closes. */
-function finish(child: ChildProcess, carry: RouteStatus[]): Promise<void> {
-  return new Promise((resolve) => {
-    if (!child.connected) return resolve();
-    child.send({ t: 'final', carry } satisfies ToSuccessor, () => {
-      if (child.connected) child.disconnect();
-      resolve();
-    });
-  });
-}
-
-type Outcome = FromSuccessor | { t: 'exit'; why: string } | { t: 'late' };
-
-/** The successor's messages and exit, in order. */
-class Link {
-  private readonly queue: Outcome[] = [];
-  private wake: (() => void) | undefined;
-  exited = false;
-
-  constructor(private readonly child: ChildProcess) {
-    child.on('message', (m: FromSuccessor) => this.push(m));
-    child.once('error', (e) => this.push({ t: 'exit', why: `could not be reached (${e.message})` }));
-    child.once('exit', (code, signal) => {
-      this.exited = true;
-      this.push({ t: 'exit', why: signal ? `was killed by ${signal}` : `exited with code ${code}` });
-    });
-  }
-
-  private push(o: Outcome): void {
-    this.queue.push(o);
-    this.wake?.();
-  }
-
-  async next(timeoutMs: number): Promise<Outcome> {
-    if (this.queue.length === 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.queue.push({ t: 'late' });
-          resolve();
-        }, timeoutMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-    return this.queue.shift()!;
-  }
-
-  send(m: ToSuccessor): void {
-    if (this.child.connected) this.child.send(m);
-  }
-}
-
-function reason(o: Outcome, deadlineMs: number, before = 'before it was ready'): string {
-  if (o.t === 'failed') return o.reason;
-  if (o.t === 'exit') return `it ${o.why} ${before}`;
-  if (o.t === 'late') return `it did not answer within ${deadlineMs} ms`;
-  return `unexpected message ${o.t}`;
-}
-
 /** Undoes a handoff that did not commit; returns the error to throw. */
 async function failed(p: Predecessor, child: ChildProcess, link: Link, why: string): Promise<DriverError> {
   if (!link.exited && child.pid !== undefined) {

@@ -5,7 +5,7 @@ import { DriverError } from '../../core/errors.js';
 import { acceptOnMoreHandles } from './accept-handles.js';
 import { reply } from './exchange.js';
 import { onRequest, onUpgrade } from './front.js';
-import { ALPN_H2, closeH2Listener, createH2Listener, type H2Listener } from './h2.js';
+import { ALPN_H2, closeH2Listener, createH2Listener, cutH2Listener, type H2Listener } from './h2.js';
 import { forgetInherited, listenTarget } from './handoff/inherit.js';
 import { ListenerCounters } from './histogram.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
@@ -177,6 +177,13 @@ export class Door {
     this.server.headersTimeout = table.limits.headTimeoutMs;
     setKeepAlive(this.server, table.keepAliveTimeoutMs);
     this.keepAliveMs = table.keepAliveTimeoutMs;
+  }
+
+  /** Cuts every connection at once (the end of a shutdown or a retirement). */
+  cut(): void {
+    // An HTTP/2 listener (node:http2) has no closeAllConnections(): its sessions and sockets are cut.
+    if (this.h2) cutH2Listener(this.h2);
+    else this.server?.closeAllConnections();
   }
 
   /** Tells every HTTP/2 session to open no new stream here (GOAWAY); their open streams finish. */

@@ -120,10 +120,7 @@ export function createH2Listener(
  */
 export function closeH2Listener(l: H2Listener, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      for (const s of l.sessions) s.destroy();
-      for (const s of l.sockets) s.destroy();
-    }, graceMs);
+    const timer = setTimeout(() => cutH2Listener(l), graceMs);
     timer.unref();
     l.server.close(() => {
       clearTimeout(timer);
@@ -136,4 +133,10 @@ export function closeH2Listener(l: H2Listener, graceMs: number): Promise<void> {
       if (h1.alpnProtocol !== 'h2' && !h1._httpMessage) s.destroy();
     }
   });
+}
+
+/** Cuts every connection of the listener at once, HTTP/2 sessions and HTTP/1.1 sockets alike. */
+export function cutH2Listener(l: H2Listener): void {
+  for (const s of l.sessions) s.destroy();
+  for (const s of l.sockets) s.destroy();
 }

@@ -21,7 +21,7 @@ export interface Serving {
 /** Cuts what is still open: held requests (answered with `why`), client and backend connections. */
 function cutAll(s: Serving, why: string): void {
   for (const r of s.routes) releaseHeld(r.table, s.plane, why);
-  for (const d of s.doors) d.server?.closeAllConnections();
+  for (const d of s.doors) d.cut();
   for (const r of s.routes) {
     r.preview?.closeAllConnections();
     for (const b of r.table.list) b.close();

@@ -86,7 +86,9 @@ process.on('message', (msg: ToWorker) => {
       return;
     case 'retire':
       void chain.then(async () => {
-        await server?.retire(msg.graceMs);
+        // Whatever goes wrong while retiring, the final figures still go and the worker still exits:
+        // a worker that never answers is killed at the deadline, and its counters are lost.
+        await server?.retire(msg.graceMs).catch((e: unknown) => log.error({ err: e }, 'retiring failed'));
         const value = server ? await server.list() : [];
         // Exits once the final figures left (the primary carries them over to the successor).
         if (!process.connected) process.exit(0);

@@ -38,7 +38,11 @@ export interface Refresher {
   stop(opts?: { deregister?: boolean }): Promise<void>;
 }
 
-const RETRY: RetryOptions = { deadlineMs: 10_000 };
+/**
+ * A registry write rides through a NATS failover: the bucket's stream elects a new leader, which takes a
+ * few seconds on a quiet host and more than 10 on a loaded one (seen in CI: 10 s was not enough).
+ */
+const RETRY: RetryOptions = { deadlineMs: 30_000 };
 
 /**
  * Service registration in a KV bucket whose entries expire: nats-server 2.9 has no per-key TTL, so the

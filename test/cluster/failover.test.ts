@@ -122,5 +122,5 @@ describe.skipIf(!requireNats())('governor and registry on a 3-node cluster', () 
       for (const r of refreshers) await r.stop();
       w.stop();
     }
-  });
+  }, 90_000);
 });

@@ -157,8 +157,10 @@ describe('front door: three services on one TLS listener, by host and path', () 
       const onResponse = (r: { sentAt: number; doneAt: number; body: string }) =>
         seen[s.name]!.push({ sentAt: r.sentAt, doneAt: r.doneAt, body: r.body.trim() });
       const base = `https://127.0.0.1:${port}`;
-      // 3 × 80/s: the issue asks for at least 200 req/s over TLS (asserted below on the rate achieved).
-      loads.push(startLoad(base, { rps: 80, host: s.host, path: s.path, onResponse }));
+      // 3 × 95/s: the issue asks for at least 200 req/s over TLS, asserted below on the rate achieved. The
+      // generator shares the machine with the suite: at 3 × 80 it once achieved 184 of the 252 asked (its
+      // own TLS handshakes starved), so it asks for more than the bound.
+      loads.push(startLoad(base, { rps: 95, host: s.host, path: s.path, onResponse }));
       // 2 s requests straddling the switches.
       const slow = s.name === 'web-api' ? '/api/slow?ms=2000' : '/slow?ms=2000';
       loads.push(startLoad(base, { rps: 4, host: s.host, path: slow, pool: 16 }));

@@ -175,7 +175,6 @@ describe.runIf(requireBuilt(ENTRY))('proxy workers accept on several handles per
     }
     held.shift()!();
     expect(await slow).toBe('200 slow');
-    pid = r.pid;
   }, 120_000);
 
   it('BATON_PROXY_ACCEPT_HANDLES: 1 to 64 (8 when unset); anything else stops the proxy at start with exit 2', () => {

@@ -17,6 +17,8 @@
 //        [--profile DIR]  (Baton's primary and workers run with --cpu-prof, profiles written to DIR)
 //        [--baseline DIST]  (another build's dist/ directory, measured beside this one as baton-base:
 //        an A/B of a change in the same run)
+//        [--node-flags '--max-semi-space-size=16 ...']  (node flags of this build's Baton only: with
+//        --baseline, an A/B of the flags in the same run)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -41,6 +43,7 @@ const args = benchArgs(import.meta.url, 'bench', {
   'haproxy-reuse': { type: 'string', default: 'safe' },
   profile: { type: 'string' },
   baseline: { type: 'string' },
+  'node-flags': { type: 'string' },
 });
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
@@ -110,6 +113,7 @@ if (args.profile) {
   mkdirSync(out, { recursive: true });
   execArgv = ['--cpu-prof', `--cpu-prof-dir=${out}`];
 }
+if (args['node-flags']) execArgv = [...(execArgv ?? []), ...args['node-flags'].split(/\s+/).filter(Boolean)];
 const common = { dir, ports, cores: CORES, certs, host: HOST };
 const starters = {
   baton: () => startBaton({ ...common, execArgv }),

@@ -1,27 +1,34 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, get as httpGet, type Server } from 'node:http';
-import WebSocket, { WebSocketServer } from 'ws';
+import { get as httpGet } from 'node:http';
+import WebSocket from 'ws';
 import { type LoadReport, startLoad } from '../helpers/load.js';
 import { type H2LoadReport, startH2Load } from './h2-load.js';
 
-/** A backend: `/slow` answers after 2 s, `/ws` echoes WebSocket messages, anything else at once. */
+const BACKEND = new URL('../fixtures/handoff-backend.mjs', import.meta.url).pathname;
+
+/**
+ * A backend in its own process (`test/fixtures/handoff-backend.mjs`): `/slow` answers after 2 s, `/ws`
+ * echoes WebSocket messages, anything else at once. `close` stops it by its pid.
+ */
 export async function handoffBackend(name: string): Promise<{ address: string; close: () => Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    if (req.url === '/slow') setTimeout(() => res.end(`${name} slow`), 2000);
-    else res.end(name);
+  const child = spawn(process.execPath, [BACKEND, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (c: string) => {
+      out += c;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`backend ${name} exited with ${code} before listening`)));
   });
-  const wss = new WebSocketServer({ server, path: '/ws' });
-  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
   return {
     address: `127.0.0.1:${port}`,
     close: async () => {
-      for (const c of wss.clients) c.terminate();
-      wss.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }

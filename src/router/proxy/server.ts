@@ -8,6 +8,7 @@ import type { Backend, DrainResult, RevisionSplit, RouteConfig, RouteMode, Route
 import { checkPreviewAddress } from '../validate.js';
 import { adminServer } from './admin.js';
 import type { BackendEntry } from './backend.js';
+import { ChangeQueue } from './change-queue.js';
 import { Doors } from './doors.js';
 import { DrainWaiters } from './drain-waiters.js';
 import { Fleet } from './fleet.js';
@@ -22,12 +23,12 @@ import { validChallengeToken } from './http-duty.js';
 import { KEEP_ALIVE_TIMEOUT_MS, setKeepAlive } from './keep-alive.js';
 import { applyEdgeLimits } from './limits.js';
 import { closeListener, openListener } from './listener.js';
-import type { Change, Changes } from './ops.js';
+import { applyChange, type Change, type Changes } from './ops.js';
 import { type ProxyPaths, parseListen, proxyPaths } from './paths.js';
 import type { DataPlane } from './plane.js';
 import { openRestored } from './restored-listener.js';
 import { ServiceTable } from './service.js';
-import { loadSnapshot, type Snapshot, snapshotOf, tableFrom, writeAtomic } from './snapshot.js';
+import { loadSnapshot, type Snapshot, snapshotOf, tableFrom } from './snapshot.js';
 import { retireServing, type Serving, stopServing } from './stop.js';
 
 export interface ProxyServerOptions {
@@ -86,8 +87,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   /** Set once a successor took over: admin changes are refused (the client retries on the new one). */
   handedOver = false;
   private retiring: Promise<void> | undefined;
-  private writes: Promise<void> = Promise.resolve();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly changes: ChangeQueue;
   private closing: Promise<void> | undefined;
 
   private constructor(opts: ProxyServerOptions, role: Role) {
@@ -100,6 +100,13 @@ export class ProxyServer implements DataPlane, Changes, Successor {
     this.doors = new Doors(this, this.log, role !== 'primary', () =>
       [...this.routes.values()].map((r) => r.table),
     );
+    this.changes = new ChangeQueue({
+      writes: role !== 'worker',
+      statePath: this.paths.state,
+      fleet: () => this.fleet,
+      snapshot: () => this.snapshot(),
+      handedOver: () => this.handedOver,
+    });
   }
 
   /**
@@ -130,7 +137,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
             inherit: inheritedFds(),
             strictListen: successor,
           }),
-          exclusive: (fn) => p.exclusive(fn),
+          exclusive: (fn) => p.changes.exclusive(fn),
           snapshot: () => p.snapshot(),
         });
         await p.fleet.start();
@@ -176,7 +183,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   handOff(req: HandoffCall, progress: (s: HandoffStep) => void): Promise<{ pid: number }> {
     if (this.role === 'worker') throw new DriverError('proxy', 'a worker does not hand off');
     const drains = [...this.routes.values()].map((r) => r.table.drainTimeoutMs);
-    return this.exclusive(() => {
+    return this.changes.exclusive(() => {
       if (this.handedOver || this.closing) throw handedOffError();
       const { opts, fleet, paths, log } = this;
       return handOver(
@@ -189,6 +196,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
           handedOver: () => {
             this.handedOver = true;
           },
+          applyRelayed: (change) => this.applyRelayed(change),
           replaced: () => opts.onReplaced?.(),
         },
         { ...req, drainTimeoutMs: req.drainTimeoutMs ?? Math.max(0, ...drains) },
@@ -227,6 +235,15 @@ export class ProxyServer implements DataPlane, Changes, Successor {
     this.carried.set(carry);
   }
 
+  relayTo(relay: (change: Change) => void): void {
+    this.changes.relay = relay;
+  }
+
+  /** A change the successor relays while this proxy drains (`handoff/link.ts`): applied, not written. */
+  applyRelayed(change: Change): Promise<void> {
+    return this.changes.relayed(() => applyChange(this, change));
+  }
+
   /** Pids of the worker processes (none when the data path runs in this process). */
   get workerPids(): number[] {
     return this.fleet?.pids ?? [];
@@ -253,42 +270,6 @@ export class ProxyServer implements DataPlane, Changes, Successor {
     return this.doors.saveDuty(snapshotOf([...this.routes.values()].map((r) => r.table)));
   }
 
-  /**
-   * Runs admin changes one at a time: the change here, then (primary) in every worker, then the snapshot
-   * write. A worker applies changes without writing anything.
-   */
-  private serial<T>(fn: () => T | Promise<T>, change?: Change): Promise<T> {
-    const run = this.queue.then(async () => {
-      if (this.handedOver) throw handedOffError();
-      const out = await fn();
-      try {
-        if (change !== undefined) await this.fleet?.apply(change);
-      } finally {
-        if (this.role !== 'worker') await this.persist();
-      }
-      return out;
-    });
-    this.queue = run.catch(() => {});
-    return run;
-  }
-
-  /** Runs `fn` between two admin changes (no snapshot write). */
-  private exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
-    const run = this.queue.then(fn);
-    this.queue = run.catch(() => {});
-    return run;
-  }
-
-  private persist(): Promise<void> {
-    const snap = this.snapshot();
-    const data = `${JSON.stringify(snap, null, 2)}\n`;
-    const write = this.writes.then(() => writeAtomic(this.paths.state, data));
-    this.writes = write.catch(() => {});
-    return write.catch((e: Error) => {
-      throw new DriverError('proxy', `cannot write snapshot ${this.paths.state}: ${e.message}`, e);
-    });
-  }
-
   private table(service: string): ServiceTable {
     const r = this.routes.get(service);
     if (!r) throw new NotFoundError(`route for service ${service}`);
@@ -296,7 +277,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   }
 
   ensureRoute(route: RouteConfig): Promise<void> {
-    return this.serial(async () => {
+    return this.changes.serial(async () => {
       const { service, listen, drainTimeoutMs } = route;
       const preview = route.preview ?? undefined;
       if (!parseListen(listen)) throw new InputError(`listen address "${listen}" is not host:port`);
@@ -343,7 +324,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   }
 
   removeRoute(service: string): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       async () => {
         const r = this.routes.get(service);
         if (!r) return;
@@ -368,7 +349,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   }
 
   addBackends(service: string, backends: Backend[], opts: { standby?: boolean } = {}): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       () => {
         this.table(service).add(backends, opts.standby === true);
         this.log.info(
@@ -381,7 +362,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   }
 
   switchTo(service: string, ids: string[], add: Backend[] = []): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       () => {
         this.table(service).switchTo(ids, add);
         this.log.info({ service, ids }, 'switched');
@@ -391,11 +372,15 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   }
 
   drain(service: string, ids: string[]): Promise<void> {
-    return this.serial(() => this.routes.get(service)?.table.drain(ids), { op: 'drain', service, ids });
+    return this.changes.serial(() => this.routes.get(service)?.table.drain(ids), {
+      op: 'drain',
+      service,
+      ids,
+    });
   }
 
   removeBackends(service: string, ids: string[]): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       () => {
         const gone = this.routes.get(service)?.table.remove(ids) ?? [];
         for (const b of gone) {
@@ -411,7 +396,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   }
 
   setHealthy(service: string, id: string, healthy: boolean): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       () => {
         this.routes.get(service)?.table.setHealthy(id, healthy);
       },
@@ -421,7 +406,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
 
   /** The admin API validated the split (`parseSplit`). */
   setSplit(service: string, split: RevisionSplit | null): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       () => {
         this.table(service).setSplit(split);
         this.log.info({ service, split }, 'split set');
@@ -431,7 +416,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   }
 
   setPreview(service: string, revision: number | null): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       () => {
         this.table(service).previewRevision = revision;
         this.log.info({ service, revision }, 'preview revision set');
@@ -442,7 +427,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
 
   /** Leaving `hold` releases the held requests (forwarded in arrival order, or answered). */
   setMode(service: string, mode: RouteMode): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       () => {
         const table = this.table(service);
         const prev = table.setMode(mode);
@@ -455,7 +440,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
 
   /** Opens (moves; null closes) the HTTP listener that answers ACME challenges and redirects to https. */
   setHttpListen(listen: string | null): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       async () => {
         if (listen !== null && !parseListen(listen))
           throw new InputError(`http listen address "${listen}" is not host:port`);
@@ -467,7 +452,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
 
   /** Answers `GET /.well-known/acme-challenge/<token>` on the HTTP listener with `keyAuthorization`. */
   setChallenge(token: string, keyAuthorization: string): Promise<void> {
-    return this.serial(
+    return this.changes.serial(
       () => {
         if (!validChallengeToken(token)) throw new InputError('challenge token must be base64url');
         this.doors.duty.challenges.set(token, keyAuthorization);
@@ -477,7 +462,10 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   }
 
   deleteChallenge(token: string): Promise<void> {
-    return this.serial(() => void this.doors.duty.challenges.delete(token), { op: 'deleteChallenge', token });
+    return this.changes.serial(() => void this.doors.duty.challenges.delete(token), {
+      op: 'deleteChallenge',
+      token,
+    });
   }
 
   get httpListen(): string | undefined {

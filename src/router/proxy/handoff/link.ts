@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { RouteStatus } from '../../router.js';
+import type { Change } from '../ops.js';
 
 /**
  * The IPC channel between a proxy and the successor it started (`predecessor.ts`): the messages each
@@ -13,7 +14,25 @@ export type ToSuccessor = { t: 'commit'; carry: RouteStatus[] } | { t: 'final'; 
 export type FromSuccessor =
   | { t: 'ready'; pid: number; version: string; protocol: number; workers: number[] }
   | { t: 'failed'; reason: string }
-  | { t: 'committed' };
+  | { t: 'committed' }
+  /** A change the successor applied after it took over (see `RELAYED`). */
+  | { t: 'change'; change: Change };
+
+/**
+ * Changes the successor relays to the predecessor while that one drains: those that decide where the
+ * requests it still carries go — a request it holds (`hold` mode) is released to the instances the
+ * successor switched to, as if no handoff had happened. Listeners, previews and challenges are not
+ * relayed (the predecessor accepts nothing new), nor removals: a removed instance was drained as the
+ * successor saw it, and a request the predecessor still has on it finishes rather than being cut.
+ */
+export const RELAYED: ReadonlySet<Change['op']> = new Set([
+  'addBackends',
+  'switchTo',
+  'drain',
+  'setHealthy',
+  'setSplit',
+  'setMode',
+]);
 
 export function finish(child: ChildProcess, carry: RouteStatus[]): Promise<void> {
   return new Promise((resolve) => {
@@ -34,7 +53,10 @@ export class Link {
   exited = false;
 
   constructor(private readonly child: ChildProcess) {
-    child.on('message', (m: FromSuccessor) => this.push(m));
+    // Relayed changes are read by the handoff itself (`predecessor.ts`), not in this queue.
+    child.on('message', (m: FromSuccessor) => {
+      if (m.t !== 'change') this.push(m);
+    });
     child.once('error', (e) => this.push({ t: 'exit', why: `could not be reached (${e.message})` }));
     child.once('exit', (code, signal) => {
       this.exited = true;

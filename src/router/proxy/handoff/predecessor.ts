@@ -8,10 +8,11 @@ import type { Logger } from 'pino';
 import { DriverError } from '../../../core/errors.js';
 import type { RouteStatus } from '../../router.js';
 import type { Fleet } from '../fleet.js';
+import type { Change } from '../ops.js';
 import type { ProxyPaths } from '../paths.js';
 import type { AdminSocket } from './admin-socket.js';
 import { INHERIT_ENV } from './inherit.js';
-import { finish, Link, reason } from './link.js';
+import { type FromSuccessor, finish, Link, RELAYED, reason } from './link.js';
 
 export type { FromSuccessor, ToSuccessor } from './link.js';
 
@@ -33,7 +34,9 @@ export type { FromSuccessor, ToSuccessor } from './link.js';
  *   ready     successor loaded the snapshot and its workers accept on the inherited sockets
  *   committed successor renamed its admin socket onto admin.sock (carrying the predecessor's counters)
  *   draining  predecessor stopped accepting; it finishes its requests and WebSockets (at most the drain
- *             timeout), sends its final counters to the successor and exits
+ *             timeout), sends its final counters to the successor and exits. Meanwhile the successor
+ *             relays the admin changes that decide where requests go (`RELAYED`): requests held here
+ *             are released to the instances the successor switched to.
  * Before `committed`, any failure (exit, no answer, a refused snapshot or address) kills the successor
  * and leaves the predecessor serving as before; it takes admin.sock and the pid file back.
  *
@@ -105,6 +108,8 @@ export interface HandingProxy {
   retire(graceMs: number): Promise<void>;
   /** From now on admin changes are refused. */
   handedOver(): void;
+  /** A change the successor relays while this proxy drains (applied here only: nothing is written). */
+  applyRelayed(change: Change): Promise<void>;
   /** Drained and final counters sent: the process may exit. */
   replaced(): void;
 }
@@ -327,6 +332,12 @@ async function handOff(
   if (committed.t !== 'committed')
     throw await failed(p, child, link, reason(committed, COMMIT_DEADLINE_MS, 'before it took over'));
   p.log.info({ successor: pid }, 'handoff: successor committed; this proxy stops accepting');
+  child.on('message', (m: FromSuccessor) => {
+    if (m.t !== 'change' || !RELAYED.has(m.change.op)) return;
+    p.applyRelayed(m.change).catch((e: unknown) =>
+      p.log.warn({ err: e, change: m.change.op }, 'a change relayed by the new proxy failed here'),
+    );
+  });
   progress({ step: 'committed', pid });
   fault(req, 'committed', child);
   return child;

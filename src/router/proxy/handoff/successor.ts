@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { RouteStatus } from '../../router.js';
+import type { Change } from '../ops.js';
 import type { FromSuccessor, ToSuccessor } from './predecessor.js';
 import { ADMIN_PROTOCOL, PROXY_VERSION } from './protocol.js';
 
@@ -10,6 +11,8 @@ export interface Successor {
   takeOver(carry: RouteStatus[]): Promise<void>;
   /** The predecessor's final counters (they only grow past those given at `takeOver`). */
   carryOver(carry: RouteStatus[]): void;
+  /** From now on, every admin change applied here is also given to `relay`. */
+  relayTo(relay: (change: Change) => void): void;
 }
 
 /**
@@ -26,7 +29,11 @@ export function succeed(proxy: Successor, log: Logger): void {
   process.on('message', (m: ToSuccessor) => {
     if (m.t === 'commit') {
       takeOver(m.carry).then(
-        () => send({ t: 'committed' }),
+        () => {
+          // The predecessor drains meanwhile: what it still carries follows this proxy's changes.
+          proxy.relayTo((change) => send({ t: 'change', change }));
+          send({ t: 'committed' });
+        },
         (e: unknown) => {
           send({ t: 'failed', reason: `cannot take over: ${(e as Error).message}` });
           process.exit(1);

@@ -1,0 +1,97 @@
+import { get } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProxyRouter } from '../../src/router/proxy/client.js';
+import { upgradeProxy } from '../../src/router/proxy/handoff/client.js';
+import { ensureProxy, stopProxy } from '../../src/router/proxy/launch.js';
+import { isAlive } from '../../src/runtime/process/proc.js';
+import { requireBuilt } from '../helpers/services.js';
+import { proxyTrees } from './handoff-traffic.js';
+import { freePort, startBackend, tempDir, waitFor } from './helpers.js';
+
+const ENTRY = new URL('../../dist/router/proxy/main.js', import.meta.url).pathname;
+const WORKER = new URL('../../dist/router/proxy/worker.js', import.meta.url).pathname;
+
+/** One GET on a new connection: status and body, or the error's message. */
+function fetchOnce(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const req = get(`http://127.0.0.1:${port}/`, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve(e.message));
+  });
+}
+
+/**
+ * A request held (`hold` mode, as a replace deploy holds traffic) in a proxy that is handed over stays in
+ * the old proxy, which accepts nothing new and only drains: the admin changes that end the hold go to the
+ * new proxy. The new proxy relays them to the old one while it drains, so the held request goes to the
+ * instance the deploy switched to — not a 503 when the old proxy's drain ends.
+ */
+describe.runIf(requireBuilt(ENTRY, WORKER))('a request held across a proxy handoff (real processes)', () => {
+  const undo: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const f of undo.splice(0).reverse()) await f().catch(() => {});
+  });
+
+  it.each([2, 0])(
+    'with %i workers: released by the new proxy, it reaches the new instance',
+    async (workers) => {
+      const tmp = await tempDir();
+      undo.push(tmp.remove);
+      const seen = new Set<number>();
+      const note = (): void => {
+        for (const t of proxyTrees(tmp.dir)) for (const p of [t.pid, ...t.workers]) seen.add(p);
+      };
+      undo.push(async () => {
+        note();
+        await stopProxy(tmp.dir);
+        for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
+      });
+      const a = await startBackend('a');
+      const b = await startBackend('b');
+      undo.push(a.close, b.close);
+      const old = await ensureProxy(tmp.dir, { entry: ENTRY, workers });
+      note();
+      const router = new ProxyRouter({ dataDir: tmp.dir });
+      undo.push(() => router.close());
+      const port = await freePort();
+      await router.ensureRoute({ service: 'web', listen: `127.0.0.1:${port}`, drainTimeoutMs: 20_000 });
+      await router.addBackends('web', [{ id: 'a', address: a.address, revision: 1 }]);
+      expect(await fetchOnce(port)).toBe('200 a');
+
+      // The deploy holds traffic, a request waits in the old proxy, then the proxy is handed over.
+      await router.setMode('web', { kind: 'hold', maxMs: 60_000 });
+      const heldInOld = fetchOnce(port);
+      await waitFor(async () => ((await router.status('web'))?.held ?? 0) >= 1, 'the request held', 10_000);
+      await upgradeProxy(tmp.dir, { entry: ENTRY }, () => {});
+      note();
+      const now = await router.health();
+      expect(now.pid).not.toBe(old.pid);
+      // One more request, held by whichever proxy accepts it: a proxy with workers goes on accepting for
+      // 2 s after the commit (its probation), one without stops at once.
+      const heldInNew = fetchOnce(port);
+      if (workers === 0)
+        await waitFor(
+          async () => ((await router.status('web'))?.held ?? 0) >= 1,
+          'held in the new one',
+          10_000,
+        );
+
+      // The deploy switches to the new instance and serves again: both held requests reach it.
+      await router.switchTo('web', ['b'], [{ id: 'b', address: b.address, revision: 2 }]);
+      await router.setMode('web', { kind: 'serve' });
+      expect(await heldInOld).toBe('200 b');
+      expect(await heldInNew).toBe('200 b');
+      expect(a.hits).toBe(1);
+      // With nothing left open, the old proxy ends its drain long before the 20 s drain timeout.
+      await waitFor(() => !isAlive(old.pid), 'the old proxy to exit', 15_000);
+    },
+    60_000,
+  );
+});

@@ -17,7 +17,7 @@
 //        [--profile DIR]  (Baton's primary and workers run with --cpu-prof, profiles written to DIR)
 //        [--baseline DIST]  (another build's dist/ directory, measured beside this one as baton-base:
 //        an A/B of a change in the same run)
-//        [--node-flags '--max-semi-space-size=16 ...']  (node flags of this build's Baton only: with
+//        [--node-flags='--max-semi-space-size=16 ...']  (node flags of this build's Baton only: with
 //        --baseline, an A/B of the flags in the same run)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -285,7 +285,7 @@ for (const row of ROWS) {
     const p99 = mean(xs, 'p99');
     const cpu = mean(xs, 'cpuUs');
     out.push(
-      `  ${p.name.padEnd(8)} ${rps.toFixed(0).padStart(7)} req/s (${(rps / hap(row, 'rps')).toFixed(2)}x), p99 ${f(p99)} ms (${f(p99 / hap(row, 'p99'))}x), CPU ${f(cpu, 1)} µs/req (${f(cpu / hap(row, 'cpuUs'))}x, ${f(mean(xs, 'cores'))} cores), errors ${xs.reduce((a, x) => a + x.errors, 0)}; per round ${xs.map((x) => x.rps.toFixed(0)).join(' / ')}`,
+      `  ${p.name.padEnd(8)} ${rps.toFixed(0).padStart(7)} req/s (${(rps / hap(row, 'rps')).toFixed(2)}x), p99 ${f(p99)} ms (${f(p99 / hap(row, 'p99'))}x), CPU ${f(cpu, 1)} µs/req (${f(cpu / hap(row, 'cpuUs'))}x, ${f(mean(xs, 'cores'))} cores), errors ${xs.reduce((a, x) => a + x.errors, 0)}; per round ${xs.map((x) => x.rps.toFixed(0)).join(' / ')} req/s, ${xs.map((x) => x.cpuUs.toFixed(0)).join(' / ')} µs/req`,
     );
   }
 }

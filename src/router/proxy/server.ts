@@ -14,6 +14,7 @@ import { DrainWaiters } from './drain-waiters.js';
 import { Fleet } from './fleet.js';
 import { releaseHeld } from './front.js';
 import { AdminSocket } from './handoff/admin-socket.js';
+import { type Behind, bothDrained } from './handoff/behind.js';
 import { CarriedCounters } from './handoff/carry.js';
 import { closeUnused, forgetInherited, inheritedFds } from './handoff/inherit.js';
 import { type HandoffCall, type HandoffStep, handOver, successorArgs } from './handoff/predecessor.js';
@@ -88,6 +89,8 @@ export class ProxyServer implements DataPlane, Changes, Successor {
   handedOver = false;
   private retiring: Promise<void> | undefined;
   private readonly changes: ChangeQueue;
+  /** The proxy draining behind this one after a handoff (`handoff/behind.ts`). */
+  private behind: Behind | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(opts: ProxyServerOptions, role: Role) {
@@ -197,6 +200,7 @@ export class ProxyServer implements DataPlane, Changes, Successor {
             this.handedOver = true;
           },
           applyRelayed: (change) => this.applyRelayed(change),
+          waitDrained: (service, ids, ms) => this.waitDrained(service, ids, ms),
           replaced: () => opts.onReplaced?.(),
         },
         { ...req, drainTimeoutMs: req.drainTimeoutMs ?? Math.max(0, ...drains) },
@@ -235,8 +239,9 @@ export class ProxyServer implements DataPlane, Changes, Successor {
     this.carried.set(carry);
   }
 
-  relayTo(relay: (change: Change) => void): void {
-    this.changes.relay = relay;
+  drainsBehind(behind: Behind): void {
+    this.behind = behind;
+    this.changes.relay = (change) => behind.relay(change);
   }
 
   /** A change the successor relays while this proxy drains (`handoff/link.ts`): applied, not written. */
@@ -472,9 +477,14 @@ export class ProxyServer implements DataPlane, Changes, Successor {
     return this.doors.httpListen;
   }
 
-  waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
-    if (!this.fleet) return this.waiters.wait(service, ids, timeoutMs);
-    return this.fleet.waitDrained(service, ids, timeoutMs);
+  async waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult> {
+    const [own, theirs] = await Promise.all([
+      this.fleet
+        ? this.fleet.waitDrained(service, ids, timeoutMs)
+        : this.waiters.wait(service, ids, timeoutMs),
+      this.behind?.waitDrained(service, ids, timeoutMs),
+    ]);
+    return bothDrained(own, theirs);
   }
 
   /** DataPlane: a backend has nothing open any more. */

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import type { RouteStatus } from '../../router.js';
+import type { DrainResult, RouteStatus } from '../../router.js';
 import type { Change } from '../ops.js';
 
 /**
@@ -8,31 +8,21 @@ import type { Change } from '../ops.js';
  */
 
 /** Predecessor → successor. */
-export type ToSuccessor = { t: 'commit'; carry: RouteStatus[] } | { t: 'final'; carry: RouteStatus[] };
+export type ToSuccessor =
+  | { t: 'commit'; carry: RouteStatus[] }
+  | { t: 'final'; carry: RouteStatus[] }
+  /** The predecessor's answer to a `wait`. */
+  | { t: 'drained'; seq: number; result: DrainResult };
 
 /** Successor → predecessor. */
 export type FromSuccessor =
   | { t: 'ready'; pid: number; version: string; protocol: number; workers: number[] }
   | { t: 'failed'; reason: string }
   | { t: 'committed' }
-  /** A change the successor applied after it took over (see `RELAYED`). */
-  | { t: 'change'; change: Change };
-
-/**
- * Changes the successor relays to the predecessor while that one drains: those that decide where the
- * requests it still carries go — a request it holds (`hold` mode) is released to the instances the
- * successor switched to, as if no handoff had happened. Listeners, previews and challenges are not
- * relayed (the predecessor accepts nothing new), nor removals: a removed instance was drained as the
- * successor saw it, and a request the predecessor still has on it finishes rather than being cut.
- */
-export const RELAYED: ReadonlySet<Change['op']> = new Set([
-  'addBackends',
-  'switchTo',
-  'drain',
-  'setHealthy',
-  'setSplit',
-  'setMode',
-]);
+  /** A change the successor applied after it took over (see `relay.ts`). */
+  | { t: 'change'; change: Change }
+  /** How much the predecessor still has open on these instances (see `Behind`). */
+  | { t: 'wait'; seq: number; service: string; ids: string[]; timeoutMs: number };
 
 export function finish(child: ChildProcess, carry: RouteStatus[]): Promise<void> {
   return new Promise((resolve) => {
@@ -53,9 +43,9 @@ export class Link {
   exited = false;
 
   constructor(private readonly child: ChildProcess) {
-    // Relayed changes are read by the handoff itself (`predecessor.ts`), not in this queue.
+    // Relayed changes and drain questions are answered by the handoff itself (`predecessor.ts`).
     child.on('message', (m: FromSuccessor) => {
-      if (m.t !== 'change') this.push(m);
+      if (m.t !== 'change' && m.t !== 'wait') this.push(m);
     });
     child.once('error', (e) => this.push({ t: 'exit', why: `could not be reached (${e.message})` }));
     child.once('exit', (code, signal) => {

@@ -6,13 +6,15 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { DriverError } from '../../../core/errors.js';
-import type { RouteStatus } from '../../router.js';
+import type { DrainResult, RouteStatus } from '../../router.js';
 import type { Fleet } from '../fleet.js';
 import type { Change } from '../ops.js';
 import type { ProxyPaths } from '../paths.js';
 import type { AdminSocket } from './admin-socket.js';
 import { INHERIT_ENV } from './inherit.js';
-import { type FromSuccessor, finish, Link, RELAYED, reason } from './link.js';
+import { type FromSuccessor, finish, Link, reason } from './link.js';
+import { fleetSockets, ownSockets, type Passed, release } from './passed.js';
+import { answerSuccessor } from './relay.js';
 
 export type { FromSuccessor, ToSuccessor } from './link.js';
 
@@ -77,13 +79,6 @@ const RESUME_ATTEMPTS = 3;
 /** How long the predecessor's tree still accepts after the successor committed (see `SuccessorWatch`). */
 const PROBATION_MS = 2000;
 
-/** A listening socket to pass on; `close` releases this process's extra copy once passed. */
-export interface Passed {
-  listen: string;
-  fd: number;
-  close?: () => void;
-}
-
 /** A handoff as the admin API asks for it (the drain timeout defaults to the routes' longest). */
 export type HandoffCall = Pick<HandoffRequest, 'entry'> & {
   drainTimeoutMs?: number | undefined;
@@ -110,6 +105,8 @@ export interface HandingProxy {
   handedOver(): void;
   /** A change the successor relays while this proxy drains (applied here only: nothing is written). */
   applyRelayed(change: Change): Promise<void>;
+  /** What is still open here on these instances (the successor asks, see `Behind`). */
+  waitDrained(service: string, ids: string[], timeoutMs: number): Promise<DrainResult>;
   /** Drained and final counters sent: the process may exit. */
   replaced(): void;
 }
@@ -143,26 +140,6 @@ export function successorArgs(
     ...['--data-dir', opts.dataDir, '--workers', String(opts.workers ?? 0)],
     ...['--log-level', opts.logLevel ?? 'info', '--shutdown-timeout-ms', String(shutdownTimeoutMs)],
   ];
-}
-
-/** The listening sockets of a proxy with workers: raw handles one worker sent (this process keeps them until it exits). */
-export async function fleetSockets(fleet: Fleet): Promise<Passed[]> {
-  return (await fleet.handles()).map(({ listen, handle }) => ({
-    listen,
-    fd: handle.fd,
-    close: () => handle.close(),
-  }));
-}
-
-/**
- * The listening sockets of a proxy serving in its own process: its servers' descriptors (no copy: they
- * close when it stops accepting, so it cannot start another successor, see above).
- */
-export function ownSockets(listeners: Array<{ listen: string; server: Server }>): Passed[] {
-  return listeners.map(({ listen, server }) => ({
-    listen,
-    fd: (server as unknown as { _handle: { fd: number } })._handle.fd,
-  }));
 }
 
 /**
@@ -208,10 +185,6 @@ export async function handOver(
   // `draining:old` fires once the workers were told to retire (above); `draining:new` within the probation.
   if (req.killAt === 'draining:new') setTimeout(() => child.kill('SIGKILL'), 100);
   return { pid: child.pid! };
-}
-
-function release(passed: Passed[]): void {
-  for (const s of passed.splice(0)) s.close?.();
 }
 
 /**
@@ -332,18 +305,12 @@ async function handOff(
   if (committed.t !== 'committed')
     throw await failed(p, child, link, reason(committed, COMMIT_DEADLINE_MS, 'before it took over'));
   p.log.info({ successor: pid }, 'handoff: successor committed; this proxy stops accepting');
-  child.on('message', (m: FromSuccessor) => {
-    if (m.t !== 'change' || !RELAYED.has(m.change.op)) return;
-    p.applyRelayed(m.change).catch((e: unknown) =>
-      p.log.warn({ err: e, change: m.change.op }, 'a change relayed by the new proxy failed here'),
-    );
-  });
+  child.on('message', (m: FromSuccessor) => answerSuccessor(p, child, m));
   progress({ step: 'committed', pid });
   fault(req, 'committed', child);
   return child;
 }
 
-/** After draining: the final counters to the successor, then the channel closes. */
 /** Undoes a handoff that did not commit; returns the error to throw. */
 async function failed(p: Predecessor, child: ChildProcess, link: Link, why: string): Promise<DriverError> {
   if (!link.exited && child.pid !== undefined) {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RouteStatus } from '../../router.js';
-import type { Change } from '../ops.js';
+import { Behind } from './behind.js';
 import type { FromSuccessor, ToSuccessor } from './predecessor.js';
 import { ADMIN_PROTOCOL, PROXY_VERSION } from './protocol.js';
 
@@ -11,8 +11,8 @@ export interface Successor {
   takeOver(carry: RouteStatus[]): Promise<void>;
   /** The predecessor's final counters (they only grow past those given at `takeOver`). */
   carryOver(carry: RouteStatus[]): void;
-  /** From now on, every admin change applied here is also given to `relay`. */
-  relayTo(relay: (change: Change) => void): void;
+  /** From now on, admin changes are relayed to the predecessor, and drains wait for it too. */
+  drainsBehind(behind: Behind): void;
 }
 
 /**
@@ -26,12 +26,15 @@ export function succeed(proxy: Successor, log: Logger): void {
     committed ??= proxy.takeOver(carry);
     return committed;
   };
+  const behind = new Behind(send);
   process.on('message', (m: ToSuccessor) => {
-    if (m.t === 'commit') {
+    if (m.t === 'drained') behind.answered(m.seq, m.result);
+    else if (m.t === 'commit') {
       takeOver(m.carry).then(
         () => {
-          // The predecessor drains meanwhile: what it still carries follows this proxy's changes.
-          proxy.relayTo((change) => send({ t: 'change', change }));
+          // The predecessor drains meanwhile: what it still carries follows this proxy's changes, and a
+          // deploy's drain waits for what it has open too.
+          proxy.drainsBehind(behind);
           send({ t: 'committed' });
         },
         (e: unknown) => {

@@ -12,9 +12,9 @@ const ENTRY = new URL('../../dist/router/proxy/main.js', import.meta.url).pathna
 const WORKER = new URL('../../dist/router/proxy/worker.js', import.meta.url).pathname;
 
 /** One GET on a new connection: status and body, or the error's message. */
-function fetchOnce(port: number): Promise<string> {
+function fetchOnce(port: number, path = '/'): Promise<string> {
   return new Promise((resolve) => {
-    const req = get(`http://127.0.0.1:${port}/`, { agent: false }, (res) => {
+    const req = get(`http://127.0.0.1:${port}${path}`, { agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
@@ -28,19 +28,21 @@ function fetchOnce(port: number): Promise<string> {
 }
 
 /**
- * A request held (`hold` mode, as a replace deploy holds traffic) in a proxy that is handed over stays in
+ * A proxy handoff in the middle of a deploy. A request held (`hold` mode, as a replace deploy holds traffic) in a proxy that is handed over stays in
  * the old proxy, which accepts nothing new and only drains: the admin changes that end the hold go to the
  * new proxy. The new proxy relays them to the old one while it drains, so the held request goes to the
- * instance the deploy switched to — not a 503 when the old proxy's drain ends.
+ * instance the deploy switched to — not a 503 when the old proxy's drain ends. And the deploy's drain of
+ * the old instance waits for the requests the old proxy still has on it, as it waits for the new one's:
+ * otherwise the instance would be stopped under them.
  */
-describe.runIf(requireBuilt(ENTRY, WORKER))('a request held across a proxy handoff (real processes)', () => {
+describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (real processes)', () => {
   const undo: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
     for (const f of undo.splice(0).reverse()) await f().catch(() => {});
   });
 
   it.each([2, 0])(
-    'with %i workers: released by the new proxy, it reaches the new instance',
+    'with %i workers: a request held in the old proxy is released by the new one, to the new instance',
     async (workers) => {
       const tmp = await tempDir();
       undo.push(tmp.remove);
@@ -94,4 +96,50 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('a request held across a proxy hando
     },
     60_000,
   );
+  it('the drain of an instance waits for a request the old proxy still carries to it', async () => {
+    const tmp = await tempDir();
+    undo.push(tmp.remove);
+    const seen = new Set<number>();
+    const note = (): void => {
+      for (const t of proxyTrees(tmp.dir)) for (const p of [t.pid, ...t.workers]) seen.add(p);
+    };
+    undo.push(async () => {
+      note();
+      await stopProxy(tmp.dir);
+      for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
+    });
+    // The instance answers `/slow` only when the test says so.
+    let release: (() => void) | undefined;
+    const a = await startBackend('a', (req, res) => {
+      req.resume();
+      if (req.url !== '/slow') return void res.end('a');
+      release = () => res.end('a slow');
+    });
+    const b = await startBackend('b');
+    undo.push(a.close, b.close);
+    await ensureProxy(tmp.dir, { entry: ENTRY, workers: 2 });
+    note();
+    const router = new ProxyRouter({ dataDir: tmp.dir });
+    undo.push(() => router.close());
+    const port = await freePort();
+    await router.ensureRoute({ service: 'web', listen: `127.0.0.1:${port}`, drainTimeoutMs: 20_000 });
+    await router.addBackends('web', [{ id: 'a', address: a.address, revision: 1 }]);
+    const slow = fetchOnce(port, '/slow');
+    await waitFor(() => release !== undefined, 'the slow request at the instance', 10_000);
+    await upgradeProxy(tmp.dir, { entry: ENTRY }, () => {});
+    note();
+
+    await router.switchTo('web', ['b'], [{ id: 'b', address: b.address, revision: 2 }]);
+    let answered = false;
+    const drain = router.waitDrained('web', ['a'], 20_000).finally(() => {
+      answered = true;
+    });
+    // Still waiting for the old proxy's request (without it, the wait returned at once, drained).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(answered).toBe(false);
+    release!();
+    expect(await drain).toMatchObject({ drained: true, inFlight: 0 });
+    expect(await slow).toBe('200 a slow');
+    expect(await fetchOnce(port)).toBe('200 b');
+  }, 60_000);
 });

@@ -46,12 +46,16 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
 /** Global options that take a value (skipped when looking for the command's name). */
 const VALUED = new Set(['--data-dir', '--api', '--token', '--ca']);
 
-/** The command named on the command line, if it is one of ours and help was not asked for. */
+/**
+ * The command named on the command line, if it is one of ours and help was not asked for; '' for
+ * `--version`, which needs none.
+ */
 export function invoked(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (VALUED.has(a)) i++;
     else if (a.startsWith('--') && VALUED.has(a.split('=')[0]!)) continue;
+    else if (a === '-V' || a === '--version') return '';
     else if (a.startsWith('-')) return undefined;
     else return COMMANDS.some(([names]) => names.includes(a)) ? a : undefined;
   }

@@ -14,7 +14,8 @@ describe('commands are loaded only when called', () => {
     expect(invoked(['--data-dir', '/d', '--token', 't', 'status', '--json'])).toBe('status');
     expect(invoked(['--api=127.0.0.1:1', 'pause', 'web'])).toBe('pause');
     expect(invoked(['resume-traffic', 'web'])).toBe('resume-traffic');
-    for (const args of [[], ['--help'], ['-V'], ['help', 'deploy'], ['deploi'], ['--data-dir', 'deploy']])
+    expect(invoked(['--version'])).toBe('');
+    for (const args of [[], ['--help'], ['help', 'deploy'], ['deploi'], ['--data-dir', 'deploy']])
       expect(invoked(args)).toBeUndefined();
   });
 
@@ -37,6 +38,9 @@ describe('commands are loaded only when called', () => {
       expect(help.status).toBe(0);
       for (const c of ['init', 'deploy', 'maintenance', 'governor', 'proxy'])
         expect(help.stdout).toContain(c);
+      const version = spawnSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' });
+      expect(version.status).toBe(0);
+      expect(version.stdout).toMatch(/^\d+\.\d+\.\d+/);
       const bad = spawnSync(process.execPath, [CLI, 'status', '--no-such-flag'], { encoding: 'utf8' });
       expect(bad.status).toBe(2);
       expect(bad.stderr).toContain('--no-such-flag');

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../cloud/clock.js';
 import { realClock } from '../cloud/clock.js';
-import { CertIssueError, type Issuer } from './acme-issuer.js';
 import { type CertInfo, readCert } from './cert-files.js';
+import { CertIssueError, type Issuer } from './issuer.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, renewAt, retryDelay } from './renewal-schedule.js';
 
 /** One automatic certificate as `baton certs` and `baton status --json` show it. */

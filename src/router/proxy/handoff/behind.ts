@@ -7,9 +7,10 @@ const ANSWER_GRACE_MS = 5000;
 
 /**
  * The proxy draining behind a successor that took over, as the successor sees it over their IPC channel
- * (the successor's `process`): it is given the successor's route changes (`RELAYED`), and asked how much
- * is still open on instances being drained — a deploy must not stop an instance the old proxy still
- * carries requests to. Once the predecessor has exited (the channel is closed), it carries nothing.
+ * (the successor's `process`): it is given the successor's route changes (`RELAYED` in `relay.ts`), and
+ * asked how much is still open on instances being drained — a deploy must not stop an instance the old
+ * proxy still carries requests to. Once the predecessor has exited (the channel is closed), it carries
+ * nothing.
  */
 export class Behind {
   private seq = 0;

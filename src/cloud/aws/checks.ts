@@ -1,5 +1,6 @@
-import { ECSClient } from '@aws-sdk/client-ecs';
+import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { Check } from '../../core/check.js';
+import { ecsSdk } from './sdk.js';
 
 /** Where the SDK's chain found credentials (its `$source` feature codes), said in words. */
 const SOURCES: Record<string, string> = {
@@ -31,7 +32,7 @@ export async function awsChecks(
 ): Promise<Check[]> {
   if (services.length === 0) return [];
   const who = `for ${services.join(', ')}`;
-  const client = new ECSClient({
+  const client = new (ecsSdk().ECSClient)({
     ...(env.BATON_AWS_REGION ? { region: env.BATON_AWS_REGION } : {}),
     ...(env.BATON_AWS_ENDPOINT ? { endpoint: env.BATON_AWS_ENDPOINT } : {}),
   });

@@ -1,9 +1,10 @@
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { type Clock, realClock } from '../clock.js';
 import type { CallLog } from '../planned.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
 import { AwsCaller } from './call.js';
+import { ecsSdk, elbSdk } from './sdk.js';
 
 export interface AwsClientOptions {
   /** e.g. `us-east-1`; the SDK's default chain (AWS_REGION, the profile) when absent. */
@@ -39,7 +40,7 @@ export function awsClients(opts: AwsClientOptions = {}): AwsClients {
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
   };
-  return withClients(new ECSClient(base), new ElasticLoadBalancingV2Client(base), opts);
+  return withClients(new (ecsSdk().ECSClient)(base), new (elbSdk().ElasticLoadBalancingV2Client)(base), opts);
 }
 
 /** The same over given clients (tests: clients whose `send` is mocked by aws-sdk-client-mock). */

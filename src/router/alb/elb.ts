@@ -1,29 +1,19 @@
-import {
-  type Action,
-  AddTagsCommand,
-  DeregisterTargetsCommand,
-  DescribeListenersCommand,
-  type DescribeListenersCommandOutput,
-  DescribeLoadBalancersCommand,
-  type DescribeLoadBalancersCommandOutput,
-  DescribeRulesCommand,
-  type DescribeRulesCommandOutput,
-  DescribeTagsCommand,
-  type DescribeTagsCommandOutput,
-  DescribeTargetGroupsCommand,
-  type DescribeTargetGroupsCommandOutput,
-  DescribeTargetHealthCommand,
-  type DescribeTargetHealthCommandOutput,
-  type ElasticLoadBalancingV2Client,
-  type Listener,
-  ModifyListenerCommand,
-  ModifyRuleCommand,
-  RegisterTargetsCommand,
-  type TargetDescription,
-  type TargetGroup,
-  type TargetHealthDescription,
+import type {
+  Action,
+  DescribeListenersCommandOutput,
+  DescribeLoadBalancersCommandOutput,
+  DescribeRulesCommandOutput,
+  DescribeTagsCommandOutput,
+  DescribeTargetGroupsCommandOutput,
+  DescribeTargetHealthCommandOutput,
+  ElasticLoadBalancingV2Client,
+  Listener,
+  TargetDescription,
+  TargetGroup,
+  TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsCaller } from '../../cloud/aws/call.js';
+import { elbSdk } from '../../cloud/aws/sdk.js';
 import { DriverError } from '../../core/errors.js';
 
 const D = 'alb';
@@ -38,7 +28,7 @@ export class ElbApi {
   async listener(arn: string): Promise<Listener> {
     const res = await this.aws.call<DescribeListenersCommandOutput>(
       this.elb,
-      new DescribeListenersCommand({ ListenerArns: [arn] }),
+      new (elbSdk().DescribeListenersCommand)({ ListenerArns: [arn] }),
       `describe listener ${arn}`,
     );
     const l = res.Listeners?.[0];
@@ -49,7 +39,7 @@ export class ElbApi {
   async rule(arn: string): Promise<void> {
     const res = await this.aws.call<DescribeRulesCommandOutput>(
       this.elb,
-      new DescribeRulesCommand({ RuleArns: [arn] }),
+      new (elbSdk().DescribeRulesCommand)({ RuleArns: [arn] }),
       `describe rule ${arn}`,
     );
     if (!res.Rules?.length) throw new DriverError(D, `listener rule ${arn} not found`);
@@ -63,7 +53,7 @@ export class ElbApi {
   async targetGroups(arns: string[]): Promise<TargetGroup[]> {
     const res = await this.aws.call<DescribeTargetGroupsCommandOutput>(
       this.elb,
-      new DescribeTargetGroupsCommand({ TargetGroupArns: arns }),
+      new (elbSdk().DescribeTargetGroupsCommand)({ TargetGroupArns: arns }),
       `describe target groups ${arns.join(', ')}`,
     );
     return res.TargetGroups ?? [];
@@ -72,7 +62,7 @@ export class ElbApi {
   async dnsName(loadBalancerArn: string): Promise<string> {
     const res = await this.aws.call<DescribeLoadBalancersCommandOutput>(
       this.elb,
-      new DescribeLoadBalancersCommand({ LoadBalancerArns: [loadBalancerArn] }),
+      new (elbSdk().DescribeLoadBalancersCommand)({ LoadBalancerArns: [loadBalancerArn] }),
       `describe load balancer ${loadBalancerArn}`,
     );
     return res.LoadBalancers?.[0]?.DNSName ?? '';
@@ -82,7 +72,7 @@ export class ElbApi {
   async health(targetGroupArn: string, targets?: TargetDescription[]): Promise<TargetHealthDescription[]> {
     const res = await this.aws.call<DescribeTargetHealthCommandOutput>(
       this.elb,
-      new DescribeTargetHealthCommand({
+      new (elbSdk().DescribeTargetHealthCommand)({
         TargetGroupArn: targetGroupArn,
         ...(targets ? { Targets: targets } : {}),
       }),
@@ -95,7 +85,7 @@ export class ElbApi {
   async tags(arns: string[]): Promise<Map<string, Record<string, string>>> {
     const res = await this.aws.call<DescribeTagsCommandOutput>(
       this.elb,
-      new DescribeTagsCommand({ ResourceArns: arns }),
+      new (elbSdk().DescribeTagsCommand)({ ResourceArns: arns }),
       `describe tags of ${arns.join(', ')}`,
     );
     return new Map(
@@ -110,7 +100,7 @@ export class ElbApi {
   async tag(arn: string, tags: Record<string, string>): Promise<void> {
     await this.aws.write(
       this.elb,
-      new AddTagsCommand({
+      new (elbSdk().AddTagsCommand)({
         ResourceArns: [arn],
         Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
       }),
@@ -128,7 +118,7 @@ export class ElbApi {
     if (targets.length === 0) return;
     await this.aws.write(
       this.elb,
-      new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets }),
+      new (elbSdk().RegisterTargetsCommand)({ TargetGroupArn: targetGroupArn, Targets: targets }),
       `register ${targets.map((t) => `${t.Id}:${t.Port}`).join(', ')} in ${targetGroupArn}`,
       { awaits: 'DescribeTargetHealth until healthy before they take traffic' },
     );
@@ -139,7 +129,7 @@ export class ElbApi {
     if (targets.length === 0) return;
     await this.aws.write(
       this.elb,
-      new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets }),
+      new (elbSdk().DeregisterTargetsCommand)({ TargetGroupArn: targetGroupArn, Targets: targets }),
       `deregister ${targets.map((t) => `${t.Id}:${t.Port}`).join(', ')} from ${targetGroupArn}`,
       { awaits: 'DescribeTargetHealth until no longer draining (the deregistration delay)' },
     );
@@ -153,13 +143,13 @@ export class ElbApi {
     if (where.ruleArn)
       await this.aws.write(
         this.elb,
-        new ModifyRuleCommand({ RuleArn: where.ruleArn, Actions: actions }),
+        new (elbSdk().ModifyRuleCommand)({ RuleArn: where.ruleArn, Actions: actions }),
         `modify rule ${where.ruleArn}`,
       );
     else
       await this.aws.write(
         this.elb,
-        new ModifyListenerCommand({ ListenerArn: where.listenerArn, DefaultActions: actions }),
+        new (elbSdk().ModifyListenerCommand)({ ListenerArn: where.listenerArn, DefaultActions: actions }),
         `modify listener ${where.listenerArn}`,
       );
   }

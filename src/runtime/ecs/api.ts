@@ -1,17 +1,14 @@
-import {
-  DescribeServicesCommand,
-  type DescribeServicesCommandOutput,
-  DescribeTasksCommand,
-  type DescribeTasksCommandOutput,
-  type ECSClient,
-  ListServicesCommand,
-  type ListServicesCommandOutput,
-  ListTasksCommand,
-  type ListTasksCommandOutput,
-  type Service,
-  type Task,
+import type {
+  DescribeServicesCommandOutput,
+  DescribeTasksCommandOutput,
+  ECSClient,
+  ListServicesCommandOutput,
+  ListTasksCommandOutput,
+  Service,
+  Task,
 } from '@aws-sdk/client-ecs';
 import type { AwsCaller } from '../../cloud/aws/call.js';
+import { ecsSdk } from '../../cloud/aws/sdk.js';
 
 /** The ECS reads the runtime makes, each through the one retry layer and translated. */
 export class EcsReads {
@@ -28,7 +25,7 @@ export class EcsReads {
   async services(cluster: string, names: string[]): Promise<Service[]> {
     const res = await this.aws.call<DescribeServicesCommandOutput>(
       this.ecs,
-      new DescribeServicesCommand({ cluster, services: names, include: ['TAGS'] }),
+      new (ecsSdk().DescribeServicesCommand)({ cluster, services: names, include: ['TAGS'] }),
       `describe services ${names.join(', ')} in ${cluster}`,
     );
     return res.services ?? [];
@@ -41,7 +38,7 @@ export class EcsReads {
     do {
       const page = await this.aws.call<ListServicesCommandOutput>(
         this.ecs,
-        new ListServicesCommand({ cluster, maxResults: 100, nextToken }),
+        new (ecsSdk().ListServicesCommand)({ cluster, maxResults: 100, nextToken }),
         `list services of cluster ${cluster}`,
       );
       arns.push(...(page.serviceArns ?? []));
@@ -55,13 +52,13 @@ export class EcsReads {
     for (const desiredStatus of stopped ? (['RUNNING', 'STOPPED'] as const) : (['RUNNING'] as const)) {
       const list = await this.aws.call<ListTasksCommandOutput>(
         this.ecs,
-        new ListTasksCommand({ cluster, serviceName, desiredStatus }),
+        new (ecsSdk().ListTasksCommand)({ cluster, serviceName, desiredStatus }),
         `list tasks of ${serviceName}`,
       );
       if (!list.taskArns?.length) continue;
       const res = await this.aws.call<DescribeTasksCommandOutput>(
         this.ecs,
-        new DescribeTasksCommand({ cluster, tasks: list.taskArns }),
+        new (ecsSdk().DescribeTasksCommand)({ cluster, tasks: list.taskArns }),
         `describe tasks of ${serviceName}`,
       );
       const tasks = (res.tasks ?? []).sort(

@@ -1,14 +1,8 @@
-import {
-  CreateServiceCommand,
-  type CreateServiceCommandOutput,
-  DeleteServiceCommand,
-  type Service,
-  TagResourceCommand,
-  UpdateServiceCommand,
-} from '@aws-sdk/client-ecs';
+import type { CreateServiceCommandOutput, Service } from '@aws-sdk/client-ecs';
 import type { Logger } from 'pino';
 import type { AwsCaller } from '../../cloud/aws/call.js';
 import type { AwsClients } from '../../cloud/aws/clients.js';
+import { ecsSdk } from '../../cloud/aws/sdk.js';
 import type { CallLog } from '../../cloud/planned.js';
 import { pollUntil } from '../../cloud/poll.js';
 import { DriverError, NotFoundError } from '../../core/errors.js';
@@ -90,7 +84,7 @@ export class EcsRuntime implements Runtime {
         const td = await this.tds.ensure(req, spec);
         const res = await this.aws.write<CreateServiceCommandOutput>(
           this.ecs,
-          new CreateServiceCommand(createServiceInput(req, spec, td, this.opts.owner)),
+          new (ecsSdk().CreateServiceCommand)(createServiceInput(req, spec, td, this.opts.owner)),
           `create service ${req.id} in cluster ${cluster}`,
           { awaits: this.stableText() },
         );
@@ -104,7 +98,7 @@ export class EcsRuntime implements Runtime {
         await this.tag(cluster, s, { [TAG.stopped]: 'false' });
         await this.aws.write(
           this.ecs,
-          new UpdateServiceCommand({ cluster, service: req.id, desiredCount: 1 }),
+          new (ecsSdk().UpdateServiceCommand)({ cluster, service: req.id, desiredCount: 1 }),
           `start service ${req.id} again`,
           { awaits: this.stableText() },
         );
@@ -148,7 +142,12 @@ export class EcsRuntime implements Runtime {
       });
       await this.aws.write(
         this.ecs,
-        new UpdateServiceCommand({ cluster, service: id, desiredCount: 1, forceNewDeployment: true }),
+        new (ecsSdk().UpdateServiceCommand)({
+          cluster,
+          service: id,
+          desiredCount: 1,
+          forceNewDeployment: true,
+        }),
         `restart service ${id}`,
         { awaits: this.stableText() },
       );
@@ -167,7 +166,7 @@ export class EcsRuntime implements Runtime {
       if ((s.desiredCount ?? 0) > 0)
         await this.aws.write(
           this.ecs,
-          new UpdateServiceCommand({ cluster, service: id, desiredCount: 0 }),
+          new (ecsSdk().UpdateServiceCommand)({ cluster, service: id, desiredCount: 0 }),
           `stop service ${id}`,
           {
             awaits: 'DescribeServices until no task runs (SIGTERM, SIGKILL after the container stopTimeout)',
@@ -195,7 +194,7 @@ export class EcsRuntime implements Runtime {
         await this.aws
           .write(
             this.ecs,
-            new DeleteServiceCommand({ cluster, service: id, force: true }),
+            new (ecsSdk().DeleteServiceCommand)({ cluster, service: id, force: true }),
             `delete service ${id}`,
           )
           .catch((err) => {
@@ -280,7 +279,7 @@ export class EcsRuntime implements Runtime {
   private async tag(cluster: string, s: Service, tags: Record<string, string>): Promise<void> {
     await this.aws.write(
       this.ecs,
-      new TagResourceCommand({ resourceArn: s.serviceArn!, tags: toTags(tags) }),
+      new (ecsSdk().TagResourceCommand)({ resourceArn: s.serviceArn!, tags: toTags(tags) }),
       `tag service ${s.serviceName} in ${cluster}`,
     );
     s.tags = toTags({ ...fromTags(s.tags), ...tags });

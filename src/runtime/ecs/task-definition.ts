@@ -1,14 +1,12 @@
-import type { ECSClient } from '@aws-sdk/client-ecs';
-import {
-  DescribeTaskDefinitionCommand,
-  type DescribeTaskDefinitionCommandOutput,
-  ListTaskDefinitionsCommand,
-  type ListTaskDefinitionsCommandOutput,
-  RegisterTaskDefinitionCommand,
-  type RegisterTaskDefinitionCommandInput,
-  type RegisterTaskDefinitionCommandOutput,
+import type {
+  DescribeTaskDefinitionCommandOutput,
+  ECSClient,
+  ListTaskDefinitionsCommandOutput,
+  RegisterTaskDefinitionCommandInput,
+  RegisterTaskDefinitionCommandOutput,
 } from '@aws-sdk/client-ecs';
 import type { AwsCaller } from '../../cloud/aws/call.js';
+import { ecsSdk } from '../../cloud/aws/sdk.js';
 import { DriverError } from '../../core/errors.js';
 import type { EcsServiceSpec } from './spec.js';
 import { fromTags, MANAGED_BY, specHash, TAG, toTags } from './tags.js';
@@ -120,7 +118,7 @@ export class TaskDefinitions {
       try {
         const res = await this.aws.write<RegisterTaskDefinitionCommandOutput>(
           this.ecs,
-          new RegisterTaskDefinitionCommand(input),
+          new (ecsSdk().RegisterTaskDefinitionCommand)(input),
           `register task definition ${input.family} for ${key.service} revision ${key.revision}`,
           { idempotence: 'unsafe' },
         );
@@ -140,7 +138,7 @@ export class TaskDefinitions {
   private async find(family: string, key: TdKey, hash: string): Promise<string | undefined> {
     const list = await this.aws.call<ListTaskDefinitionsCommandOutput>(
       this.ecs,
-      new ListTaskDefinitionsCommand({
+      new (ecsSdk().ListTaskDefinitionsCommand)({
         familyPrefix: family,
         status: 'ACTIVE',
         sort: 'DESC',
@@ -152,7 +150,7 @@ export class TaskDefinitions {
       if (!arn.includes(`/${family}:`)) continue; // familyPrefix also matches longer families
       const d = await this.aws.call<DescribeTaskDefinitionCommandOutput>(
         this.ecs,
-        new DescribeTaskDefinitionCommand({ taskDefinition: arn, include: ['TAGS'] }),
+        new (ecsSdk().DescribeTaskDefinitionCommand)({ taskDefinition: arn, include: ['TAGS'] }),
         `describe task definition ${arn}`,
       );
       const t = fromTags(d.tags);

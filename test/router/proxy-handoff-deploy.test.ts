@@ -52,7 +52,8 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (re
       };
       undo.push(async () => {
         note();
-        await stopProxy(tmp.dir);
+        await stopProxy(tmp.dir).catch(() => false);
+        note();
         for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
       });
       const a = await startBackend('a');
@@ -105,7 +106,8 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (re
     };
     undo.push(async () => {
       note();
-      await stopProxy(tmp.dir);
+      await stopProxy(tmp.dir).catch(() => false);
+      note();
       for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
     });
     // The instance answers `/slow` only when the test says so.
@@ -141,5 +143,45 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (re
     expect(await drain).toMatchObject({ drained: true, inFlight: 0 });
     expect(await slow).toBe('200 a slow');
     expect(await fetchOnce(port)).toBe('200 b');
+  }, 60_000);
+
+  it('the new proxy stopped (SIGTERM) while the old one drains: the old one finishes and starts no other', async () => {
+    const tmp = await tempDir();
+    undo.push(tmp.remove);
+    const seen = new Set<number>();
+    const note = (): void => {
+      for (const t of proxyTrees(tmp.dir)) for (const p of [t.pid, ...t.workers]) seen.add(p);
+    };
+    undo.push(async () => {
+      note();
+      for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
+    });
+    let release: (() => void) | undefined;
+    const a = await startBackend('a', (req, res) => {
+      req.resume();
+      release = () => res.end('a slow');
+    });
+    undo.push(a.close);
+    const old = await ensureProxy(tmp.dir, { entry: ENTRY, workers: 2 });
+    note();
+    const router = new ProxyRouter({ dataDir: tmp.dir });
+    undo.push(() => router.close());
+    const port = await freePort();
+    await router.ensureRoute({ service: 'web', listen: `127.0.0.1:${port}`, drainTimeoutMs: 20_000 });
+    await router.addBackends('web', [{ id: 'a', address: a.address, revision: 1 }]);
+    // A request the old proxy carries keeps it draining.
+    const slow = fetchOnce(port, '/slow');
+    await waitFor(() => release !== undefined, 'the slow request at the instance', 10_000);
+    await upgradeProxy(tmp.dir, { entry: ENTRY }, () => {});
+    note();
+    const successor = (await router.health()).pid;
+
+    expect(await stopProxy(tmp.dir)).toBe(true);
+    release!();
+    expect(await slow).toBe('200 a slow');
+    // The old proxy exits once drained, and no proxy of this data dir is left.
+    await waitFor(() => !isAlive(old.pid), 'the old proxy to exit', 15_000);
+    expect(isAlive(successor)).toBe(false);
+    expect(proxyTrees(tmp.dir)).toEqual([]);
   }, 60_000);
 });

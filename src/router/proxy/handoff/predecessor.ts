@@ -49,9 +49,11 @@ export type { FromSuccessor, ToSuccessor } from './link.js';
  * tree drains), the sockets stay open and the predecessor starts another successor from its own build
  * with the same sockets (`resumed`), so exactly one tree serves again: within the probation the old tree
  * serves all along (and drains only once the new successor serves); later, new connections wait in the
- * accept queue (none is refused) until the new successor serves. Once the predecessor exited, a successor that dies is an ordinary proxy
- * crash (the control plane's watchdog starts one from the snapshot). A proxy serving in its own process
- * (`--workers 0`) has no copy to keep: its listeners are its sockets, so it cannot resume.
+ * accept queue (none is refused) until the new successor serves. A successor that ends cleanly (exit 0:
+ * stopped on purpose, or replaced by a handoff of its own) is not replaced. Once the predecessor exited, a
+ * successor that dies is an ordinary proxy crash (the control plane's watchdog starts one from the
+ * snapshot). A proxy serving in its own process (`--workers 0`) has no copy to keep: its listeners are its
+ * sockets, so it cannot resume.
  */
 
 export interface HandoffRequest {
@@ -211,6 +213,15 @@ class SuccessorWatch {
     child.once('exit', (code, signal) => {
       if (this.stopped || this.current !== child) return;
       this.current = undefined;
+      if (code === 0) {
+        // It ended on purpose (stopped with SIGTERM, or replaced by a handoff of its own): starting
+        // another would undo the stop, or make a second tree beside its own successor.
+        this.p.log.warn(
+          { successor: child.pid },
+          'the new proxy ended cleanly; this proxy only finishes draining',
+        );
+        return;
+      }
       // At once, before anything else runs: a watchdog finding the pid file naming a dead proxy would
       // start a third one, which could not bind the addresses these sockets hold.
       writeFileSync(this.p.paths.pid, `${process.pid}\n`, { mode: 0o600 });

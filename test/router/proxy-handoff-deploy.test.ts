@@ -6,7 +6,7 @@ import { ensureProxy, stopProxy } from '../../src/router/proxy/launch.js';
 import { isAlive } from '../../src/runtime/process/proc.js';
 import { requireBuilt } from '../helpers/services.js';
 import { proxyTrees } from './handoff-traffic.js';
-import { freePort, startBackend, tempDir, waitFor } from './helpers.js';
+import { freePort, startBackend, type TestBackend, tempDir, waitFor } from './helpers.js';
 
 const ENTRY = new URL('../../dist/router/proxy/main.js', import.meta.url).pathname;
 const WORKER = new URL('../../dist/router/proxy/worker.js', import.meta.url).pathname;
@@ -28,12 +28,13 @@ function fetchOnce(port: number, path = '/'): Promise<string> {
 }
 
 /**
- * A proxy handoff in the middle of a deploy. A request held (`hold` mode, as a replace deploy holds traffic) in a proxy that is handed over stays in
- * the old proxy, which accepts nothing new and only drains: the admin changes that end the hold go to the
- * new proxy. The new proxy relays them to the old one while it drains, so the held request goes to the
- * instance the deploy switched to — not a 503 when the old proxy's drain ends. And the deploy's drain of
- * the old instance waits for the requests the old proxy still has on it, as it waits for the new one's:
- * otherwise the instance would be stopped under them.
+ * A proxy handoff in the middle of a deploy. A request held (`hold` mode, as a replace deploy holds
+ * traffic) in a proxy that is handed over stays in the old proxy, which accepts nothing new and only
+ * drains: the admin changes that end the hold go to the new proxy. The new proxy relays them to the old
+ * one while it drains, so the held request goes to the instance the deploy switched to — not a 503 when
+ * the old proxy's drain ends. The deploy's drain of the old instance waits for the requests the old proxy
+ * still has on it, as it waits for the new one's: otherwise the instance would be stopped under them. And
+ * a stop during the old proxy's drain stays a stop.
  */
 describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (real processes)', () => {
   const undo: Array<() => Promise<unknown>> = [];
@@ -41,38 +42,47 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (re
     for (const f of undo.splice(0).reverse()) await f().catch(() => {});
   });
 
+  /**
+   * A data dir with a proxy (`workers`) and the route `web` on a free port to `backend` (id `a`); its
+   * proxy trees are noted as they appear (`note`) and every one is stopped by pid at the end.
+   */
+  const proxyWith = async (workers: number, backend: TestBackend) => {
+    const tmp = await tempDir();
+    undo.push(tmp.remove);
+    const seen = new Set<number>();
+    const note = (): void => {
+      for (const t of proxyTrees(tmp.dir)) for (const p of [t.pid, ...t.workers]) seen.add(p);
+    };
+    undo.push(async () => {
+      note();
+      await stopProxy(tmp.dir).catch(() => false);
+      note();
+      for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
+    });
+    const old = await ensureProxy(tmp.dir, { entry: ENTRY, workers });
+    note();
+    const router = new ProxyRouter({ dataDir: tmp.dir });
+    undo.push(() => router.close());
+    const port = await freePort();
+    await router.ensureRoute({ service: 'web', listen: `127.0.0.1:${port}`, drainTimeoutMs: 20_000 });
+    await router.addBackends('web', [{ id: 'a', address: backend.address, revision: 1 }]);
+    return { dir: tmp.dir, note, old, router, port };
+  };
+
   it.each([2, 0])(
     'with %i workers: a request held in the old proxy is released by the new one, to the new instance',
     async (workers) => {
-      const tmp = await tempDir();
-      undo.push(tmp.remove);
-      const seen = new Set<number>();
-      const note = (): void => {
-        for (const t of proxyTrees(tmp.dir)) for (const p of [t.pid, ...t.workers]) seen.add(p);
-      };
-      undo.push(async () => {
-        note();
-        await stopProxy(tmp.dir).catch(() => false);
-        note();
-        for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
-      });
       const a = await startBackend('a');
       const b = await startBackend('b');
       undo.push(a.close, b.close);
-      const old = await ensureProxy(tmp.dir, { entry: ENTRY, workers });
-      note();
-      const router = new ProxyRouter({ dataDir: tmp.dir });
-      undo.push(() => router.close());
-      const port = await freePort();
-      await router.ensureRoute({ service: 'web', listen: `127.0.0.1:${port}`, drainTimeoutMs: 20_000 });
-      await router.addBackends('web', [{ id: 'a', address: a.address, revision: 1 }]);
+      const { dir, note, old, router, port } = await proxyWith(workers, a);
       expect(await fetchOnce(port)).toBe('200 a');
 
       // The deploy holds traffic, a request waits in the old proxy, then the proxy is handed over.
       await router.setMode('web', { kind: 'hold', maxMs: 60_000 });
       const heldInOld = fetchOnce(port);
       await waitFor(async () => ((await router.status('web'))?.held ?? 0) >= 1, 'the request held', 10_000);
-      await upgradeProxy(tmp.dir, { entry: ENTRY }, () => {});
+      await upgradeProxy(dir, { entry: ENTRY }, () => {});
       note();
       const now = await router.health();
       expect(now.pid).not.toBe(old.pid);
@@ -98,18 +108,6 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (re
     60_000,
   );
   it('the drain of an instance waits for a request the old proxy still carries to it', async () => {
-    const tmp = await tempDir();
-    undo.push(tmp.remove);
-    const seen = new Set<number>();
-    const note = (): void => {
-      for (const t of proxyTrees(tmp.dir)) for (const p of [t.pid, ...t.workers]) seen.add(p);
-    };
-    undo.push(async () => {
-      note();
-      await stopProxy(tmp.dir).catch(() => false);
-      note();
-      for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
-    });
     // The instance answers `/slow` only when the test says so.
     let release: (() => void) | undefined;
     const a = await startBackend('a', (req, res) => {
@@ -119,16 +117,10 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (re
     });
     const b = await startBackend('b');
     undo.push(a.close, b.close);
-    await ensureProxy(tmp.dir, { entry: ENTRY, workers: 2 });
-    note();
-    const router = new ProxyRouter({ dataDir: tmp.dir });
-    undo.push(() => router.close());
-    const port = await freePort();
-    await router.ensureRoute({ service: 'web', listen: `127.0.0.1:${port}`, drainTimeoutMs: 20_000 });
-    await router.addBackends('web', [{ id: 'a', address: a.address, revision: 1 }]);
+    const { dir, note, router, port } = await proxyWith(2, a);
     const slow = fetchOnce(port, '/slow');
     await waitFor(() => release !== undefined, 'the slow request at the instance', 10_000);
-    await upgradeProxy(tmp.dir, { entry: ENTRY }, () => {});
+    await upgradeProxy(dir, { entry: ENTRY }, () => {});
     note();
 
     await router.switchTo('web', ['b'], [{ id: 'b', address: b.address, revision: 2 }]);
@@ -146,42 +138,26 @@ describe.runIf(requireBuilt(ENTRY, WORKER))('a proxy handoff during a deploy (re
   }, 60_000);
 
   it('the new proxy stopped (SIGTERM) while the old one drains: the old one finishes and starts no other', async () => {
-    const tmp = await tempDir();
-    undo.push(tmp.remove);
-    const seen = new Set<number>();
-    const note = (): void => {
-      for (const t of proxyTrees(tmp.dir)) for (const p of [t.pid, ...t.workers]) seen.add(p);
-    };
-    undo.push(async () => {
-      note();
-      for (const p of seen) if (isAlive(p)) process.kill(p, 'SIGKILL');
-    });
     let release: (() => void) | undefined;
     const a = await startBackend('a', (req, res) => {
       req.resume();
       release = () => res.end('a slow');
     });
     undo.push(a.close);
-    const old = await ensureProxy(tmp.dir, { entry: ENTRY, workers: 2 });
-    note();
-    const router = new ProxyRouter({ dataDir: tmp.dir });
-    undo.push(() => router.close());
-    const port = await freePort();
-    await router.ensureRoute({ service: 'web', listen: `127.0.0.1:${port}`, drainTimeoutMs: 20_000 });
-    await router.addBackends('web', [{ id: 'a', address: a.address, revision: 1 }]);
+    const { dir, note, old, router, port } = await proxyWith(2, a);
     // A request the old proxy carries keeps it draining.
     const slow = fetchOnce(port, '/slow');
     await waitFor(() => release !== undefined, 'the slow request at the instance', 10_000);
-    await upgradeProxy(tmp.dir, { entry: ENTRY }, () => {});
+    await upgradeProxy(dir, { entry: ENTRY }, () => {});
     note();
     const successor = (await router.health()).pid;
 
-    expect(await stopProxy(tmp.dir)).toBe(true);
+    expect(await stopProxy(dir)).toBe(true);
     release!();
     expect(await slow).toBe('200 a slow');
     // The old proxy exits once drained, and no proxy of this data dir is left.
     await waitFor(() => !isAlive(old.pid), 'the old proxy to exit', 15_000);
     expect(isAlive(successor)).toBe(false);
-    expect(proxyTrees(tmp.dir)).toEqual([]);
+    expect(proxyTrees(dir)).toEqual([]);
   }, 60_000);
 });

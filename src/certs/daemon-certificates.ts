@@ -46,7 +46,14 @@ function lazyIssuer(opts: AcmeIssuerOptions): Issuer {
   let issuer: Promise<Issuer> | undefined;
   return {
     issue: async (host) => {
-      issuer ??= import('./acme-issuer.js').then((m) => new m.AcmeIssuer(opts));
+      // A failed load is tried again at the next order, not remembered.
+      issuer ??= import('./acme-issuer.js').then(
+        (m) => new m.AcmeIssuer(opts),
+        (e: unknown) => {
+          issuer = undefined;
+          throw e;
+        },
+      );
       return (await issuer).issue(host);
     },
   };

@@ -1,11 +1,20 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { DriverError } from '../../core/errors.js';
 import { acceptOnMoreHandles } from './accept-handles.js';
 import { reply } from './exchange.js';
-import { onRequest, onUpgrade } from './front.js';
+import { forward } from './forward.js';
+import { forwardsLean, onRequest, onUpgrade } from './front.js';
 import { ALPN_H2, closeH2Listener, createH2Listener, cutH2Listener, type H2Listener } from './h2.js';
+import { asRequest, asResponse, H2StreamRequest, H2StreamResponse } from './h2-stream.js';
 import { forgetInherited, listenTarget } from './handoff/inherit.js';
 import { ListenerCounters } from './histogram.js';
 import { closeOnlyWhenIdle, setKeepAlive } from './keep-alive.js';
@@ -71,6 +80,20 @@ export class Door {
     else reply(res, 404, 'no-route', NOT_FOUND);
   }
 
+  /**
+   * An HTTP/2 stream taken before node makes its compatibility objects: a request without a body that
+   * its service forwards now. False leaves it to `request` (through node's objects).
+   */
+  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: string[]): boolean {
+    if (this.duty !== undefined || !stream.endAfterHeaders) return false;
+    if (headers.expect !== undefined || headers[':method'] === 'CONNECT') return false;
+    const req = asRequest(new H2StreamRequest(stream, headers, raw));
+    const table = this.route(req);
+    if (table === undefined || !forwardsLean(table, headers)) return false;
+    forward(table, this.plane, req, asResponse(new H2StreamResponse(stream)));
+    return true;
+  }
+
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const table = this.route(req);
     if (table) onUpgrade(table, this.plane, req, socket, head);
@@ -118,6 +141,7 @@ export class Door {
           },
           () => this.keepAliveMs,
           handler,
+          (stream, headers, raw) => this.stream(stream, headers, raw),
         )
       : undefined;
     const server: Server = this.h2 ? (this.h2.server as unknown as Server) : createServer(edge, handler);

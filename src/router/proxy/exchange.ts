@@ -79,6 +79,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private tooLarge = false;
   private responded = false;
   private failed = false;
+  /** The instance's response ended (undici called onComplete). */
+  private complete = false;
   private done = false;
   private attempts = 0;
   private retriedAfterSend = false;
@@ -200,6 +202,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    this.complete = true;
     this.res.end();
   }
 
@@ -272,8 +275,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.done = true;
     const b = this.backend;
     if (b === undefined) return;
-    // The client left before the whole response was written: stop the upstream request too.
-    if (!this.res.writableFinished) this.abort?.();
+    // The client left before the instance answered in full: stop the upstream request too. (Not judged by
+    // the client side: an HTTP/2 stream the client resets is ended, and so "finished", before it closes.)
+    if (!this.complete) this.abort?.();
     release(this.plane, b, false);
     if (this.target === PREVIEW) return;
     const status = this.responded ? this.res.statusCode : 0;

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RouteMode } from '../router.js';
 import { MAINTENANCE_RETRY_AFTER_S } from '../validate.js';
@@ -29,6 +29,18 @@ export function onRequest(
   if (mode.kind === 'serve') forward(table, plane, req, res);
   else if (mode.kind === 'maintenance') maintenanceReply(table, res);
   else table.held.hold({ req, res }, mode.maxMs);
+}
+
+/**
+ * Whether a request of `table` may skip node's HTTP/2 compatibility objects (h2-stream.ts): one the route
+ * forwards now to an HTTP/1.1 instance. Held and maintenance answers, h2c and the debug header keep them.
+ */
+export function forwardsLean(table: ServiceTable, headers: IncomingHttpHeaders): boolean {
+  return (
+    table.mode.kind === 'serve' &&
+    table.upstream !== 'h2c' &&
+    !(DEBUG_HEADER && headers['x-baton-debug'] === 'worker')
+  );
 }
 
 export function onUpgrade(

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import {
   createSecureServer,
   type Http2SecureServer,
@@ -6,8 +6,10 @@ import {
   type Http2ServerResponse,
   type Http2Session,
   type SecureServerOptions,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
+import { takeStreams } from './h2-stream.js';
 
 /**
  * HTTP/2 limits of a TLS listener (docs/http2.md lists them). A client that goes past one gets the
@@ -72,6 +74,8 @@ export function createH2Listener(
   options: SecureServerOptions,
   idleMs: () => number,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  /** Takes an HTTP/2 stream before node makes its compatibility objects (h2-stream.ts); false: not taken. */
+  fast?: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: string[]) => boolean,
 ): H2Listener {
   const server = createSecureServer(
     {
@@ -87,6 +91,7 @@ export function createH2Listener(
     },
     handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
   );
+  if (fast) takeStreams(server, fast);
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
   server.on('secureConnection', (socket: Socket) => {

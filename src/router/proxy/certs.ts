@@ -6,6 +6,9 @@ import type { Logger } from 'pino';
 /** How often certificate files are looked at (two stats per pair): a replaced pair serves new connections within a poll or two. */
 export const CERT_POLL_MS = 500;
 
+/** Server names whose match a certificate remembers. */
+const NAMES_REMEMBERED = 1024;
+
 export interface CertFiles {
   cert: string;
   key: string;
@@ -24,6 +27,8 @@ export class CertWatcher {
   pem: { cert: Buffer; key: Buffer } | undefined;
   private stamp = '';
   private users = 0;
+  /** Answers of `covers` for the loaded certificate (server names repeat; OpenSSL's check does not cache). */
+  private readonly named = new Map<string, boolean>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -41,6 +46,7 @@ export class CertWatcher {
       const key = readFileSync(this.files.key);
       const context = createSecureContext({ cert, key, ALPNProtocols: this.alpn } as never);
       this.leaf = new X509Certificate(cert);
+      this.named.clear();
       this.context = context;
       this.pem = { cert, key };
       if (this.stamp !== '')
@@ -58,7 +64,15 @@ export class CertWatcher {
 
   /** Does this certificate name `host` (wildcards as TLS has them)? */
   covers(host: string): boolean {
-    return this.leaf !== undefined && this.leaf.checkHost(host) !== undefined;
+    if (this.leaf === undefined) return false;
+    let yes = this.named.get(host);
+    if (yes === undefined) {
+      yes = this.leaf.checkHost(host) !== undefined;
+      // Clients choose the names: the memo is bounded, and starts over when full.
+      if (this.named.size >= NAMES_REMEMBERED) this.named.clear();
+      this.named.set(host, yes);
+    }
+    return yes;
   }
 
   retain(): void {

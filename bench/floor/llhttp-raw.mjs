@@ -3,8 +3,8 @@
 // strings, bodies passed through (re-chunked when the backend gives no length), one upstream connection
 // per client connection. GET-only minimal: no limits, timeouts, upgrades, errors beyond closing.
 
-import net from 'node:net';
 import { HTTPParser, methods } from 'node:_http_common';
+import net from 'node:net';
 import { run } from './cluster.mjs';
 
 const HEAD = HTTPParser.kOnHeadersComplete | 0;

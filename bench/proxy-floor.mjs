@@ -12,14 +12,22 @@
 // Usage: node bench/proxy-floor.mjs [--seconds 4] [--rounds 3] [--connections 32] [--workers 2]
 //        [--rows small,newconn] [--only baton,node-http-undici,llhttp-raw,haproxy]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchArgs } from './lib/args.mjs';
 import { startBackends } from './lib/backends.mjs';
 import { selfSigned } from './lib/certs.mjs';
-import { cpuSeconds, ensureBinaries, freePort, installHint, processTree, waitUntil } from './lib/procs.mjs';
+import {
+  cleanupOf,
+  cpuSeconds,
+  ensureBinaries,
+  freePort,
+  installHint,
+  processTree,
+  waitUntil,
+} from './lib/procs.mjs';
 import { startBaton, startHaproxy } from './lib/proxies.mjs';
 
 const args = benchArgs(import.meta.url, 'bench', {
@@ -66,15 +74,7 @@ async function startFloor(name) {
 }
 
 const proxies = [];
-const cleanup = async () => {
-  for (const p of proxies) await p.stop().catch(() => {});
-  backends.child.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-};
-process.on('uncaughtException', (e) => {
-  process.stderr.write(`bench: ${e.stack ?? e}\n`);
-  cleanup().finally(() => process.exit(1));
-});
+const cleanup = cleanupOf(proxies, backends, dir);
 const certs = selfSigned(dir, 'bench', ['bench.test'], { combined: true });
 const common = { dir, ports, cores: WORKERS, certs, host: 'bench.test' };
 for (const name of args.only.split(',')) {

@@ -20,7 +20,7 @@
 //        [--node-flags='--max-semi-space-size=16 ...']  (node flags of this build's Baton only: with
 //        --baseline, an A/B of the flags in the same run)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'node:tls';
@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { benchArgs } from './lib/args.mjs';
 import { startBackends } from './lib/backends.mjs';
 import { selfSigned } from './lib/certs.mjs';
-import { cpuSeconds, ensureBinaries, installHint } from './lib/procs.mjs';
+import { cleanupOf, cpuSeconds, ensureBinaries, installHint } from './lib/procs.mjs';
 import { startBaton, startCaddy, startHaproxy, startNginx } from './lib/proxies.mjs';
 
 const args = benchArgs(import.meta.url, 'bench', {
@@ -97,15 +97,7 @@ const certs = selfSigned(dir, 'bench', [HOST], { combined: true });
 const backends = await startBackends();
 const ports = backends.ports;
 const proxies = [];
-const cleanup = async () => {
-  for (const p of proxies) await p.stop().catch(() => {});
-  backends.child.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-};
-process.on('uncaughtException', (e) => {
-  process.stderr.write(`bench: ${e.stack ?? e}\n`);
-  cleanup().finally(() => process.exit(1));
-});
+const cleanup = cleanupOf(proxies, backends, dir);
 
 let execArgv;
 if (args.profile) {

@@ -1,6 +1,6 @@
 // Process handling shared by the benches: free ports, what is installed, CPU time of process trees.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -89,4 +89,21 @@ export async function waitUntil(probe, alive, what, ms = 10_000) {
     await sleep(50);
   }
   throw new Error(`${typeof what === 'function' ? what() : what} did not answer within ${ms} ms`);
+}
+
+/**
+ * The run's cleanup: stops every proxy in `proxies` (as the array is when it runs), the backends, and
+ * removes `dir`. Also run on an uncaught error, which then ends the bench with exit code 1.
+ */
+export function cleanupOf(proxies, backends, dir) {
+  const cleanup = async () => {
+    for (const p of proxies) await p.stop().catch(() => {});
+    backends.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('uncaughtException', (e) => {
+    process.stderr.write(`bench: ${e.stack ?? e}\n`);
+    cleanup().finally(() => process.exit(1));
+  });
+  return cleanup;
 }

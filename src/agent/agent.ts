@@ -34,6 +34,8 @@ import type { AgentDeps } from './slot.js';
 
 /** How often unmanaged instances are purged. */
 const PURGE_EVERY_MS = 10_000;
+/** A service whose route could not be opened here (port taken, proxy not starting) is tried again after this. */
+const FOLLOW_RETRY_MS = 1000;
 
 export interface AgentOptions {
   nats: string[];
@@ -59,6 +61,10 @@ export class Agent {
   private readonly runners = new Map<string, ServiceRunner>();
   /** The last desired state seen per service (its `converged` mark included). */
   private readonly desired = new Map<string, Desired>();
+  /** Services whose route could not be opened (so no runner yet): when to try again. */
+  private readonly followRetryAt = new Map<string, number>();
+  /** The tail of the desired-state changes: applied one at a time (the watch and the retries). */
+  private applying: Promise<unknown> = Promise.resolve();
   private subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
@@ -154,8 +160,8 @@ export class Agent {
         if (this.stopped) break;
         const service = c.key.slice(DESIRED_PREFIX.length);
         if (!c.initial) this.metrics.watchLag(Date.now() - c.created.getTime());
-        await (c.op === 'put' ? this.onDesired(c.value) : this.onRemoved(service)).catch((err: unknown) =>
-          this.o.logger.error({ err, service }, 'applying desired state failed'),
+        await this.serially(() => (c.op === 'put' ? this.onDesired(c.value) : this.onRemoved(service))).catch(
+          (err: unknown) => this.o.logger.error({ err, service }, 'applying desired state failed'),
         );
       }
     })();
@@ -209,19 +215,55 @@ export class Agent {
       return;
     }
     this.deps.emit({ type: 'desired', service: d.service, revision: d.revision });
-    if (r) r.setDesired(d, rev);
-    else {
+    const spec = specForNode(rev.spec, this.o.node);
+    if (r) {
+      r.setDesired(d, rev);
+      await this.follower.follow(d.service, spec);
+    } else {
+      // This node's route first (the proxy started, the listener open): only then a runner, so no slot of
+      // the service is reported healthy and registered while this node's port still refuses connections.
+      // When it cannot be opened, a later tick tries again (retryFollows).
+      try {
+        await this.follower.follow(d.service, spec);
+      } catch (e) {
+        this.followRetryAt.set(d.service, Date.now() + FOLLOW_RETRY_MS);
+        throw e;
+      }
+      this.followRetryAt.delete(d.service);
       r = new ServiceRunner(this.deps, d.service, d, rev);
       await r.adopt();
       this.runners.set(d.service, r);
     }
-    await this.follower.follow(d.service, specForNode(rev.spec, this.o.node));
     // Act now rather than at the next tick.
     void this.tickOnce();
     this.markChanged();
   }
 
+  /** Runs `fn` after the desired-state changes applied before it. */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.applying.then(fn);
+    this.applying = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Tries again, when due, to follow the services whose route could not be opened. */
+  private retryFollows(): void {
+    const now = Date.now();
+    for (const [service, at] of this.followRetryAt) {
+      if (now < at) continue;
+      this.followRetryAt.set(service, Number.POSITIVE_INFINITY); // until this attempt ends
+      void this.serially(async () => {
+        const d = this.desired.get(service);
+        if (!d || this.runners.has(service)) this.followRetryAt.delete(service);
+        else await this.onDesired(d);
+      }).catch((err: unknown) =>
+        this.o.logger.warn({ err, service }, 'route still cannot be opened; trying again'),
+      );
+    }
+  }
+
   private async onRemoved(service: string): Promise<void> {
+    this.followRetryAt.delete(service);
     const r = this.runners.get(service);
     if (!r) return;
     this.runners.delete(service);
@@ -237,6 +279,7 @@ export class Agent {
   }
 
   private async tick(): Promise<void> {
+    this.retryFollows();
     // An HAProxy reload drops the servers added over its runtime API: the router puts them back (each
     // driver on its own `reconcileInterval`; the embedded proxy has nothing to do).
     await this.router

@@ -1,17 +1,11 @@
-import { join } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { Registry } from '../cluster/registry.js';
-import { securePrivateTree } from '../core/private-state.js';
-import { AgentMetrics } from '../metrics/agent-metrics.js';
-import { createMultiRouter } from '../router/create.js';
+import { KeyedQueue } from '../core/keyed-queue.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { Router } from '../router/router.js';
-import { createMultiRuntime } from '../runtime/create.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { clusterOf } from '../spec/cluster.js';
-import { connectNats, type NatsAuth } from '../store/nats/connect.js';
-import { NatsStore } from '../store/nats/nats-store.js';
-import { Repo } from '../store/repo.js';
+import type { NatsAuth } from '../store/nats/connect.js';
+import type { NatsStore } from '../store/nats/nats-store.js';
 import {
   confirmDrain,
   type DrainReply,
@@ -23,11 +17,9 @@ import {
 } from './control.js';
 import { allConverged, nodeConverged, recordConverged } from './converged.js';
 import { DESIRED_PREFIX, type Desired } from './desired.js';
-import { eventLog } from './events.js';
-import { RegistryFollower } from './follower.js';
-import { GovernorCache, replicasFor } from './governors.js';
+import type { RegistryFollower } from './follower.js';
 import { specForNode } from './node-spec.js';
-import { NodeStatusBucket } from './node-status.js';
+import type { NodeStatusBucket } from './node-status.js';
 import { purgeUnmanaged } from './purge.js';
 import { ServiceRunner } from './service-runner.js';
 import type { AgentDeps } from './slot.js';
@@ -63,8 +55,8 @@ export class Agent {
   private readonly desired = new Map<string, Desired>();
   /** Services whose route could not be opened (so no runner yet): when to try again. */
   private readonly followRetryAt = new Map<string, number>();
-  /** The tail of the desired-state changes: applied one at a time (the watch and the retries). */
-  private applying: Promise<unknown> = Promise.resolve();
+  /** Desired-state changes, applied one at a time (the watch and the retries). */
+  private readonly applying = new KeyedQueue();
   private subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
@@ -74,7 +66,8 @@ export class Agent {
   private dirty = false;
   private nextPurgeAt = 0;
 
-  private constructor(
+  /** Made by `startAgent` (start.ts), which connects and wires what it is given. */
+  constructor(
     private readonly o: AgentOptions,
     private readonly nc: NatsConnection,
     private readonly store: NatsStore,
@@ -86,63 +79,13 @@ export class Agent {
     readonly metrics: AgentMetrics,
   ) {}
 
-  static async start(o: AgentOptions): Promise<Agent> {
-    // Owner-only whatever existed before (refused when another user owns it): records, logs, proxy state.
-    const tightened = securePrivateTree(o.dataDir);
-    if (tightened.length)
-      o.logger.warn(
-        { dataDir: o.dataDir, paths: tightened },
-        'state files were readable by others: made owner-only',
-      );
-    const nc = await connectNats({ servers: o.nats, name: `baton-agent-${o.node}`, auth: o.natsAuth });
-    const replicas = replicasFor(nc);
-    const ttlMs = o.ttlMs ?? 60_000;
-    const store = await NatsStore.open(nc, { replicas });
-    const registry = await Registry.open(nc, { ttlMs, replicas });
-    const nodes = await NodeStatusBucket.open(nc, { ttlMs, replicas });
-    const runtime = createMultiRuntime({ dataDir: o.dataDir, logger: o.logger });
-    const router = createMultiRouter({ dataDir: o.dataDir, logger: o.logger });
-    const follower = new RegistryFollower({
-      node: o.node,
-      registry,
-      router,
-      dataDir: o.dataDir,
-      logger: o.logger,
-      listenOffset: o.listenOffset ?? 0,
-      cluster: (spec) => clusterOf(spec).register.cluster,
-    });
-    let agent: Agent | undefined;
-    const metrics = new AgentMetrics(
-      o.node,
-      o.dataDir,
-      () => runtime.list(),
-      () => agent?.services() ?? [],
-    );
-    const deps: AgentDeps = {
-      node: o.node,
-      dataDir: o.dataDir,
-      runtime,
-      registry,
-      governors: new GovernorCache(nc, replicas),
-      store,
-      repo: new Repo(store),
-      emit: metrics.counting(eventLog(join(o.dataDir, 'agent', 'events.jsonl'), o.node, o.logger)),
-      leases: metrics,
-      logger: o.logger,
-      drainEverywhere: (req, attemptMs) => agent!.drainEverywhere(req, attemptMs),
-      changed: () => agent?.markChanged(),
-    };
-    agent = new Agent(o, nc, store, deps, follower, nodes, router, runtime, metrics);
-    await agent.run();
-    return agent;
-  }
-
   /** This node's services and their slots, as the node status shows them. */
   services() {
     return [...this.runners.values()].map((r) => r.status());
   }
 
-  private async run(): Promise<void> {
+  /** Subscribes, watches the desired state and starts the reconcile loop (startAgent calls it once). */
+  async run(): Promise<void> {
     const onError = (err: unknown) => this.o.logger.warn({ err }, 'request handling failed');
     this.subs.push(
       serve<TransitionRequest, TransitionReply>(
@@ -241,9 +184,7 @@ export class Agent {
 
   /** Runs `fn` after the desired-state changes applied before it. */
   private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.applying.then(fn);
-    this.applying = p.catch(() => undefined);
-    return p;
+    return this.applying.run('desired', fn);
   }
 
   /** Tries again, when due, to follow the services whose route could not be opened. */

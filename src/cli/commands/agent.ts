@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Agent } from '../../agent/agent.js';
+import { startAgent } from '../../agent/start.js';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
@@ -46,7 +46,7 @@ export function registerAgent(program: Command): void {
           ? undefined
           : parseMetricsListen('--metrics-listen', opts.metricsListen);
       const logger = createLogger('baton-agent');
-      const agent = await Agent.start({
+      const agent = await startAgent({
         nats: natsServers(opts),
         natsAuth: natsAuthFromEnv(opts),
         node: opts.node,

@@ -5,13 +5,17 @@
 // One request at a time per connection; a due request waits for a free connection if all are busy.
 // With several ports, every tick sends one request to each (own connections, own figures), so the targets
 // are measured side by side through the same moments of machine noise.
-// Usage: fixed-rate HOST PORT[,PORT...] RATE SECONDS CONNECTIONS WARMUP_SECONDS PATH
+// A port written `tls:PORT` is spoken to over TLS (OpenSSL: one handshake per connection when it opens, not
+// verified, ALPN http/1.1); NAME, when given, is the Host header and the TLS server name (else HOST:PORT).
+// Usage: fixed-rate HOST PORT[,tls:PORT...] RATE SECONDS CONNECTIONS WARMUP_SECONDS PATH [NAME]
 // Prints one line per port: target=PORT sent=N ok=N errors=N p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=..
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +27,13 @@
 #include <unistd.h>
 
 #define MAXCONN 256
-#define MAXTARGETS 8
+#define MAXTARGETS 16
 #define BUFSZ 65536
 #define QSZ 4096
 
 typedef struct {
   int fd;
+  SSL *ssl;  // NULL on a plain connection
   int target;
   int busy;
   int64_t due;  // ns: when the request in flight was due
@@ -38,6 +43,7 @@ typedef struct {
 
 typedef struct {
   struct sockaddr_in addr;
+  int tls;
   char req[512];
   size_t reqlen;
   int first;  // index of its first connection
@@ -53,6 +59,8 @@ static conn_t conns[MAXCONN];
 static target_t targets[MAXTARGETS];
 static int ntargets, nconn;  // nconn: connections per target
 static int64_t measure_from;
+static SSL_CTX *tls_ctx;
+static const char *server_name;
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -71,12 +79,50 @@ static int open_conn(int ep, int i) {
     conns[i].fd = -1;
     return -1;
   }
+  conns[i].ssl = NULL;
+  if (t->tls) {
+    // The handshake is made blocking, before the connection is used; requests then go non-blocking.
+    SSL *ssl = SSL_new(tls_ctx);
+    SSL_set_fd(ssl, fd);
+    if (server_name) SSL_set_tlsext_host_name(ssl, server_name);
+    if (SSL_connect(ssl) != 1) {
+      SSL_free(ssl);
+      close(fd);
+      conns[i].fd = -1;
+      return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    conns[i].ssl = ssl;
+  }
   conns[i].fd = fd;
   conns[i].busy = 0;
   conns[i].have = 0;
   struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
   epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   return 0;
+}
+
+static void drop_conn(int ep, int i) {
+  epoll_ctl(ep, EPOLL_CTL_DEL, conns[i].fd, NULL);
+  if (conns[i].ssl) SSL_free(conns[i].ssl);
+  conns[i].ssl = NULL;
+  close(conns[i].fd);
+}
+
+static ssize_t send_req(conn_t *c, const char *req, size_t len) {
+  return c->ssl ? (ssize_t)SSL_write(c->ssl, req, (int)len) : write(c->fd, req, len);
+}
+
+/** Reads what is there: > 0 bytes, 0 on close or error, -1 when nothing more can be read now. */
+static ssize_t recv_some(conn_t *c) {
+  if (!c->ssl) {
+    ssize_t r = read(c->fd, c->buf + c->have, BUFSZ - c->have);
+    return r < 0 && errno == EAGAIN ? -1 : r < 0 ? 0 : r;
+  }
+  int r = SSL_read(c->ssl, c->buf + c->have, (int)(BUFSZ - c->have));
+  if (r > 0) return r;
+  int e = SSL_get_error(c->ssl, r);
+  return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? -1 : 0;
 }
 
 static void record(target_t *t, int64_t due, int64_t now) {
@@ -116,21 +162,35 @@ static long pct(target_t *t, double p) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 8) {
-    fprintf(stderr, "usage: %s HOST PORT[,PORT...] RATE SECONDS CONNECTIONS WARMUP_SECONDS PATH\n", argv[0]);
+  if (argc != 8 && argc != 9) {
+    fprintf(stderr, "usage: %s HOST PORT[,tls:PORT...] RATE SECONDS CONNECTIONS WARMUP_SECONDS PATH [NAME]\n",
+            argv[0]);
     return 2;
   }
+  if (argc == 9) server_name = argv[8];
+  tls_ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+  SSL_CTX_set_alpn_protos(tls_ctx, (const unsigned char *)"\x08http/1.1", 9);
   double rate = atof(argv[3]), seconds = atof(argv[4]), warmup = atof(argv[6]);
   nconn = atoi(argv[5]);
   char *ports = argv[2];
   for (char *tok = strtok(ports, ","); tok && ntargets < MAXTARGETS; tok = strtok(NULL, ",")) {
     target_t *t = &targets[ntargets];
     t->addr.sin_family = AF_INET;
+    if (strncmp(tok, "tls:", 4) == 0) {
+      t->tls = 1;
+      tok += 4;
+    }
     t->addr.sin_port = htons((uint16_t)atoi(tok));
     if (inet_pton(AF_INET, argv[1], &t->addr.sin_addr) != 1) return 2;
-    t->reqlen = (size_t)snprintf(t->req, sizeof t->req,
-                                 "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: baton-fixed-rate\r\n\r\n", argv[7],
-                                 argv[1], tok);
+    if (server_name)
+      t->reqlen = (size_t)snprintf(t->req, sizeof t->req,
+                                   "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: baton-fixed-rate\r\n\r\n", argv[7],
+                                   server_name);
+    else
+      t->reqlen = (size_t)snprintf(t->req, sizeof t->req,
+                                   "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: baton-fixed-rate\r\n\r\n",
+                                   argv[7], argv[1], tok);
     t->first = ntargets * nconn;
     ntargets++;
   }
@@ -184,10 +244,9 @@ int main(int argc, char **argv) {
         c->busy = 1;
         c->have = 0;
         t->sent++;
-        if (write(c->fd, t->req, t->reqlen) != (ssize_t)t->reqlen) {
+        if (send_req(c, t->req, t->reqlen) != (ssize_t)t->reqlen) {
           t->errors++;
-          epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-          close(c->fd);
+          drop_conn(ep, found);
           open_conn(ep, found);
         }
       }
@@ -214,27 +273,33 @@ int main(int argc, char **argv) {
       }
       conn_t *c = &conns[id];
       target_t *t = &targets[c->target];
-      ssize_t r = read(c->fd, c->buf + c->have, BUFSZ - c->have);
-      if (r <= 0) {
-        if (r < 0 && errno == EAGAIN) continue;
-        if (c->busy) t->errors++;
-        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
+      // TLS: a readable socket may hold several records (and tickets after the handshake): read them all.
+      for (;;) {
+        ssize_t r = recv_some(c);
+        if (r < 0) break;
+        if (r == 0) {
+          if (c->busy) t->errors++;
+          drop_conn(ep, (int)id);
+          c->busy = 0;
+          open_conn(ep, (int)id);
+          break;
+        }
+        c->have += (size_t)r;
+        long done = complete(c->buf, c->have);
+        if (done == 0 && c->have < BUFSZ) {
+          if (!c->ssl) break;
+          continue;
+        }
+        int64_t t2 = now_ns();
+        if (done > 0 && memcmp(c->buf, "HTTP/1.1 2", 10) == 0) {
+          t->ok++;
+          record(t, c->due, t2);
+        } else
+          t->errors++;
         c->busy = 0;
-        open_conn(ep, (int)id);
-        continue;
+        c->have = 0;
+        if (!c->ssl) break;
       }
-      c->have += (size_t)r;
-      long done = complete(c->buf, c->have);
-      if (done == 0 && c->have < BUFSZ) continue;
-      int64_t t2 = now_ns();
-      if (done > 0 && memcmp(c->buf, "HTTP/1.1 2", 10) == 0) {
-        t->ok++;
-        record(t, c->due, t2);
-      } else
-        t->errors++;
-      c->busy = 0;
-      c->have = 0;
     }
   }
   for (int k = 0; k < ntargets; k++) {

@@ -7,12 +7,17 @@
 // session), keep-alive requests over TLS, HTTP/2 over TLS (h2load; skipped for a proxy that does not offer
 // h2 in ALPN). Columns: requests/s, p99 at saturation, CPU per request (user + system time of the proxy's
 // whole process tree, from /proc: little affected by other load on the machine), and the p99 each proxy
-// adds at a fixed rate (C generator, every proxy and the backend directly at the same instants).
-// Ratios are against HAProxy in the same run.
-// Needs: `npm run build`, wrk, haproxy, gcc, openssl; nginx (nginx-light), caddy, h2load (nghttp2-client)
+// adds at a fixed rate, plain and over TLS (C generator with OpenSSL, every proxy and the backend directly
+// at the same instants). Ratios are against HAProxy in the same run.
+// Every row first runs `--warmup` seconds on every proxy, not counted: Baton runs on a JIT compiler, and
+// its TLS handshake path needs about 10 s of traffic to reach steady state (448 → ~1,300 handshakes/s in
+// the first 10 one-second windows, BENCHMARKS.md), which a proxy serving for days has long passed.
+// `--pin` gives the proxies the last `--cores` CPUs and wrk, h2load, the generator and the backends the
+// others (taskset), so the load tool and the backends do not take the proxy's cores (and vice versa).
+// Needs: `npm run build`, wrk, haproxy, gcc, openssl, OpenSSL's headers (libssl-dev); nginx (nginx-light), caddy, h2load (nghttp2-client)
 // are optional (installed with apt-get when run as root, else skipped with the command to install them).
-// Usage: node bench/proxy-vs-field.mjs [--seconds 5] [--rounds 3] [--connections 32] [--cores N]
-//        [--rate 1000] [--rate-seconds 10] [--rows small,64k,newconn,tls-handshake,tls-keepalive,h2]
+// Usage: node bench/proxy-vs-field.mjs [--seconds 5] [--rounds 3] [--connections 32] [--cores N] [--pin]
+//        [--warmup 10] [--rate 1000] [--rate-seconds 10] [--rows small,64k,newconn,tls-handshake,tls-keepalive,h2]
 //        [--only baton,haproxy,nginx,caddy] [--haproxy-reuse safe|always|never]
 //        [--profile DIR]  (Baton's primary and workers run with --cpu-prof, profiles written to DIR)
 //        [--baseline DIST]  (another build's dist/ directory, measured beside this one as baton-base:
@@ -36,6 +41,8 @@ const args = benchArgs(import.meta.url, 'bench', {
   rounds: { type: 'string', default: '3' },
   connections: { type: 'string', default: '32' },
   cores: { type: 'string', default: String(availableParallelism()) },
+  warmup: { type: 'string', default: '10' },
+  pin: { type: 'boolean', default: false },
   rate: { type: 'string', default: '1000' },
   'rate-seconds': { type: 'string', default: '10' },
   rows: { type: 'string', default: 'small,64k,newconn,tls-handshake,tls-keepalive,h2' },
@@ -49,6 +56,7 @@ const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const CONNECTIONS = Number(args.connections);
 const CORES = Number(args.cores);
+const WARMUP = Number(args.warmup);
 const RATE = Number(args.rate);
 const RATE_SECONDS = Number(args['rate-seconds']);
 const ROWS = args.rows.split(',');
@@ -59,6 +67,7 @@ const required = ensureBinaries([
   ['haproxy', 'haproxy'],
   ['gcc', 'gcc'],
   ['openssl', 'openssl'],
+  ['/usr/include/openssl/ssl.h', 'libssl-dev'],
 ]);
 if (required.length > 0) {
   process.stderr.write(`bench: missing ${required.map(([b]) => b).join(', ')} (${installHint(required)})\n`);
@@ -85,13 +94,31 @@ const dir = mkdtempSync(join(tmpdir(), 'baton-bench-field-'));
 const fixedRateBin = join(dir, 'fixed-rate');
 const cc = spawnSync(
   'gcc',
-  ['-O2', '-o', fixedRateBin, fileURLToPath(new URL('./fixed-rate.c', import.meta.url))],
+  ['-O2', '-o', fixedRateBin, fileURLToPath(new URL('./fixed-rate.c', import.meta.url)), '-lssl', '-lcrypto'],
   { encoding: 'utf8' },
 );
 if (cc.status !== 0) {
   process.stderr.write(`bench: gcc could not build bench/fixed-rate.c:\n${cc.stderr}\n`);
   process.exit(2);
 }
+
+// --pin: the proxies on the last CORES CPUs, everything else on the others.
+const CPUS = availableParallelism();
+if (args.pin && CPUS <= CORES) {
+  process.stderr.write(`bench: --pin needs more CPUs than --cores (${CPUS} CPUs, --cores ${CORES})\n`);
+  process.exit(2);
+}
+const proxyCpus = `${CPUS - CORES}-${CPUS - 1}`;
+const loadCpus = `0-${CPUS - CORES - 1}`;
+/** Pins these processes (every thread) to `cpus`; their future children inherit it. */
+const pinAll = (pids, cpus) => {
+  for (const pid of pids) spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+};
+/** Runs a load tool, on the load CPUs with --pin. */
+const load = (cmd, argv) =>
+  spawnSync(args.pin ? 'taskset' : cmd, args.pin ? ['-c', loadCpus, cmd, ...argv] : argv, {
+    encoding: 'utf8',
+  });
 
 const certs = selfSigned(dir, 'bench', [HOST], { combined: true });
 const backends = await startBackends();
@@ -117,6 +144,10 @@ for (const name of ['baton', 'haproxy', 'nginx', 'caddy'])
   if (wanted.has(name)) proxies.push(await starters[name]());
 if (args.baseline)
   proxies.push(await startBaton({ ...common, dist: resolve(args.baseline), name: 'baton-base' }));
+if (args.pin) {
+  pinAll([backends.child.pid], loadCpus);
+  for (const p of proxies) pinAll(p.pids(), proxyCpus);
+}
 
 /** Does the proxy's TLS listener offer h2 in ALPN? */
 const offersH2 = (port) =>
@@ -155,43 +186,35 @@ function measure(proxy, row, seconds = SECONDS) {
   let total;
   let errors;
   if (row === 'h2') {
-    const r = spawnSync(
-      'h2load',
-      [
-        '-c',
-        String(CONNECTIONS),
-        '-m',
-        '10',
-        '-t',
-        '1',
-        '-D',
-        String(seconds),
-        '-H',
-        `:authority: ${HOST}`,
-        url,
-      ],
-      { encoding: 'utf8' },
-    );
+    const r = load('h2load', [
+      '-c',
+      String(CONNECTIONS),
+      '-m',
+      '10',
+      '-t',
+      '1',
+      '-D',
+      String(seconds),
+      '-H',
+      `:authority: ${HOST}`,
+      url,
+    ]);
     rps = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(r.stdout)?.[1]);
     total = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(r.stdout)?.[1]);
     errors = Number(/(\d+) failed/.exec(r.stdout)?.[1] ?? Number.NaN);
     p99 = Number.NaN; // h2load gives min/max/mean/sd of request times, no percentiles
   } else {
     const close = row === 'newconn' || row === 'tls-handshake';
-    const r = spawnSync(
-      'wrk',
-      [
-        '-t1',
-        `-c${CONNECTIONS}`,
-        `-d${seconds}s`,
-        '--latency',
-        '-H',
-        `Host: ${HOST}`,
-        ...(close ? ['-H', 'Connection: close'] : []),
-        url,
-      ],
-      { encoding: 'utf8' },
-    );
+    const r = load('wrk', [
+      '-t1',
+      `-c${CONNECTIONS}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-H',
+      `Host: ${HOST}`,
+      ...(close ? ['-H', 'Connection: close'] : []),
+      url,
+    ]);
     rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
     total = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
     p99 = ms(r.stdout, ' 99');
@@ -205,9 +228,10 @@ function measure(proxy, row, seconds = SECONDS) {
   return { rps, p99, errors, cpuUs: (cpu * 1e6) / total, cores: cpu / seconds };
 }
 
-// Warm-up: one short run of every row on every proxy (JIT, connection pools, TLS contexts), not counted.
+// Warm-up: every row on every proxy (JIT, connection pools, TLS contexts), not counted.
 for (const row of ROWS)
-  for (const p of proxies) if (row !== 'h2' || (H2LOAD && h2.get(p.name))) measure(p, row, 1);
+  for (const p of proxies)
+    if (WARMUP > 0 && (row !== 'h2' || (H2LOAD && h2.get(p.name)))) measure(p, row, WARMUP);
 
 const results = {};
 for (const row of ROWS) {
@@ -223,24 +247,34 @@ for (let round = 0; round < ROUNDS; round++) {
     }
 }
 
-// Fixed rate: the backend directly and every proxy's plain listener at the same instants; added p99 =
-// p99 through the proxy − p99 direct in the same round, median over rounds.
-const added = Object.fromEntries(proxies.map((p) => [p.name, []]));
-for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++) {
-  const targets = [ports[i % 2], ...proxies.map((p) => p.plain)];
-  const r = spawnSync(
-    fixedRateBin,
-    ['127.0.0.1', targets.join(','), String(RATE), String(RATE_SECONDS), '8', '1', '/'],
-    { encoding: 'utf8' },
-  );
-  const lines = r.stdout.trim().split('\n');
-  if (r.status !== 0 || lines.length !== targets.length)
-    throw new Error(`fixed-rate failed: ${r.stdout}${r.stderr}`);
-  const p99 = lines.map((l) => Number(/p99_us=(-?\d+)/.exec(l)?.[1]) / 1000);
-  proxies.forEach((p, k) => {
-    added[p.name].push(p99[k + 1] - p99[0]);
-  });
-}
+// Fixed rate: the backend directly and every proxy's plain listener at the same instants, then the same
+// over each proxy's TLS listener (keep-alive; the generator's handshakes come before it measures); added
+// p99 = p99 through the proxy − p99 direct in the same round, median over rounds. Plain and TLS are
+// separate runs so the backends see the same rate in both.
+const added = { plain: {}, tls: {} };
+for (const kind of ['plain', 'tls']) for (const p of proxies) added[kind][p.name] = [];
+for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++)
+  for (const kind of ['plain', 'tls']) {
+    const targets = [ports[i % 2], ...proxies.map((p) => (kind === 'tls' ? `tls:${p.tls}` : p.plain))];
+    const r = load(fixedRateBin, [
+      '127.0.0.1',
+      targets.join(','),
+      String(RATE),
+      String(RATE_SECONDS),
+      '8',
+      '1',
+      '/',
+      HOST,
+    ]);
+    const lines = r.stdout.trim().split('\n');
+    if (r.status !== 0 || lines.length !== targets.length)
+      throw new Error(`fixed-rate failed: ${r.stdout}${r.stderr}`);
+    const p99 = lines.map((l) => Number(/p99_us=(-?\d+)/.exec(l)?.[1]) / 1000);
+    const errors = lines.map((l) => Number(/errors=(\d+)/.exec(l)?.[1]));
+    proxies.forEach((p, k) => {
+      added[kind][p.name].push({ ms: p99[k + 1] - p99[0], errors: errors[k + 1] });
+    });
+  }
 
 const mean = (xs, k) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
 const median = (xs) => {
@@ -257,7 +291,7 @@ const LABEL = {
   h2: `HTTP/2 over TLS (h2load -c${CONNECTIONS} -m10)`,
 };
 const out = [
-  `${ROUNDS} alternating rounds of ${SECONDS} s, wrk -t1 -c${CONNECTIONS}, ${CORES} cores for each proxy (baton workers, haproxy nbthread [http-reuse ${args['haproxy-reuse']}], nginx worker_processes, caddy GOMAXPROCS), 2 keep-alive Node backends; ${process.arch}, ${availableParallelism()} CPUs, load average ${loadavg()
+  `${ROUNDS} alternating rounds of ${SECONDS} s after ${WARMUP} s of warm-up per row and proxy, wrk -t1 -c${CONNECTIONS}, ${CORES} cores for each proxy${args.pin ? ` (pinned to CPUs ${proxyCpus}; load tools and backends on ${loadCpus})` : ''} (baton workers, haproxy nbthread [http-reuse ${args['haproxy-reuse']}], nginx worker_processes, caddy GOMAXPROCS), 2 keep-alive Node backends; ${process.arch}, ${availableParallelism()} CPUs, load average ${loadavg()
     .map((x) => x.toFixed(1))
     .join(' ')}`,
   ...notes,
@@ -281,15 +315,18 @@ for (const row of ROWS) {
     );
   }
 }
-if (RATE > 0) {
-  out.push(
-    `added p99 at ${RATE} req/s (C generator, 8 keep-alive connections per target, ${RATE_SECONDS} s; median of ${ROUNDS} rounds):`,
-  );
-  for (const p of proxies)
+if (RATE > 0)
+  for (const kind of ['plain', 'tls']) {
     out.push(
-      `  ${p.name.padEnd(8)} ${f(median(added[p.name]))} ms (per round ${added[p.name].map((x) => f(x)).join(' / ')})`,
+      `added p99 at ${RATE} req/s ${kind === 'tls' ? 'over TLS' : 'plain'} (C generator, 8 keep-alive connections per target, ${RATE_SECONDS} s; median of ${ROUNDS} rounds):`,
     );
-}
+    for (const p of proxies) {
+      const xs = added[kind][p.name];
+      out.push(
+        `  ${p.name.padEnd(8)} ${f(median(xs.map((x) => x.ms)))} ms (per round ${xs.map((x) => f(x.ms)).join(' / ')}), errors ${xs.reduce((a, x) => a + x.errors, 0)}`,
+      );
+    }
+  }
 for (const l of out) process.stdout.write(`${l}\n`);
 await cleanup();
 if (args.profile) process.stdout.write(`CPU profiles of the baton proxy: ${resolve(args.profile)}\n`);

@@ -22,7 +22,9 @@ export const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status 
  * installed; otherwise returns the missing ones (the caller says how to install them).
  */
 export function ensureBinaries(pairs) {
-  let missing = pairs.filter(([bin]) => !has(bin));
+  // A pair may name a file instead of a command (a header a build needs): present when it exists.
+  const present = (bin) => (bin.startsWith('/') ? existsSync(bin) : has(bin));
+  let missing = pairs.filter(([bin]) => !present(bin));
   if (missing.length > 0 && process.getuid?.() === 0 && has('apt-get')) {
     const pkgs = [...new Set(missing.map(([, p]) => p))];
     process.stderr.write(`bench: installing ${pkgs.join(' ')} (apt-get)\n`);
@@ -30,7 +32,7 @@ export function ensureBinaries(pairs) {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
-    missing = missing.filter(([bin]) => !has(bin));
+    missing = missing.filter(([bin]) => !present(bin));
   }
   return missing;
 }

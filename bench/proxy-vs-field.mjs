@@ -7,7 +7,7 @@
 // session), keep-alive requests over TLS, HTTP/2 over TLS (h2load; skipped for a proxy that does not offer
 // h2 in ALPN). Columns: requests/s, p99 at saturation, CPU per request (user + system time of the proxy's
 // whole process tree, from /proc: little affected by other load on the machine), and the p99 each proxy
-// adds at a fixed rate, plain and over TLS (C generator with OpenSSL, every proxy and the backend directly
+// adds at a fixed rate, plain and over TLS (C generator with OpenSSL, each proxy beside the backend directly
 // at the same instants). Ratios are against HAProxy in the same run.
 // Every row first runs `--warmup` seconds on every proxy, not counted: Baton runs on a JIT compiler, and
 // its TLS handshake path needs about 10 s of traffic to reach steady state (448 → ~1,300 handshakes/s in
@@ -247,34 +247,32 @@ for (let round = 0; round < ROUNDS; round++) {
     }
 }
 
-// Fixed rate: the backend directly and every proxy's plain listener at the same instants, then the same
-// over each proxy's TLS listener (keep-alive; the generator's handshakes come before it measures); added
-// p99 = p99 through the proxy − p99 direct in the same round, median over rounds. Plain and TLS are
-// separate runs so the backends see the same rate in both.
+// Fixed rate: the backend directly and one proxy's plain listener at the same instants, then the same over
+// its TLS listener (keep-alive; the generator's handshakes come before it measures); the proxies one after
+// the other, in rotating order, so none takes CPU from another (with --pin they share the proxy CPUs).
+// Added p99 = p99 through the proxy − p99 direct in the same run, median over rounds.
 const added = { plain: {}, tls: {} };
 for (const kind of ['plain', 'tls']) for (const p of proxies) added[kind][p.name] = [];
 for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++)
-  for (const kind of ['plain', 'tls']) {
-    const targets = [ports[i % 2], ...proxies.map((p) => (kind === 'tls' ? `tls:${p.tls}` : p.plain))];
-    const r = load(fixedRateBin, [
-      '127.0.0.1',
-      targets.join(','),
-      String(RATE),
-      String(RATE_SECONDS),
-      '8',
-      '1',
-      '/',
-      HOST,
-    ]);
-    const lines = r.stdout.trim().split('\n');
-    if (r.status !== 0 || lines.length !== targets.length)
-      throw new Error(`fixed-rate failed: ${r.stdout}${r.stderr}`);
-    const p99 = lines.map((l) => Number(/p99_us=(-?\d+)/.exec(l)?.[1]) / 1000);
-    const errors = lines.map((l) => Number(/errors=(\d+)/.exec(l)?.[1]));
-    proxies.forEach((p, k) => {
-      added[kind][p.name].push({ ms: p99[k + 1] - p99[0], errors: errors[k + 1] });
-    });
-  }
+  for (const p of proxies.map((_, k) => proxies[(k + i) % proxies.length]))
+    for (const kind of ['plain', 'tls']) {
+      const targets = [ports[i % 2], kind === 'tls' ? `tls:${p.tls}` : p.plain];
+      const r = load(fixedRateBin, [
+        '127.0.0.1',
+        targets.join(','),
+        String(RATE),
+        String(RATE_SECONDS),
+        '8',
+        '1',
+        '/',
+        HOST,
+      ]);
+      const lines = r.stdout.trim().split('\n');
+      if (r.status !== 0 || lines.length !== targets.length)
+        throw new Error(`fixed-rate failed: ${r.stdout}${r.stderr}`);
+      const [direct, through] = lines.map((l) => Number(/p99_us=(-?\d+)/.exec(l)?.[1]) / 1000);
+      added[kind][p.name].push({ ms: through - direct, errors: Number(/errors=(\d+)/.exec(lines[1])?.[1]) });
+    }
 
 const mean = (xs, k) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
 const median = (xs) => {

@@ -199,6 +199,16 @@ describe('front door: host and path routing, TLS, HTTP listener (in-process prox
       10_000,
     );
     expect((await getTls(secure, 'b.test')).cert.subjectaltname).toContain('www.b.test');
+    // The listener's default certificate (def's, attached last) replaced: SNI clients get the new one too
+    // (the proxy skips re-installing the default on each handshake only while it is the one loaded).
+    const defaultBefore = c.cert.fingerprint256;
+    selfSigned(certDir.dir, 'wild', ['*.c.test', 'c.test', 'www.c.test'], { atomic: true });
+    await waitFor(
+      async () => (await getTls(secure, 'x.c.test')).cert.fingerprint256 !== defaultBefore,
+      'the new default certificate',
+      10_000,
+    );
+    expect((await getTls(secure, 'x.c.test')).cert.subjectaltname).toContain('www.c.test');
 
     // For /metrics: the listener counts its handshakes (and failed ones); the route names what it serves.
     const tlsListener = async () => (await p.router.status('b'))?.listeners?.find((l) => l.role === 'main');

@@ -26,6 +26,8 @@
 //        --baseline, an A/B of the flags in the same run)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'node:tls';
@@ -169,6 +171,46 @@ const offersH2 = (port) =>
   });
 const h2 = new Map();
 for (const p of proxies) h2.set(p.name, await offersH2(p.tls));
+
+/**
+ * Does this listener proxy? The backends' 64 KiB answer, whole, with the Host the load tools send: a proxy
+ * that answers by itself (a Host it does not serve, an error page) would be measured as fast.
+ */
+const proxies64k = (port, tls) =>
+  new Promise((res) => {
+    const get = tls ? httpsGet : httpGet;
+    const req = get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/64k',
+        headers: { host: HOST },
+        servername: HOST,
+        rejectUnauthorized: false,
+      },
+      (r) => {
+        let n = 0;
+        r.on('data', (c) => {
+          n += c.length;
+        });
+        r.on('end', () =>
+          res(r.statusCode === 200 && n === 65536 ? '' : `status ${r.statusCode}, ${n} bytes`),
+        );
+      },
+    );
+    req.on('error', (e) => res(e.message));
+  });
+for (const p of proxies)
+  for (const tls of [false, true]) {
+    const wrong = await proxies64k(tls ? p.tls : p.plain, tls);
+    if (wrong) {
+      process.stderr.write(
+        `bench: ${p.name}'s ${tls ? 'TLS' : 'plain'} listener does not proxy /64k: ${wrong}\n`,
+      );
+      await cleanup();
+      process.exit(1);
+    }
+  }
 
 const ms = (text, label) => {
   const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(text);

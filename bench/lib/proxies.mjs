@@ -126,7 +126,10 @@ ${ports.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
   };
 }
 
-/** Caddy (Debian caddy 2.6): reverse_proxy, round robin; no admin endpoint, no automatic HTTPS. */
+/**
+ * Caddy (Debian caddy 2.6): reverse_proxy, round robin; no admin endpoint, no automatic HTTPS. Both sites
+ * take any Host (Caddy answers an empty 200 to a Host no site names, which is not proxying).
+ */
 export async function startCaddy({ dir, ports, cores, certs, host }) {
   const plain = await freePort();
   const tls = await freePort();
@@ -141,7 +144,8 @@ export async function startCaddy({ dir, ports, cores, certs, host }) {
   auto_https off
   default_sni ${host}
 }
-http://127.0.0.1:${plain} {
+http://:${plain} {
+  bind 127.0.0.1
   reverse_proxy ${upstreams} {
     lb_policy round_robin
   }

@@ -135,7 +135,11 @@ describe('HTTP/2 requests without compatibility objects (in-process proxy)', () 
       await new Promise<void>((resolve) => req.once('data', () => resolve()));
       req.close(constants.NGHTTP2_CANCEL);
       // The instance sees its request closed: nothing is left in flight on it.
-      await slow[n]!.closed;
+      let closed = false;
+      void slow[n]!.closed.then(() => {
+        closed = true;
+      });
+      await waitFor(() => closed, 'the instance to see its request closed after the client reset the stream');
       await waitFor(
         async () => (await p.router.status('lean'))!.backends[0]!.inFlight === 0,
         'nothing in flight',

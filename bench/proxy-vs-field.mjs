@@ -14,6 +14,7 @@
 // the first 10 one-second windows, BENCHMARKS.md), which a proxy serving for days has long passed.
 // `--pin` gives the proxies the last `--cores` CPUs and wrk, h2load, the generator and the backends the
 // others (taskset), so the load tool and the backends do not take the proxy's cores (and vice versa).
+// With --pin each added-p99 round also prints the machine's own stalls on the proxy CPUs (stall-probe.c).
 // Needs: `npm run build`, wrk, haproxy, gcc, openssl, OpenSSL's headers (libssl-dev); nginx (nginx-light), caddy, h2load (nghttp2-client)
 // are optional (installed with apt-get when run as root, else skipped with the command to install them).
 // Usage: node bench/proxy-vs-field.mjs [--seconds 5] [--rounds 3] [--connections 32] [--cores N] [--pin]
@@ -24,7 +25,7 @@
 //        an A/B of a change in the same run)
 //        [--node-flags='--max-semi-space-size=16 ...']  (node flags of this build's Baton only: with
 //        --baseline, an A/B of the flags in the same run)
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
@@ -93,16 +94,19 @@ for (const [bin, pkg] of optional) {
 const H2LOAD = !optional.some(([b]) => b === 'h2load');
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-bench-field-'));
-const fixedRateBin = join(dir, 'fixed-rate');
-const cc = spawnSync(
-  'gcc',
-  ['-O2', '-o', fixedRateBin, fileURLToPath(new URL('./fixed-rate.c', import.meta.url)), '-lssl', '-lcrypto'],
-  { encoding: 'utf8' },
-);
-if (cc.status !== 0) {
-  process.stderr.write(`bench: gcc could not build bench/fixed-rate.c:\n${cc.stderr}\n`);
-  process.exit(2);
-}
+/** Builds one of the bench's C helpers into the run's directory. */
+const build = (name, libs = []) => {
+  const bin = join(dir, name);
+  const src = fileURLToPath(new URL(`./${name}.c`, import.meta.url));
+  const cc = spawnSync('gcc', ['-O2', '-o', bin, src, ...libs], { encoding: 'utf8' });
+  if (cc.status !== 0) {
+    process.stderr.write(`bench: gcc could not build bench/${name}.c:\n${cc.stderr}\n`);
+    process.exit(2);
+  }
+  return bin;
+};
+const fixedRateBin = build('fixed-rate', ['-lssl', '-lcrypto']);
+const stallProbeBin = build('stall-probe');
 
 // --pin: the proxies on the last CORES CPUs, everything else on the others.
 const CPUS = availableParallelism();
@@ -293,9 +297,14 @@ for (let round = 0; round < ROUNDS; round++) {
 // its TLS listener (keep-alive; the generator's handshakes come before it measures); the proxies one after
 // the other, in rotating order, so none takes CPU from another (with --pin they share the proxy CPUs).
 // Added p99 = p99 through the proxy − p99 direct in the same run, median over rounds.
+// With --pin, every round first measures the machine's own stalls on the (idle) proxy CPUs: a busy C loop
+// per CPU (stall-probe.c), so the reader sees how much of a millisecond-sized tail the machine takes itself.
 const added = { plain: {}, tls: {} };
+const stalls = [];
+const proxyCpuList = Array.from({ length: CORES }, (_, k) => CPUS - CORES + k);
 for (const kind of ['plain', 'tls']) for (const p of proxies) added[kind][p.name] = [];
-for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++)
+for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++) {
+  if (args.pin) stalls.push(...(await probeStalls(proxyCpuList)));
   for (const p of proxies.map((_, k) => proxies[(k + i) % proxies.length]))
     for (const kind of ['plain', 'tls']) {
       const targets = [ports[i % 2], kind === 'tls' ? `tls:${p.tls}` : p.plain];
@@ -315,6 +324,31 @@ for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++)
       const [direct, through] = lines.map((l) => Number(/p99_us=(-?\d+)/.exec(l)?.[1]) / 1000);
       added[kind][p.name].push({ ms: through - direct, errors: Number(/errors=(\d+)/.exec(lines[1])?.[1]) });
     }
+}
+
+/** Runs the stall probe on each CPU at once for 5 s (stalls of 0.3 ms or more). */
+function probeStalls(cpus) {
+  return Promise.all(
+    cpus.map(
+      (cpu) =>
+        new Promise((res, rej) => {
+          const child = spawn('taskset', ['-c', String(cpu), stallProbeBin, '5', '300'], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let text = '';
+          child.stdout.on('data', (d) => {
+            text += d;
+          });
+          child.on('error', rej);
+          child.on('exit', (code) => {
+            const m = /stalls=(\d+) per_s=([\d.]+) stalled_us=(\d+) max_us=(\d+)/.exec(text);
+            if (code !== 0 || !m) rej(new Error(`stall-probe failed (${code}): ${text}`));
+            else res({ cpu, perS: Number(m[2]), stalledUs: Number(m[3]), maxUs: Number(m[4]) });
+          });
+        }),
+    ),
+  );
+}
 
 const mean = (xs, k) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
 const median = (xs) => {
@@ -367,6 +401,12 @@ if (RATE > 0)
       );
     }
   }
+if (stalls.length > 0) {
+  const worst = Math.max(...stalls.map((x) => x.maxUs)) / 1000;
+  out.push(
+    `the machine's own stalls on the proxy CPUs (busy C loop pinned to each, idle otherwise, 5 s before each round; gaps of 0.3 ms or more): ${stalls.map((x) => `${x.perS.toFixed(1)}/s`).join(' ')}, stalled ${f(mean(stalls, 'stalledUs') / 5000, 2)} ‰ of the time on average, longest ${f(worst)} ms — an added p99 of the same order is the machine's, not the proxy's`,
+  );
+}
 for (const l of out) process.stdout.write(`${l}\n`);
 await cleanup();
 if (args.profile) process.stdout.write(`CPU profiles of the baton proxy: ${resolve(args.profile)}\n`);

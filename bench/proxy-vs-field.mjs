@@ -25,7 +25,7 @@
 //        an A/B of a change in the same run)
 //        [--node-flags='--max-semi-space-size=16 ...']  (node flags of this build's Baton only: with
 //        --baseline, an A/B of the flags in the same run)
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
@@ -33,6 +33,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { benchArgs } from './lib/args.mjs';
 import { startBackends } from './lib/backends.mjs';
 import { selfSigned } from './lib/certs.mjs';
@@ -107,6 +108,8 @@ const build = (name, libs = []) => {
 };
 const fixedRateBin = build('fixed-rate', ['-lssl', '-lcrypto']);
 const stallProbeBin = build('stall-probe');
+const execFileAsync = promisify(execFile);
+const PROBE_SECONDS = 5;
 
 // --pin: the proxies on the last CORES CPUs, everything else on the others.
 const CPUS = availableParallelism();
@@ -326,27 +329,21 @@ for (let i = 0; i < (RATE > 0 ? ROUNDS : 0); i++) {
     }
 }
 
-/** Runs the stall probe on each CPU at once for 5 s (stalls of 0.3 ms or more). */
+/** Runs the stall probe on each CPU at once for PROBE_SECONDS (stalls of 0.3 ms or more). */
 function probeStalls(cpus) {
   return Promise.all(
-    cpus.map(
-      (cpu) =>
-        new Promise((res, rej) => {
-          const child = spawn('taskset', ['-c', String(cpu), stallProbeBin, '5', '300'], {
-            stdio: ['ignore', 'pipe', 'inherit'],
-          });
-          let text = '';
-          child.stdout.on('data', (d) => {
-            text += d;
-          });
-          child.on('error', rej);
-          child.on('exit', (code) => {
-            const m = /stalls=(\d+) per_s=([\d.]+) stalled_us=(\d+) max_us=(\d+)/.exec(text);
-            if (code !== 0 || !m) rej(new Error(`stall-probe failed (${code}): ${text}`));
-            else res({ cpu, perS: Number(m[2]), stalledUs: Number(m[3]), maxUs: Number(m[4]) });
-          });
-        }),
-    ),
+    cpus.map(async (cpu) => {
+      const { stdout } = await execFileAsync('taskset', [
+        '-c',
+        String(cpu),
+        stallProbeBin,
+        String(PROBE_SECONDS),
+        '300',
+      ]);
+      const m = /per_s=([\d.]+) stalled_us=(\d+) max_us=(\d+)/.exec(stdout);
+      if (!m) throw new Error(`stall-probe printed: ${stdout}`);
+      return { cpu, perS: Number(m[1]), stalledUs: Number(m[2]), maxUs: Number(m[3]) };
+    }),
   );
 }
 
@@ -404,7 +401,7 @@ if (RATE > 0)
 if (stalls.length > 0) {
   const worst = Math.max(...stalls.map((x) => x.maxUs)) / 1000;
   out.push(
-    `the machine's own stalls on the proxy CPUs (busy C loop pinned to each, idle otherwise, 5 s before each round; gaps of 0.3 ms or more): ${stalls.map((x) => `${x.perS.toFixed(1)}/s`).join(' ')}, stalled ${f(mean(stalls, 'stalledUs') / 5000, 2)} ‰ of the time on average, longest ${f(worst)} ms — an added p99 of the same order is the machine's, not the proxy's`,
+    `the machine's own stalls on the proxy CPUs (busy C loop pinned to each, idle otherwise, ${PROBE_SECONDS} s before each round; gaps of 0.3 ms or more): ${stalls.map((x) => `${x.perS.toFixed(1)}/s`).join(' ')}, stalled ${f(mean(stalls, 'stalledUs') / (PROBE_SECONDS * 1000), 2)} ‰ of the time on average, longest ${f(worst)} ms — an added p99 of the same order is the machine's, not the proxy's`,
   );
 }
 for (const l of out) process.stdout.write(`${l}\n`);

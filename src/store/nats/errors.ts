@@ -31,6 +31,30 @@ export function isTransient(e: unknown): boolean {
   return e instanceof Error && e.name === 'JetStreamNotEnabled' && !(e.cause instanceof JetStreamApiError);
 }
 
+/**
+ * Another client created the same stream a moment earlier (several agents starting at once on a new
+ * bucket): the server refuses the second add with "subjects overlap" (10065) or "name already in use"
+ * (10058), although the stream now exists as asked.
+ */
+export function isCreateRace(e: unknown): boolean {
+  return e instanceof JetStreamApiError && (e.code === 10065 || e.code === 10058);
+}
+
+/**
+ * Runs `create` (open a stream or bucket, adding it when missing) again when it lost a creation race:
+ * the next attempt finds the stream and opens it. A real conflict (another stream owns those subjects)
+ * fails the same way every time and is thrown after the third attempt.
+ */
+export async function createRacing<T>(create: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await create();
+    } catch (e) {
+      if (!isCreateRace(e) || i >= 2) throw e;
+    }
+  }
+}
+
 /** A vendor error as one of Baton's: unreachable or timing out → UnavailableError, else DriverError. */
 export function translate(e: unknown, what: string): BatonError {
   if (e instanceof BatonError) return e;

@@ -5,7 +5,14 @@ import { ConflictError, InputError } from '../../core/errors.js';
 import { checkKey, checkPrefix, checkToken, toJson } from '../check.js';
 import type { Entry, LogRecord, Store } from '../store.js';
 import { connectNats, type NatsConnectOptions } from './connect.js';
-import { bounded, isWrongLastSequence, type RetryOptions, translate, withRetry } from './errors.js';
+import {
+  bounded,
+  createRacing,
+  isWrongLastSequence,
+  type RetryOptions,
+  translate,
+  withRetry,
+} from './errors.js';
 import { NatsLogs } from './logs.js';
 import { StoreWatch } from './watch.js';
 
@@ -72,15 +79,12 @@ export class NatsStore implements Store {
       const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
       // history 1: the bucket keeps each key's current value (or delete marker) only. allow_direct off:
       // reads go to the stream leader, so a read after a write sees it, even on an R3 bucket.
-      const kv = await new Kvm(js).create(bucket, {
-        replicas,
-        history: 1,
-        allow_direct: false,
-        timeout: timeoutMs,
-      });
+      const kv = await createRacing(() =>
+        new Kvm(js).create(bucket, { replicas, history: 1, allow_direct: false, timeout: timeoutMs }),
+      );
       const stream = `BATON_LOGS_${bucket}`;
       const prefix = `baton.${bucket}.log`;
-      await NatsLogs.ensure(jsm, stream, prefix, replicas);
+      await createRacing(() => NatsLogs.ensure(jsm, stream, prefix, replicas));
       return { kv, logs: new NatsLogs(js, jsm, stream, prefix, retry, timeoutMs) };
     });
     return new NatsStore(nc, ownsConnection, js, kv, bucket, logs, retry, timeoutMs);
